@@ -1,0 +1,228 @@
+"""Settings for the whole product, read once from the environment.
+
+Every knob is an environment variable with a safe laptop default; production
+differs only by the environment (see README, "Configuration"). A malformed
+value raises ImproperlyConfigured naming the variable, at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+
+
+def _env(name: str, cast, default):
+    """Read one variable, turning a parse failure into a named configuration error."""
+    try:
+        return env(name, cast=cast, default=default)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
+
+
+DEBUG = _env("DEBUG", bool, False)
+SECRET_KEY = _env("SECRET_KEY", str, "")
+if not SECRET_KEY:
+    if not DEBUG and _env("DJANGO_PRODUCTION", bool, False):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+    # Laptop and test default only; DJANGO_PRODUCTION refuses to start without a real one.
+    SECRET_KEY = "dev-insecure-key-not-for-production-0123456789abcdefghijklmnop"  # noqa: S105
+
+ALLOWED_HOSTS = _env("ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = _env("CSRF_TRUSTED_ORIGINS", list, [])
+SITE_URL = _env("SITE_URL", str, "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "orchestration",
+    "orders",
+    "agents",
+    "metrics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+# SQLite file by default; Postgres (or Neon's pooled endpoint) when DATABASE_URL is set.
+DATABASE_URL = _env("DATABASE_URL", str, f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=_env("CONN_MAX_AGE", int, 0), conn_health_checks=True)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"Environment variable DATABASE_URL is invalid: {exc}") from exc
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # BEGIN IMMEDIATE takes SQLite's write lock at the start of every atomic block, which
+    # makes SQLite a correct single-writer queue (no double claim); the timeout lets
+    # several worker processes wait their turn instead of failing with "database is locked".
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    if _db["NAME"] and _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # A file, not memory: the tests start real worker processes that must see the same database.
+    _db["TEST"] = {"NAME": _env("TEST_DATABASE_NAME", str, str(VAR_DIR / "test_db.sqlite3"))}
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Neon's pooled endpoint is PgBouncer in transaction mode: no server-side cursors.
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+    _db.setdefault("TEST", {})["NAME"] = _env("TEST_DATABASE_NAME", str, None)
+DATABASES = {"default": _db}
+# The direct (non-pooled) URL, used by run_worker for LISTEN; defaults to DATABASE_URL.
+DIRECT_DATABASE_URL = _env("DIRECT_DATABASE_URL", str, DATABASE_URL)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = _env("MEDIA_ROOT", str, str(VAR_DIR / "media"))
+STORAGES = {
+    "default": {"BACKEND": _env("DEFAULT_FILE_STORAGE_BACKEND", str, "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Mail -----------------------------------------------------------------
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", str, "Studio <hello@studio.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ADMINS = [("Staff", addr) for addr in _env("STAFF_EMAILS", list, ["staff@studio.example"])]
+
+# --- The order -------------------------------------------------------------
+ORDER_PRICE_CENTS = _env("ORDER_PRICE_CENTS", int, 39900)
+ORDER_CURRENCY = _env("ORDER_CURRENCY", str, "eur").lower()
+ORDER_SLO_SECONDS = _env("ORDER_SLO_SECONDS", int, 25 * 60)
+
+# --- Secrets (never logged) -------------------------------------------------
+STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET", str, "")
+WEBHOOK_SECRET = _env("WEBHOOK_SECRET", str, "")
+WEBHOOK_SECRET_NEXT = _env("WEBHOOK_SECRET_NEXT", str, "")
+CRON_SECRET = _env("CRON_SECRET", str, "")
+
+# --- The engine --------------------------------------------------------------
+ORCHESTRATION = {
+    # "inline": the engine runs actions in-process; "http": signed POST to the agent routes.
+    "DISPATCH_MODE": _env("DISPATCH_MODE", str, "inline"),
+    # Stop claiming when less than this many seconds of an entry point's budget remain.
+    "SAFETY_MARGIN_SECONDS": _env("ENGINE_SAFETY_MARGIN_SECONDS", float, 10.0),
+    # How many tasks one claim takes at a time (fewer round trips; see orchestration/queue.py).
+    "CLAIM_BATCH_SIZE": _env("ENGINE_CLAIM_BATCH_SIZE", int, 10),
+    # Send NOTIFY on Postgres when work becomes ready (works through PgBouncer; LISTEN does not).
+    "NOTIFY": _env("ENGINE_NOTIFY", bool, True),
+    # A worker with nothing to do polls this often when LISTEN is unavailable.
+    "POLL_INTERVAL_SECONDS": _env("ENGINE_POLL_INTERVAL_SECONDS", float, 1.0),
+    # Extra modules that register actions at start-up (like Celery's `imports`).
+    "ACTION_MODULES": _env("ENGINE_ACTION_MODULES", list, []),
+}
+if ORCHESTRATION["DISPATCH_MODE"] not in {"inline", "http"}:
+    raise ImproperlyConfigured("Environment variable DISPATCH_MODE must be 'inline' or 'http'.")
+
+# --- REST framework ----------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Bodies above this are refused before anyone parses them (Vercel caps at 4.5 MB anyway).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Logging -----------------------------------------------------------------
+LOG_FORMAT = _env("LOG_FORMAT", str, "text")
+LOG_LEVEL = _env("LOG_LEVEL", str, "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "orchestration.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Production hardening ------------------------------------------------------
+if _env("DJANGO_PRODUCTION", bool, False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = _env("SECURE_SSL_REDIRECT", bool, True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/"]  # crons and webhooks must never see a 3xx
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    LOG_FORMAT = "json"
+    LOGGING["handlers"]["console"]["formatter"] = "json"

@@ -1,0 +1,10 @@
+"""WSGI entry point: gunicorn, runserver and Vercel's Python runtime load `application`."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_wsgi_application()
+app = application

@@ -1,0 +1,51 @@
+"""The engine's errors. Raise the subclasses; `OrchestrationError` is the base to catch."""
+
+from __future__ import annotations
+
+
+class OrchestrationError(Exception):
+    """Base of every engine error (do not raise directly)."""
+
+    code = "orchestration_error"
+
+
+class ActionError(OrchestrationError):
+    """Raised by an action to say how its attempt failed (do not raise directly)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, detail: dict | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or {}
+
+
+class RetryableError(ActionError):
+    """A transient failure: the attempt is retried with backoff while attempts remain."""
+
+    code = "retryable"
+    retryable = True
+
+
+class PermanentError(ActionError):
+    """A failure that no retry can fix (bad brief, bad credentials): the task dies at once."""
+
+    code = "permanent"
+    retryable = False
+
+
+class UnknownAction(OrchestrationError):
+    code = "unknown_action"
+
+
+class InvalidWorkflow(OrchestrationError):
+    code = "invalid_workflow"
+
+
+class IllegalTransition(OrchestrationError):
+    """A run or task is not in a state that allows the requested act."""
+
+    code = "illegal_transition"
+
+
+class NotFound(OrchestrationError):
+    code = "not_found"

@@ -1,0 +1,178 @@
+"""Running claimed tasks: the tick (the unit of work every entry point calls) and
+the inline executor (E8, E9, E10 inline mode).
+
+`tick(budget=...)` recovers expired leases, repairs stalled runs, then claims
+and runs due tasks until the budget, `max_tasks` or `should_stop` says stop.
+A completed task queues what it made ready in the same transaction, and the
+loop claims it at once: the cron tick is the safety net, not the heartbeat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from django.conf import settings
+
+from metrics.errors import location_of
+from orchestration import clock, queue, services
+from orchestration.budget import Budget
+from orchestration.exceptions import ActionError, UnknownAction
+from orchestration.models import Task
+from orchestration.queue import ClaimedTask
+from orchestration.registry import Continue, TaskContext, get_action
+
+logger = logging.getLogger("orchestration")
+
+
+@dataclass
+class TickReport:
+    recovered: int = 0
+    repaired: int = 0
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    continued: int = 0
+    released: int = 0
+    stale: int = 0
+
+    def add(self, other: TickReport) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in self.as_dict().items())
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def tick(
+    *,
+    budget: Budget,
+    max_tasks: int | None = None,
+    worker: str | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    recover: bool = True,
+) -> TickReport:
+    """One pass of the engine within `budget`: recover, repair, then claim and run due work."""
+    worker = worker or default_worker_name()
+    report = TickReport()
+    if recover:
+        report.recovered = services.recover_expired_leases()
+        report.repaired = services.repair_stalled_runs()
+    batch = settings.ORCHESTRATION["CLAIM_BATCH_SIZE"]
+    while not should_stop() and not budget.expired():
+        limit = batch if max_tasks is None else min(batch, max_tasks - report.claimed)
+        if limit <= 0:
+            break
+        claimed = queue.claim(limit=limit, worker=worker, now=clock.now())
+        if not claimed:
+            break
+        report.claimed += len(claimed)
+        for index, task in enumerate(claimed):
+            # A checkpoint means time ran short: the rest waits for the next invocation.
+            if should_stop() or budget.expired() or report.continued:
+                for unstarted in claimed[index:]:
+                    report.released += services.task_release(task_id=unstarted.id, lease_token=unstarted.lease_token)
+                break
+            report.add(execute(task, budget=budget))
+        if report.continued:
+            break
+    return report
+
+
+def execute(task: ClaimedTask, *, budget: Budget) -> TickReport:
+    """Run one claimed attempt in this process and report its outcome to the engine."""
+    outcome = TickReport()
+    try:
+        func = get_action(task.action)
+    except UnknownAction as exc:
+        _report_failure(task, exc, retryable=False, outcome=outcome)
+        return outcome
+    ctx = _context(task, budget)
+    try:
+        result = func(ctx)
+        if not isinstance(result, Continue):
+            json.dumps(result)  # refuse output the database cannot store, as a bug in the action
+    except ActionError as exc:
+        _report_failure(task, exc, retryable=exc.retryable, outcome=outcome)
+    except (TypeError, ValueError) as exc:
+        # A programming error (bad output, bad arguments) will not fix itself: no retry.
+        _report_failure(task, exc, retryable=False, outcome=outcome)
+    except Exception as exc:  # noqa: BLE001 - the action's own bug or outage: bounded by the retry policy
+        _report_failure(task, exc, retryable=True, outcome=outcome)
+    else:
+        if isinstance(result, Continue):
+            applied = services.task_continue(
+                task_id=task.id, cursor=result.cursor, progress=result.progress, lease_token=task.lease_token
+            )
+            outcome.continued += applied
+        else:
+            applied = services.task_complete(task_id=task.id, output=result, lease_token=task.lease_token)
+            outcome.succeeded += applied
+        outcome.stale += not applied
+    return outcome
+
+
+def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, outcome: TickReport) -> None:
+    applied = services.task_fail(
+        task_id=task.id,
+        lease_token=task.lease_token,
+        error=str(exc) or type(exc).__name__,
+        error_type=type(exc).__name__,
+        traceback="".join(traceback.format_exception(exc)),
+        location=location_of(exc),
+        retryable=retryable,
+    )
+    outcome.failed += applied
+    outcome.stale += not applied
+
+
+def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
+    lease_left = (task.lease_expires_at - clock.now()).total_seconds()
+    ctx = TaskContext(
+        task_id=task.id,
+        action=task.action,
+        attempt=task.attempt,
+        input=task.input,
+        inputs=_dependency_outputs(task),
+        cursor=task.cursor,
+        idempotency_key=task.idempotency_key,
+        deadline=min(budget.deadline, clock.monotonic() + lease_left),
+        run_id=task.run_id,
+        project_id=task.input.get("project_id") if isinstance(task.input, dict) else None,
+        step=task.step,
+    )
+
+    def heartbeat() -> bool:
+        expires = services.task_heartbeat(
+            task_id=task.id, lease_token=task.lease_token, extend_seconds=task.timeout_seconds
+        )
+        if expires is None:
+            return False
+        ctx.deadline = min(budget.deadline, clock.monotonic() + task.timeout_seconds)
+        return True
+
+    def report_progress(progress: dict[str, Any]) -> None:
+        services.task_progress(task_id=task.id, lease_token=task.lease_token, progress=progress)
+
+    ctx.heartbeat = heartbeat
+    ctx.report_progress = report_progress
+    return ctx
+
+
+def _dependency_outputs(task: ClaimedTask) -> dict[str, Any]:
+    if not task.run_id or not task.needs:
+        return {}
+    return dict(Task.objects.filter(run_id=task.run_id, step__in=task.needs).values_list("step", "output"))

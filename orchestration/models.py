@@ -1,0 +1,175 @@
+"""The engine's tables. Thin: every state change lives in `orchestration.services`.
+
+A workflow run owns one task per step; a task is also the queue's row (E3) and
+holds the lease of the attempt that runs it (E4); every attempt leaves an
+agent-run row (metrics, audit); operator acts leave an operator-action row (E11).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"  # has steps left to do
+    SUCCEEDED = "succeeded", "Succeeded"  # every step succeeded
+    FAILED = "failed", "Failed"  # a step died; replayable
+    CANCELLED = "cancelled", "Cancelled"  # stopped by staff; replayable
+
+
+class TaskStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"  # a step whose dependencies have not all succeeded
+    QUEUED = "queued", "Queued"  # ready; claimable once run_after has passed (retries wait here)
+    RUNNING = "running", "Running"  # claimed by a worker that holds its lease
+    SUCCEEDED = "succeeded", "Succeeded"  # done; its output feeds the steps after it
+    DEAD = "dead", "Dead"  # failed for good: permanent error or attempts exhausted
+    CANCELLED = "cancelled", "Cancelled"  # its run was cancelled before it finished
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "running", "Running"  # under way (or its worker died: the lease tells)
+    SUCCEEDED = "succeeded", "Succeeded"  # the task completed
+    CONTINUED = "continued", "Continued"  # checkpointed; the same attempt goes on in a new invocation
+    RETRY = "retry", "Failed, will retry"  # a retryable error with attempts left
+    FAILED = "failed", "Failed for good"  # permanent error, or the last attempt
+    TIMED_OUT = "timed_out", "Lease expired"  # the worker died or overran its timeout
+    RELEASED = "released", "Released"  # handed back unstarted (graceful shutdown)
+    CANCELLED = "cancelled", "Cancelled"  # its run was cancelled while it ran
+    STALE = "stale", "Late report ignored"  # a report from an attempt that no longer holds the task
+
+
+TERMINAL_TASK_STATUSES = (TaskStatus.SUCCEEDED, TaskStatus.DEAD, TaskStatus.CANCELLED)
+
+
+class WorkflowRun(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    # The definition as it was when the run started (E2): later code changes never alter it.
+    definition = models.JSONField()
+    project = models.ForeignKey("orders.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    input = models.JSONField(default=dict, blank=True)
+    # Starting twice with one key returns the first run (one workflow per paid order).
+    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # Bumped by every replay, so agents get fresh idempotency keys for redone work.
+    generation = models.PositiveIntegerField(default=1)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.version} ({self.status})"
+
+
+class Task(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(WorkflowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    step = models.CharField(max_length=100, blank=True)  # blank for a task enqueued on its own
+    action = models.CharField(max_length=100)  # "agent.action", e.g. "design-ia.generate"
+    needs = models.JSONField(default=list, blank=True)  # names of the steps this one waits for
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
+    priority = models.SmallIntegerField(default=0)  # higher runs first
+    run_after = models.DateTimeField()  # not claimable before (retry backoff, scheduling)
+    attempt = models.PositiveIntegerField(default=0)  # attempts started; a continuation is not one
+    max_attempts = models.PositiveIntegerField(default=3)
+    retry = models.JSONField(default=dict, blank=True)  # RetryPolicy.as_dict()
+    timeout_seconds = models.FloatField(default=60.0)  # the lease an attempt gets
+    # The fence: every claim gets a new token; only its holder may report the outcome.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    resume = models.BooleanField(default=False)  # the next claim continues the current attempt
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    cursor = models.JSONField(null=True, blank=True)  # an action's checkpoint (E8)
+    progress = models.JSONField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "step"], condition=~Q(step=""), name="task_unique_step_per_run"),
+        ]
+        indexes = [
+            # The claim query's index: only queued rows, in claim order (see queue.py).
+            models.Index(
+                fields=["-priority", "run_after", "id"], condition=Q(status="queued"), name="task_claim_order"
+            ),
+            # Lease recovery looks only at running rows.
+            models.Index(fields=["lease_expires_at"], condition=Q(status="running"), name="task_lease_expiry"),
+            models.Index(fields=["status", "action"], name="task_status_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.step or self.action} ({self.status})"
+
+
+class AgentRun(models.Model):
+    """One attempt (or one invocation of a continued attempt) of a task. Append-only."""
+
+    id = models.BigAutoField(primary_key=True)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="agent_runs")
+    run = models.ForeignKey(WorkflowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="agent_runs")
+    action = models.CharField(max_length=100)
+    attempt = models.PositiveIntegerField()
+    lease_token = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    error_type = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    detail = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [
+            models.Index(fields=["task", "attempt"]),
+            models.Index(fields=["action", "started_at"]),
+            models.Index(fields=["started_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} attempt {self.attempt} ({self.outcome})"
+
+
+class OperatorAction(models.Model):
+    """Who replayed, retried or cancelled what, and when (E11)."""
+
+    class Verb(models.TextChoices):
+        CANCEL_RUN = "cancel_run", "Cancel run"
+        REPLAY_FAILED = "replay_failed", "Replay from failed steps"
+        REPLAY_SCRATCH = "replay_scratch", "Replay from scratch"
+        REPLAY_FROM_STEP = "replay_from_step", "Replay from a step"
+        RETRY_TASK = "retry_task", "Retry task"
+        REPROCESS_EVENT = "reprocess_event", "Reprocess webhook event"
+
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200)  # "staff:alice", "command:replay_workflow", ...
+    verb = models.CharField(max_length=32, choices=Verb.choices)
+    run = models.ForeignKey(
+        WorkflowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions"
+    )
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.CASCADE, related_name="operator_actions")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.verb} at {self.at:%Y-%m-%d %H:%M:%S}"

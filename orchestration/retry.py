@@ -1,0 +1,55 @@
+"""Retry as data (E5): a frozen policy and a pure "when next, or never" function."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter and a cap.
+
+    Attempt n (1-based) that failed waits `min(cap, base * factor ** (n - 1))`,
+    reduced by up to `jitter` of itself at random, so that many tasks failing at
+    once do not come back at once. The wait never exceeds the cap.
+    """
+
+    max_attempts: int = 3
+    base_seconds: float = 2.0
+    factor: float = 2.0
+    cap_seconds: float = 300.0
+    jitter: float = 0.5  # fraction of the delay that may be taken off at random
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.base_seconds < 0 or self.cap_seconds < 0:
+            raise ValueError("base_seconds and cap_seconds must not be negative")
+        if self.factor < 1:
+            raise ValueError(f"factor must be at least 1, got {self.factor}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be between 0 and 1, got {self.jitter}")
+
+    def bounds(self, attempt: int) -> tuple[float, float]:
+        """The (shortest, longest) wait after failed attempt `attempt`."""
+        longest = min(self.cap_seconds, self.base_seconds * self.factor ** max(attempt - 1, 0))
+        return longest * (1 - self.jitter), longest
+
+    def next_delay(self, attempt: int, *, rng: random.Random | None = None) -> float | None:
+        """Seconds to wait before the next attempt, or None when `attempt` was the last."""
+        if attempt >= self.max_attempts:
+            return None
+        low, high = self.bounds(attempt)
+        return (rng or random).uniform(low, high)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, *, max_attempts: int | None = None) -> RetryPolicy:
+        values = dict(data or {})
+        if max_attempts is not None:
+            values["max_attempts"] = max_attempts
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})

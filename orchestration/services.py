@@ -1,0 +1,638 @@
+"""The engine's public surface: every state change of runs and tasks lives here.
+
+Views, admin actions, commands, agents and tests call these keyword-only
+functions, never the models' internals. Each function is one transaction; each
+transition is a conditional UPDATE fenced by the attempt's lease token (or its
+attempt number, for agents calling back over HTTP), so a report from an attempt
+that no longer holds the task changes nothing and is recorded as stale (E6).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.mail import mail_admins
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.module_loading import import_string
+
+from metrics.errors import record_error
+from orchestration import clock, queue
+from orchestration.exceptions import IllegalTransition, InvalidWorkflow, NotFound
+from orchestration.models import (
+    AgentRun,
+    AttemptOutcome,
+    OperatorAction,
+    RunStatus,
+    Task,
+    TaskStatus,
+    WorkflowRun,
+)
+from orchestration.retry import RetryPolicy
+from orchestration.workflows import Workflow, downstream_of, get_workflow
+
+logger = logging.getLogger("orchestration")
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+_LEASE_CLEARED = {"lease_token": None, "lease_expires_at": None}
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Which attempt a report comes from: its lease token, or its attempt number."""
+
+    lease_token: uuid.UUID | None = None
+    attempt: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.lease_token is None and self.attempt is None:
+            raise ValueError("A report must name its lease token or its attempt")
+
+    def q(self) -> Q:
+        q = Q(status=TaskStatus.RUNNING)
+        if self.lease_token is not None:
+            q &= Q(lease_token=self.lease_token)
+        if self.attempt is not None:
+            q &= Q(attempt=self.attempt)
+        return q
+
+    def agent_run_q(self) -> Q:
+        q = Q(outcome=AttemptOutcome.RUNNING)
+        if self.lease_token is not None:
+            q &= Q(lease_token=self.lease_token)
+        if self.attempt is not None:
+            q &= Q(attempt=self.attempt)
+        return q
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an operator act (E11): a staff user, a command, the API."""
+
+    label: str
+    user: Any = None
+
+    @classmethod
+    def of_user(cls, user: Any) -> Actor:
+        return cls(label=f"staff:{user.get_username()}", user=user)
+
+
+# --- Starting work ---------------------------------------------------------------
+
+
+def enqueue(
+    action: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    priority: int = 0,
+    run_after: datetime | None = None,
+    idempotency_key: str | None = None,
+    retry: RetryPolicy | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Task:
+    """Queue one task outside any workflow. The same idempotency key returns the first task."""
+    if idempotency_key:
+        existing = Task.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds)
+    try:
+        with transaction.atomic():
+            task.save(force_insert=True)
+            queue.notify_ready()
+    except IntegrityError:
+        existing = Task.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
+    return task
+
+
+def enqueue_many(
+    action: str,
+    payloads: list[dict[str, Any]],
+    *,
+    priority: int = 0,
+    run_after: datetime | None = None,
+    retry: RetryPolicy | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> list[Task]:
+    """Queue many tasks of one action in one statement (bulk intake, benchmarks)."""
+    tasks = [_new_task(action, p, priority, run_after, None, retry, timeout_seconds) for p in payloads]
+    with transaction.atomic():
+        Task.objects.bulk_create(tasks, batch_size=1000)
+        queue.notify_ready()
+    return tasks
+
+
+def _new_task(
+    action: str,
+    payload: dict[str, Any] | None,
+    priority: int,
+    run_after: datetime | None,
+    idempotency_key: str | None,
+    retry: RetryPolicy | None,
+    timeout_seconds: float,
+) -> Task:
+    if "." not in action:
+        raise InvalidWorkflow(f"Action names are 'agent.action', got {action!r}")
+    if timeout_seconds <= 0:
+        raise InvalidWorkflow(f"timeout_seconds must be positive, got {timeout_seconds}")
+    policy = retry or RetryPolicy()
+    return Task(
+        action=action,
+        input=payload or {},
+        priority=priority,
+        run_after=run_after or clock.now(),
+        idempotency_key=idempotency_key or None,
+        retry=policy.as_dict(),
+        max_attempts=policy.max_attempts,
+        timeout_seconds=timeout_seconds,
+        status=TaskStatus.QUEUED,
+    )
+
+
+def run_start(
+    *,
+    workflow: str | Workflow,
+    input: dict[str, Any] | None = None,
+    project: Any = None,
+    idempotency_key: str | None = None,
+    version: int | None = None,
+) -> WorkflowRun:
+    """Start a run of `workflow` (latest version unless given). One run per idempotency key."""
+    definition = workflow if isinstance(workflow, Workflow) else get_workflow(workflow, version)
+    if idempotency_key:
+        existing = WorkflowRun.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            run = WorkflowRun.objects.create(
+                workflow=definition.name,
+                version=definition.version,
+                definition=definition.as_dict(),
+                project=project,
+                input=input or {},
+                idempotency_key=idempotency_key or None,
+            )
+            Task.objects.bulk_create(
+                [
+                    Task(
+                        run=run,
+                        step=step.name,
+                        action=step.action,
+                        needs=list(step.needs),
+                        status=TaskStatus.WAITING if step.needs else TaskStatus.QUEUED,
+                        priority=step.priority,
+                        run_after=now,
+                        max_attempts=step.max_attempts,
+                        retry=step.retry.as_dict(),
+                        timeout_seconds=step.timeout_seconds,
+                        input=run.input,
+                        idempotency_key=_step_key(run, step.name),
+                    )
+                    for step in definition.steps
+                ]
+            )
+            queue.notify_ready()
+            _call_status_hook(run)
+    except IntegrityError:
+        existing = WorkflowRun.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
+    logger.info("run started", extra={"action": "run_start", "run_id": str(run.id), "workflow": run.workflow})
+    return run
+
+
+def _step_key(run: WorkflowRun, step: str) -> str:
+    return f"{run.id}:{step}:g{run.generation}"
+
+
+# --- Reports from an attempt ---------------------------------------------------------
+
+
+def task_complete(
+    *,
+    task_id: int,
+    output: dict[str, Any] | None,
+    lease_token: uuid.UUID | None = None,
+    attempt: int | None = None,
+) -> bool:
+    """Record the attempt's success and queue what it made ready. False if the report was stale."""
+    fence = Fence(lease_token, attempt)
+    now = clock.now()
+    with transaction.atomic():
+        run = _lock_run_of(task_id)
+        updated = Task.objects.filter(fence.q(), id=task_id).update(
+            status=TaskStatus.SUCCEEDED, output=output, cursor=None, finished_at=now, last_error="", **_LEASE_CLEARED
+        )
+        if not updated:
+            _record_stale(task_id, fence, "completed", now, detail={"output": output})
+            return False
+        _close_agent_run(task_id, fence, AttemptOutcome.SUCCEEDED, now)
+        if run is not None and run.status == RunStatus.RUNNING:
+            _advance(run, now)
+    return True
+
+
+def task_fail(
+    *,
+    task_id: int,
+    error: str,
+    retryable: bool = True,
+    lease_token: uuid.UUID | None = None,
+    attempt: int | None = None,
+    error_type: str = "",
+    traceback: str = "",
+    location: str = "",
+    timed_out: bool = False,
+) -> bool:
+    """Record a failed attempt: retry later with backoff, or kill the task and fail its run (E5)."""
+    fence = Fence(lease_token, attempt)
+    now = clock.now()
+    with transaction.atomic():
+        run = _lock_run_of(task_id)
+        lookup = Task.objects.select_for_update().filter(fence.q(), id=task_id)
+        if timed_out:  # a heartbeat may have extended the lease since the tick looked
+            lookup = lookup.filter(lease_expires_at__lt=now)
+        task = lookup.first()
+        if task is None:
+            if not timed_out:
+                _record_stale(task_id, fence, "failed", now, detail={"error": error})
+            return False
+        policy = RetryPolicy.from_dict(task.retry, max_attempts=task.max_attempts)
+        run_alive = run is None or run.status == RunStatus.RUNNING
+        delay = policy.next_delay(task.attempt) if retryable and run_alive else None
+        if delay is not None:
+            task.status = TaskStatus.QUEUED
+            task.run_after = now + timedelta(seconds=delay)
+            outcome = AttemptOutcome.TIMED_OUT if timed_out else AttemptOutcome.RETRY
+        else:
+            task.status = TaskStatus.DEAD
+            task.finished_at = now
+            outcome = AttemptOutcome.TIMED_OUT if timed_out else AttemptOutcome.FAILED
+        task.last_error = error
+        task.lease_token = None
+        task.lease_expires_at = None
+        task.save(update_fields=["status", "run_after", "finished_at", "last_error", "lease_token", "lease_expires_at"])
+        _close_agent_run(task_id, fence, outcome, now, error=error, error_type=error_type)
+        record_error(
+            error_type=error_type or ("LeaseExpired" if timed_out else "TaskError"),
+            location=location or task.action,
+            message=error,
+            traceback=traceback,
+            project_id=run.project_id if run else None,
+            run_id=run.id if run else None,
+            task_id=task.id,
+        )
+        if task.status == TaskStatus.QUEUED:
+            queue.notify_ready()
+        elif run is not None and run.status == RunStatus.RUNNING:
+            _finish_run(run, RunStatus.FAILED, now, error=f"Step {task.step!r} failed: {error}")
+    logger.warning(
+        "attempt failed",
+        extra={"action": "task_fail", "task_id": task_id, "attempt": task.attempt, "status": task.status},
+    )
+    return True
+
+
+def task_continue(
+    *,
+    task_id: int,
+    cursor: Any,
+    progress: dict[str, Any] | None = None,
+    lease_token: uuid.UUID | None = None,
+    attempt: int | None = None,
+) -> bool:
+    """Checkpoint a long step: the same attempt goes on from `cursor` in the next invocation (E8)."""
+    fence = Fence(lease_token, attempt)
+    now = clock.now()
+    with transaction.atomic():
+        updated = Task.objects.filter(fence.q(), id=task_id).update(
+            status=TaskStatus.QUEUED, resume=True, cursor=cursor, progress=progress, run_after=now, **_LEASE_CLEARED
+        )
+        if not updated:
+            _record_stale(task_id, fence, "continued", now, detail={"cursor": cursor})
+            return False
+        _close_agent_run(task_id, fence, AttemptOutcome.CONTINUED, now, detail={"cursor": cursor})
+        queue.notify_ready()
+    return True
+
+
+def task_release(*, task_id: int, lease_token: uuid.UUID) -> bool:
+    """Hand back a claimed task that never started (graceful shutdown): no attempt is spent."""
+    fence = Fence(lease_token)
+    now = clock.now()
+    with transaction.atomic():
+        updated = Task.objects.filter(fence.q(), id=task_id).update(
+            status=TaskStatus.QUEUED, resume=True, run_after=now, **_LEASE_CLEARED
+        )
+        if updated:
+            _close_agent_run(task_id, fence, AttemptOutcome.RELEASED, now)
+            queue.notify_ready()
+    return bool(updated)
+
+
+def task_heartbeat(
+    *,
+    task_id: int,
+    extend_seconds: float,
+    lease_token: uuid.UUID | None = None,
+    attempt: int | None = None,
+) -> datetime | None:
+    """Extend a running attempt's lease (E4). Returns the new expiry, or None if the lease is lost."""
+    expires = clock.now() + timedelta(seconds=extend_seconds)
+    updated = Task.objects.filter(Fence(lease_token, attempt).q(), id=task_id).update(lease_expires_at=expires)
+    return expires if updated else None
+
+
+def task_progress(
+    *, task_id: int, progress: dict[str, Any], lease_token: uuid.UUID | None = None, attempt: int | None = None
+) -> bool:
+    """Store an attempt's progress report (shown to staff and on the status page)."""
+    return bool(Task.objects.filter(Fence(lease_token, attempt).q(), id=task_id).update(progress=progress))
+
+
+def recover_expired_leases(*, limit: int = 100) -> int:
+    """Fail the attempts whose lease ran out (dead or overrunning workers); returns how many."""
+    recovered = 0
+    for task_id, token in queue.expired_leases(now=clock.now(), limit=limit):
+        if task_fail(
+            task_id=task_id,
+            lease_token=token,
+            error="Lease expired: the worker died or overran the step's timeout",
+            error_type="LeaseExpired",
+            timed_out=True,
+        ):
+            recovered += 1
+    return recovered
+
+
+def repair_stalled_runs(*, limit: int = 50) -> int:
+    """Safety net: advance running runs with nothing queued or running (a crash between commits)."""
+    now = clock.now()
+    stalled = (
+        WorkflowRun.objects.filter(status=RunStatus.RUNNING)
+        .exclude(tasks__status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
+        .values_list("id", flat=True)[:limit]
+    )
+    repaired = 0
+    for run_id in list(stalled):
+        with transaction.atomic():
+            run = WorkflowRun.objects.select_for_update().get(id=run_id)
+            if run.status == RunStatus.RUNNING and _advance(run, now):
+                repaired += 1
+    return repaired
+
+
+# --- Operator acts (E11) ------------------------------------------------------------
+
+
+def run_cancel(*, run: WorkflowRun, actor: Actor, reason: str = "") -> WorkflowRun:
+    """Stop a running run: unfinished tasks are cancelled and late reports from them ignored."""
+    now = clock.now()
+    with transaction.atomic():
+        run = _lock_run(run.id)
+        if run.status != RunStatus.RUNNING:
+            raise IllegalTransition(f"Run {run.id} is {run.status}; only a running run can be cancelled")
+        Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING]).update(
+            status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
+        )
+        AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
+            outcome=AttemptOutcome.CANCELLED, finished_at=now
+        )
+        _finish_run(
+            run, RunStatus.CANCELLED, now, error=f"Cancelled by {actor.label}" + (f": {reason}" if reason else "")
+        )
+        _record_act(actor, OperatorAction.Verb.CANCEL_RUN, run=run, detail={"reason": reason})
+    return run
+
+
+def replay_plan(run: WorkflowRun, *, mode: str = "failed", from_step: str | None = None) -> list[str]:
+    """The steps a replay would reset, in order (for dry runs and confirmations)."""
+    tasks = {t.step: t for t in run.tasks.all()}
+    needs = {step: list(t.needs) for step, t in tasks.items()}
+    if mode == "scratch":
+        targets = set(tasks)
+    elif mode == "step":
+        if from_step not in tasks:
+            raise InvalidWorkflow(f"Run {run.id} has no step {from_step!r}; steps are {sorted(tasks)}")
+        targets = downstream_of(needs, {from_step})
+    elif mode == "failed":
+        roots = {s for s, t in tasks.items() if t.status in (TaskStatus.DEAD, TaskStatus.CANCELLED)}
+        targets = downstream_of(needs, roots)
+    else:
+        raise InvalidWorkflow(f"Replay mode must be 'failed', 'scratch' or 'step', got {mode!r}")
+    order = [s["name"] for s in run.definition.get("steps", [])]
+    return [s for s in order if s in targets]
+
+
+def run_replay(*, run: WorkflowRun, actor: Actor, mode: str = "failed", from_step: str | None = None) -> WorkflowRun:
+    """Re-run a failed or cancelled run: its failed steps and what follows them (keeping the
+    outputs of the others), a chosen step and what follows it, or everything."""
+    now = clock.now()
+    with transaction.atomic():
+        run = _lock_run(run.id)
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            raise IllegalTransition(f"Run {run.id} is {run.status}; only a failed or cancelled run can be replayed")
+        targets = set(replay_plan(run, mode=mode, from_step=from_step))
+        if not targets:
+            raise IllegalTransition(f"Run {run.id} has no failed or cancelled step to replay")
+        run.generation += 1
+        tasks = list(run.tasks.select_for_update())
+        kept = {t.step for t in tasks if t.step not in targets and t.status == TaskStatus.SUCCEEDED}
+        for task in tasks:
+            if task.step in targets:
+                _reset_task(task, ready=set(task.needs) <= kept, key=_step_key(run, task.step), now=now)
+        AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING, task__step__in=targets).update(
+            outcome=AttemptOutcome.CANCELLED, finished_at=now
+        )
+        run.status = RunStatus.RUNNING
+        run.finished_at = None
+        run.error = ""
+        run.save(update_fields=["status", "finished_at", "error", "generation"])
+        verb = {
+            "failed": OperatorAction.Verb.REPLAY_FAILED,
+            "scratch": OperatorAction.Verb.REPLAY_SCRATCH,
+            "step": OperatorAction.Verb.REPLAY_FROM_STEP,
+        }[mode]
+        _record_act(actor, verb, run=run, detail={"steps": sorted(targets), "from_step": from_step})
+        _call_status_hook(run)
+        queue.notify_ready()
+    return run
+
+
+def task_retry(*, task: Task, actor: Actor) -> Task:
+    """Retry one dead task now with a fresh set of attempts, or run a queued one without waiting."""
+    now = clock.now()
+    with transaction.atomic():
+        run = _lock_run_of(task.id)
+        task = Task.objects.select_for_update().get(id=task.id)
+        if task.status == TaskStatus.QUEUED:
+            task.run_after = now
+            task.save(update_fields=["run_after"])
+        elif task.status == TaskStatus.DEAD and (run is None or run.status == RunStatus.FAILED):
+            if run is not None:
+                done = set(run.tasks.filter(status=TaskStatus.SUCCEEDED).values_list("step", flat=True))
+                run.generation += 1
+                _reset_task(task, ready=set(task.needs) <= done, key=_step_key(run, task.step), now=now)
+                run.status = RunStatus.RUNNING
+                run.finished_at = None
+                run.error = ""
+                run.save(update_fields=["status", "finished_at", "error", "generation"])
+                _call_status_hook(run)
+            else:
+                _reset_task(task, ready=True, key=task.idempotency_key, now=now)
+        else:
+            state = f"{task.status}" + (f" in a {run.status} run" if run is not None else "")
+            raise IllegalTransition(
+                f"Task {task.id} is {state}; only a dead task of a failed run, or a queued task, can be retried"
+            )
+        _record_act(actor, OperatorAction.Verb.RETRY_TASK, run=run, task=task, detail={})
+        queue.notify_ready()
+    return task
+
+
+# --- Internals ----------------------------------------------------------------------
+
+
+def _lock_run(run_id: Any) -> WorkflowRun:
+    try:
+        return WorkflowRun.objects.select_for_update().get(id=run_id)
+    except WorkflowRun.DoesNotExist:
+        raise NotFound(f"No workflow run {run_id}") from None
+
+
+def _lock_run_of(task_id: int) -> WorkflowRun | None:
+    """Lock the task's run first: completions of one run are serialised, so a join step
+    whose branches finish at the same moment is seen ready by exactly one of them."""
+    run_id = Task.objects.filter(id=task_id).values_list("run_id", flat=True).first()
+    if run_id is None:
+        if not Task.objects.filter(id=task_id).exists():
+            raise NotFound(f"No task {task_id}")
+        return None
+    return _lock_run(run_id)
+
+
+def _advance(run: WorkflowRun, now: datetime) -> bool:
+    """Queue the waiting steps whose dependencies all succeeded; finish the run when all did."""
+    rows = list(run.tasks.values_list("id", "step", "status", "needs"))
+    succeeded = {step for _, step, status, _ in rows if status == TaskStatus.SUCCEEDED}
+    ready = [tid for tid, _, status, needs in rows if status == TaskStatus.WAITING and set(needs) <= succeeded]
+    if ready:
+        Task.objects.filter(id__in=ready, status=TaskStatus.WAITING).update(status=TaskStatus.QUEUED, run_after=now)
+        queue.notify_ready()
+    if len(succeeded) == len(rows):
+        _finish_run(run, RunStatus.SUCCEEDED, now)
+        return True
+    return bool(ready)
+
+
+def _finish_run(run: WorkflowRun, status: str, now: datetime, *, error: str = "") -> None:
+    run.status = status
+    run.finished_at = now
+    run.error = error
+    run.save(update_fields=["status", "finished_at", "error"])
+    _call_status_hook(run)
+    logger.info("run finished", extra={"action": "run_finish", "run_id": str(run.id), "status": status})
+    if status == RunStatus.FAILED:
+        subject = f"Workflow {run.workflow} failed (run {run.id})"
+        body = f"{error}\n\nProject: {run.project_id or '-'}\nRun: {run.id}\n"
+        transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
+
+
+def _call_status_hook(run: WorkflowRun) -> None:
+    hook = run.definition.get("on_finish") if isinstance(run.definition, dict) else None
+    if hook:
+        import_string(hook)(run)
+
+
+def _reset_task(task: Task, *, ready: bool, key: str | None, now: datetime) -> None:
+    task.status = TaskStatus.QUEUED if ready else TaskStatus.WAITING
+    task.attempt = 0
+    task.resume = False
+    task.cursor = None
+    task.output = None
+    task.progress = None
+    task.last_error = ""
+    task.lease_token = None
+    task.lease_expires_at = None
+    task.run_after = now
+    task.started_at = None
+    task.finished_at = None
+    task.idempotency_key = key
+    task.save()
+
+
+def _close_agent_run(
+    task_id: int,
+    fence: Fence,
+    outcome: str,
+    now: datetime,
+    *,
+    error: str = "",
+    error_type: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    agent_run = AgentRun.objects.filter(fence.agent_run_q(), task_id=task_id).order_by("-id").first()
+    if agent_run is None:
+        return
+    agent_run.outcome = outcome
+    agent_run.finished_at = now
+    agent_run.duration_ms = (now - agent_run.started_at).total_seconds() * 1000
+    agent_run.error = error
+    agent_run.error_type = error_type
+    agent_run.detail = detail
+    agent_run.save(update_fields=["outcome", "finished_at", "duration_ms", "error", "error_type", "detail"])
+
+
+def _record_stale(task_id: int, fence: Fence, report: str, now: datetime, *, detail: dict[str, Any]) -> None:
+    """A report from an attempt that no longer holds the task: kept for the record, applied never."""
+    task = Task.objects.filter(id=task_id).values("run_id", "action", "attempt", "status").first()
+    if task is None:
+        raise NotFound(f"No task {task_id}")
+    AgentRun.objects.create(
+        task_id=task_id,
+        run_id=task["run_id"],
+        action=task["action"],
+        attempt=fence.attempt if fence.attempt is not None else task["attempt"],
+        lease_token=fence.lease_token,
+        outcome=AttemptOutcome.STALE,
+        started_at=now,
+        finished_at=now,
+        duration_ms=0,
+        detail={"report": report, "task_status": task["status"], "current_attempt": task["attempt"], **detail},
+    )
+    logger.info(
+        "stale report ignored",
+        extra={"action": "stale_report", "task_id": task_id, "report": report, "attempt": fence.attempt},
+    )
+
+
+def _record_act(
+    actor: Actor, verb: str, *, run: WorkflowRun | None = None, task: Task | None = None, detail: dict[str, Any]
+) -> None:
+    OperatorAction.objects.create(
+        actor=actor.user if getattr(actor.user, "pk", None) else None,
+        actor_label=actor.label,
+        verb=verb,
+        run=run,
+        task=task,
+        detail=detail,
+    )
+    logger.info(
+        "operator act",
+        extra={
+            "action": verb,
+            "actor": actor.label,
+            "run_id": str(run.id) if run else None,
+            "task_id": task.id if task else None,
+        },
+    )

@@ -1,0 +1,166 @@
+"""The long-running worker (E12), for hosting outside Vercel.
+
+Each process loops on `tick`; with nothing due it waits for a NOTIFY on
+Postgres (over the direct URL: LISTEN does not survive PgBouncer's transaction
+mode) or, failing that, polls. SIGTERM stops claiming, lets the current task
+finish and hands unstarted claimed tasks back; a second SIGTERM exits at once
+(the lease covers whatever was running).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from django import db
+from django.conf import settings
+
+from orchestration import clock, queue
+from orchestration.budget import Budget
+from orchestration.execution import TickReport, default_worker_name, tick
+
+logger = logging.getLogger("orchestration.worker")
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    poll_interval: float = 1.0
+    tick_seconds: float = 30.0  # how long one tick may run before recovery runs again
+    listen: bool = True
+    max_tasks: int | None = None  # exit after this many (tests, batch jobs)
+    idle_exit: bool = False  # exit when nothing is due (drain mode)
+
+
+class Worker:
+    def __init__(self, options: WorkerOptions, *, name: str | None = None) -> None:
+        self.options = options
+        self.name = name or default_worker_name()
+        self.stopping = False
+        self.total = TickReport()
+        self._wake = threading.Event()
+        self._listener: Any = None
+
+    def request_stop(self, *_: Any) -> None:
+        if self.stopping:  # second signal: leave now; leases cover the rest
+            os._exit(1)
+        self.stopping = True
+        self._wake.set()
+
+    def run(self) -> TickReport:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        if self.options.listen:
+            self._listener = _open_listener()
+        logger.info("worker started", extra={"action": "worker_start", "worker": self.name})
+        try:
+            while not self.stopping:
+                left = None if self.options.max_tasks is None else self.options.max_tasks - self.total.claimed
+                if left is not None and left <= 0:
+                    break
+                report = tick(
+                    budget=Budget.seconds(self.options.tick_seconds),
+                    max_tasks=left,
+                    worker=self.name,
+                    should_stop=lambda: self.stopping,
+                )
+                self.total.add(report)
+                if report.claimed == 0:
+                    if self.options.idle_exit:
+                        break
+                    self._wait_for_work()
+        finally:
+            if self._listener is not None:
+                self._listener.close()
+            db.connections.close_all()
+        logger.info("worker stopped", extra={"action": "worker_stop", "worker": self.name, **self.total.as_dict()})
+        return self.total
+
+    def _wait_for_work(self) -> None:
+        timeout = self.options.poll_interval
+        due = queue.next_due_at()
+        if due is not None:
+            timeout = max(0.0, min(timeout, (due - clock.now()).total_seconds()))
+        if self._listener is not None:
+            try:
+                # Short slices keep SIGTERM responsive while blocked in the driver.
+                for _ in self._listener.notifies(timeout=min(timeout, 1.0), stop_after=1):
+                    pass
+                return
+            except Exception as exc:  # noqa: BLE001 - a lost LISTEN connection: fall back to polling
+                logger.warning("LISTEN connection lost; polling", extra={"action": "listen_lost", "error": str(exc)})
+                self._listener = None
+        self._wake.wait(timeout)
+
+
+def _open_listener() -> Any:
+    """A direct autocommit connection LISTENing for ready work, or None (SQLite, pooler)."""
+    if db.connection.vendor != "postgresql":
+        return None
+    try:
+        conn = psycopg.connect(_conninfo(settings.DIRECT_DATABASE_URL), autocommit=True, connect_timeout=5)
+        conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+        return conn
+    except psycopg.Error as exc:
+        logger.warning("LISTEN unavailable; polling", extra={"action": "listen_unavailable", "error": str(exc)})
+        return None
+
+
+def _conninfo(url: str) -> str:
+    # dj-database-url accepts scheme variants that libpq does not.
+    for prefix in ("postgresql+psycopg://", "pgsql://", "postgis://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def _child_main(index: int, options: WorkerOptions) -> None:
+    Worker(options, name=f"{default_worker_name()}/{index}").run()
+
+
+def run_processes(processes: int, options: WorkerOptions) -> int:
+    """Run `processes` workers and supervise them until SIGTERM; crashed ones are restarted."""
+    if processes == 1:
+        Worker(options).run()
+        return 0
+    db.connections.close_all()  # never share a connection across fork
+    ctx = multiprocessing.get_context("fork")
+    children: dict[int, multiprocessing.process.BaseProcess] = {}
+    stopping = threading.Event()
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+        for child in children.values():
+            if child.is_alive() and child.pid:
+                os.kill(child.pid, signal.SIGTERM)
+
+    def spawn(index: int) -> None:
+        child = ctx.Process(target=_child_main, args=(index, options), name=f"worker-{index}")
+        child.start()
+        children[index] = child
+
+    for index in range(processes):
+        spawn(index)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while children:
+        for index, child in list(children.items()):
+            child.join(timeout=0.2)
+            if child.is_alive():
+                continue
+            del children[index]
+            finished_normally = child.exitcode == 0 and (options.idle_exit or options.max_tasks is not None)
+            if not stopping.is_set() and not finished_normally:
+                logger.error(
+                    "worker process exited; restarting",
+                    extra={"action": "worker_restart", "index": index, "exitcode": child.exitcode},
+                )
+                time.sleep(0.5)
+                spawn(index)
+    return 0

@@ -1,0 +1,131 @@
+"""Actions used by the engine's tests, importable by worker processes through
+ENGINE_ACTION_MODULES=tests.actions. Each leaves evidence the tests can read."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from orchestration.exceptions import PermanentError, RetryableError
+from orchestration.registry import Continue, TaskContext, action
+from orchestration.retry import RetryPolicy
+from orchestration.workflows import Step, Workflow, register_workflow
+
+
+def _log_execution(ctx: TaskContext) -> None:
+    """Append one line per execution to the file named in the payload (O_APPEND writes are atomic)."""
+    path = ctx.input.get("log")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(f"{ctx.task_id} {ctx.attempt} {os.getpid()}\n")
+
+
+@action("test.record")
+def record(ctx: TaskContext) -> dict[str, Any]:
+    _log_execution(ctx)
+    return {"task": ctx.task_id}
+
+
+@action("test.sleep")
+def sleep(ctx: TaskContext) -> dict[str, Any]:
+    """Sleeps `seconds`, then records itself: a worker killed meanwhile leaves no record."""
+    marker = ctx.input.get("started")
+    if marker:
+        with open(marker, "a") as fh:
+            fh.write(f"{ctx.task_id} {ctx.attempt} {os.getpid()}\n")
+    time.sleep(float(ctx.input.get("seconds", 1)))
+    _log_execution(ctx)
+    return {"slept": ctx.input.get("seconds", 1)}
+
+
+@action("test.flaky")
+def flaky(ctx: TaskContext) -> dict[str, Any]:
+    """Fails with a retryable error until attempt `succeed_on`."""
+    if ctx.attempt < int(ctx.input.get("succeed_on", 2)):
+        raise RetryableError(f"transient failure on attempt {ctx.attempt}")
+    return {"attempt": ctx.attempt}
+
+
+@action("test.permanent")
+def permanent(ctx: TaskContext) -> dict[str, Any]:
+    raise PermanentError("the brief is invalid")
+
+
+@action("test.crash")
+def crash(ctx: TaskContext) -> dict[str, Any]:
+    raise RuntimeError("unexpected bug")
+
+
+@action("test.fail_unless")
+def fail_unless(ctx: TaskContext) -> dict[str, Any]:
+    """Fails for good unless the flag file named in the input exists (replay tests)."""
+    if not os.path.exists(ctx.input["flag"]):
+        raise PermanentError("flag missing")
+    return {"ok": True, "inputs": sorted(ctx.inputs)}
+
+
+@action("test.chunks")
+def chunks(ctx: TaskContext) -> dict[str, Any] | Continue:
+    """Processes `chunks` chunks of `cost` seconds each, checkpointing when the budget runs short."""
+    done = list(ctx.cursor or [])
+    total = int(ctx.input.get("chunks", 3))
+    cost = float(ctx.input.get("cost", 0.6))
+    while len(done) < total:
+        if done and ctx.time_left() < cost:
+            return Continue(cursor=done, progress={"done": len(done), "total": total})
+        advance = ctx.input.get("_advance")
+        if advance is None:
+            time.sleep(cost)
+        else:  # a fake clock: the test moves time forward instead of sleeping
+            _CLOCK_ADVANCERS[advance](cost)
+        done.append(len(done))
+    return {"chunks": done}
+
+
+_CLOCK_ADVANCERS: dict[str, Any] = {}
+
+
+DIAMOND = register_workflow(
+    Workflow(
+        name="test-diamond",
+        version=1,
+        steps=(
+            Step("start", "engine.echo"),
+            Step("left", "engine.echo", needs=("start",)),
+            Step("right", "engine.echo", needs=("start",)),
+            Step("join", "engine.echo", needs=("left", "right")),
+        ),
+    )
+)
+
+FRAGILE = register_workflow(
+    Workflow(
+        name="test-fragile",
+        version=1,
+        steps=(
+            Step("a", "engine.echo"),
+            Step("b", "engine.echo"),
+            Step("c", "test.fail_unless", needs=("a",), retry=RetryPolicy(max_attempts=1)),
+            Step("d", "engine.echo", needs=("c", "b")),
+        ),
+    )
+)
+
+SLOW = register_workflow(
+    Workflow(
+        name="test-slow",
+        version=1,
+        steps=(
+            Step("first", "engine.echo"),
+            Step(
+                "slow",
+                "test.sleep",
+                needs=("first",),
+                timeout_seconds=2.0,
+                retry=RetryPolicy(max_attempts=3, base_seconds=0.1, cap_seconds=0.2),
+            ),
+            Step("last", "engine.echo", needs=("slow",)),
+        ),
+    )
+)

@@ -1,0 +1,93 @@
+"""Shared fixtures: a movable clock, database helpers, personas, worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from orchestration import clock as engine_clock
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Test actions and workflows must exist in this process too.
+import tests.actions  # noqa: E402, F401
+
+
+class FakeClock:
+    """Wall and monotonic time that only move when the test says so."""
+
+    def __init__(self) -> None:
+        self.wall = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+        self.mono = 1000.0
+
+    def now(self) -> datetime:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    fake = FakeClock()
+    engine_clock.set_clock(now=fake.now, monotonic=fake.monotonic)
+    try:
+        yield fake
+    finally:
+        engine_clock.set_clock()
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+postgres_only = pytest.mark.skipif(
+    os.environ.get("DATABASE_URL", "").split(":", 1)[0] not in {"postgres", "postgresql"},
+    reason="needs PostgreSQL (SKIP LOCKED, LISTEN/NOTIFY): set DATABASE_URL; CI runs it",
+)
+
+
+def database_url_of_test_db() -> str:
+    """The URL of the database the tests run on, for worker processes started by a test."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url_of_test_db(),
+            "ENGINE_ACTION_MODULES": "tests.actions",
+            "ENGINE_POLL_INTERVAL_SECONDS": "0.1",
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def start_worker(*args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "run_worker", *args],
+        env=worker_env(**env),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
