@@ -49,10 +49,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
     "orchestration",
     "orders",
     "agents",
     "metrics",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +186,22 @@ ORCHESTRATION = {
 }
 if ORCHESTRATION["DISPATCH_MODE"] not in {"inline", "http"}:
     raise ImproperlyConfigured("Environment variable DISPATCH_MODE must be 'inline' or 'http'.")
+
+# --- Agents' providers (offline defaults; real ones switched on by the environment) ---
+DEPLOY_PROVIDER = _env("DEPLOY_PROVIDER", str, "local")  # "local" (served at /sites/<slug>/) or "vercel"
+VERCEL_TOKEN = _env("VERCEL_TOKEN", str, "")
+VERCEL_TEAM_ID = _env("VERCEL_TEAM_ID", str, "")
+VERCEL_PROJECT = _env("VERCEL_PROJECT", str, "")
+VERCEL_API_BASE = _env("VERCEL_API_BASE", str, "https://api.vercel.com")
+LLM_BASE_URL = _env("LLM_BASE_URL", str, "")  # an OpenAI-compatible chat-completions API
+LLM_API_KEY = _env("LLM_API_KEY", str, "")
+LLM_MODEL = _env("LLM_MODEL", str, "gpt-4o-mini")
+if DEPLOY_PROVIDER not in {"local", "vercel"}:
+    raise ImproperlyConfigured("Environment variable DEPLOY_PROVIDER must be 'local' or 'vercel'.")
+
+# --- Metrics ---------------------------------------------------------------------
+METRICS_TOKEN = _env("METRICS_TOKEN", str, "")  # bearer token for GET /metrics (Prometheus)
+METRICS_RETENTION_DAYS = _env("METRICS_RETENTION_DAYS", int, 30)  # raw agent runs older than this are pruned
 
 # --- REST framework ----------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,8 +1,10 @@
-"""The URLconf. Every route the product serves is listed here or in an app's urls."""
+"""The URLconf. Each app owns its routes; this file only mounts them."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("metrics.urls")),
+    path("", include("gateway.urls")),
 ]

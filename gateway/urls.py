@@ -1,0 +1,3 @@
+"""Routes of the HTTP surface (see SPEC, "HTTP surface")."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of the metrics app: the Prometheus endpoint and the staff dashboard."""
+
+urlpatterns: list = []
