@@ -1,0 +1,104 @@
+"""Writes on orders: intake, payment fulfilment, and the project's side of its workflow."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from orchestration import clock
+from orchestration.models import RunStatus, WorkflowRun
+from orchestration.services import run_start
+from orders.exceptions import PaymentRejected
+from orders.models import DEFAULT_PAGES, Project, ProjectStatus
+
+logger = logging.getLogger("orders")
+
+ORDER_WORKFLOW = "order"
+
+
+def project_create(
+    *,
+    business_name: str,
+    contact_email: str,
+    sector: str = "",
+    city: str = "",
+    description: str = "",
+    pages: list[str] | None = None,
+    brand_color: str = "#2563eb",
+    language: str = "fr",
+) -> Project:
+    """Record a validated brief as a project awaiting payment."""
+    project = Project.objects.create(
+        business_name=business_name,
+        contact_email=contact_email,
+        sector=sector,
+        city=city,
+        description=description,
+        pages=list(pages) if pages else list(DEFAULT_PAGES),
+        brand_color=brand_color.lower(),
+        language=language,
+    )
+    logger.info("project created", extra={"action": "project_create", "project_id": str(project.id)})
+    return project
+
+
+def project_mark_paid(
+    *, project_id: Any, checkout_session_id: str, amount_cents: int, currency: str
+) -> tuple[Project, WorkflowRun, bool]:
+    """Mark the project paid and start its one workflow run; idempotent per project.
+
+    Returns (project, run, started): `started` is False when this payment was
+    already fulfilled (Stripe delivers events more than once, and both
+    `completed` and `async_payment_succeeded` can arrive for one payment).
+    """
+    with transaction.atomic():
+        project = Project.objects.select_for_update().filter(id=project_id).first()
+        if project is None:
+            raise PaymentRejected("unknown_project", f"No project {project_id}")
+        existing = project.runs.filter(workflow=ORDER_WORKFLOW).order_by("created_at").first()
+        if existing is not None:
+            return project, existing, False
+        if project.status != ProjectStatus.AWAITING_PAYMENT:
+            raise PaymentRejected("not_awaiting_payment", f"Project {project.id} is {project.status}")
+        project.status = ProjectStatus.PAID
+        project.paid_at = clock.now()
+        project.checkout_session_id = checkout_session_id
+        project.amount_cents = amount_cents
+        project.currency = currency
+        project.save(
+            update_fields=["status", "paid_at", "checkout_session_id", "amount_cents", "currency", "updated_at"]
+        )
+        run = run_start(
+            workflow=ORDER_WORKFLOW,
+            project=project,
+            input={"project_id": str(project.id)},
+            idempotency_key=f"order:{project.id}",
+        )
+    logger.info(
+        "order paid; workflow started",
+        extra={"action": "project_mark_paid", "project_id": str(project.id), "run_id": str(run.id)},
+    )
+    return project, run, True
+
+
+_PROJECT_STATUS_OF_RUN = {
+    RunStatus.RUNNING: ProjectStatus.IN_PROGRESS,
+    RunStatus.SUCCEEDED: ProjectStatus.DELIVERED,
+    RunStatus.FAILED: ProjectStatus.FAILED,
+    RunStatus.CANCELLED: ProjectStatus.CANCELLED,
+}
+
+
+def project_on_run_status(run: WorkflowRun) -> None:
+    """The order workflow's hook: the project follows its run (called inside the run's transaction)."""
+    if run.project_id is None:
+        return
+    status = _PROJECT_STATUS_OF_RUN[RunStatus(run.status)]
+    updates: dict[str, Any] = {"status": status}
+    if status == ProjectStatus.DELIVERED:
+        updates["delivered_at"] = run.finished_at
+    elif status == ProjectStatus.IN_PROGRESS:
+        updates["delivered_at"] = None
+    Project.objects.filter(id=run.project_id).update(**updates)
