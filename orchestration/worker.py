@@ -28,6 +28,8 @@ from orchestration.execution import TickReport, default_worker_name, tick
 
 logger = logging.getLogger("orchestration.worker")
 
+RECOVERY_INTERVAL_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -59,16 +61,22 @@ class Worker:
         if self.options.listen:
             self._listener = _open_listener()
         logger.info("worker started", extra={"action": "worker_start", "worker": self.name})
+        last_recovery = float("-inf")
         try:
             while not self.stopping:
                 left = None if self.options.max_tasks is None else self.options.max_tasks - self.total.claimed
                 if left is not None and left <= 0:
                     break
+                # Lease recovery costs two queries: once a second per worker is plenty.
+                recover = time.monotonic() - last_recovery >= RECOVERY_INTERVAL_SECONDS
+                if recover:
+                    last_recovery = time.monotonic()
                 report = tick(
                     budget=Budget.seconds(self.options.tick_seconds),
                     max_tasks=left,
                     worker=self.name,
                     should_stop=lambda: self.stopping,
+                    recover=recover,
                 )
                 self.total.add(report)
                 if report.claimed == 0:
@@ -83,20 +91,26 @@ class Worker:
         return self.total
 
     def _wait_for_work(self) -> None:
+        """Sleep until NOTIFY says work is ready, the earliest retry falls due, or the poll interval ends."""
         timeout = self.options.poll_interval
         due = queue.next_due_at()
         if due is not None:
             timeout = max(0.0, min(timeout, (due - clock.now()).total_seconds()))
-        if self._listener is not None:
-            try:
-                # Short slices keep SIGTERM responsive while blocked in the driver.
-                for _ in self._listener.notifies(timeout=min(timeout, 1.0), stop_after=1):
-                    pass
+        deadline = time.monotonic() + timeout
+        while not self.stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return
-            except Exception as exc:  # noqa: BLE001 - a lost LISTEN connection: fall back to polling
+            if self._listener is None:
+                self._wake.wait(left)
+                return
+            try:
+                # Slices of at most a second keep SIGTERM responsive while blocked in the driver.
+                if any(True for _ in self._listener.notifies(timeout=min(left, 1.0), stop_after=1)):
+                    return
+            except psycopg.Error as exc:
                 logger.warning("LISTEN connection lost; polling", extra={"action": "listen_lost", "error": str(exc)})
                 self._listener = None
-        self._wake.wait(timeout)
 
 
 def _open_listener() -> Any:

@@ -1,0 +1,60 @@
+"""The queue's SQL on real Postgres: concurrent claimers never share a task (E3)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection
+
+from orchestration import clock, queue, services
+from orchestration.models import Task
+from tests.conftest import postgres_only
+
+pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
+
+
+def test_eight_concurrent_claimers_never_claim_the_same_task() -> None:
+    services.enqueue_many("engine.noop", [{} for _ in range(600)])
+    claimed: list[int] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def claimer(name: str) -> None:
+        try:
+            for _ in range(1000):  # bounded
+                batch = queue.claim(limit=7, worker=name, now=clock.now())
+                if not batch:
+                    return
+                with lock:
+                    claimed.extend(t.id for t in batch)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    counts = Counter(claimed)
+    assert len(counts) == 600
+    assert max(counts.values()) == 1
+    assert not Task.objects.filter(status="queued").exists()
+
+
+def test_claim_uses_the_partial_index() -> None:
+    services.enqueue_many("engine.noop", [{} for _ in range(50)])
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE orchestration_task")
+        cur.execute("SET enable_seqscan = off")
+        cur.execute(
+            "EXPLAIN SELECT id FROM orchestration_task WHERE status = 'queued' AND run_after <= now() "
+            "ORDER BY priority DESC, run_after, id LIMIT 10 FOR UPDATE SKIP LOCKED"
+        )
+        plan = "\n".join(row[0] for row in cur.fetchall())
+        cur.execute("RESET enable_seqscan")
+    assert "task_claim_order" in plan, plan

@@ -1,0 +1,118 @@
+"""Acceptance: real worker processes against the real database (E3, E4, E12)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from orchestration import services
+from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus
+from tests.conftest import postgres_only, start_worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.05) -> bool:
+    """Poll `predicate` until true or `timeout` seconds pass (bounded: tests never hang)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def stop(process, *, timeout: float = 20) -> str:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except Exception:
+        process.kill()
+        out, _ = process.communicate()
+    return out
+
+
+def test_four_worker_processes_drain_2000_tasks_each_exactly_once(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    tasks = services.enqueue_many("test.record", [{"log": str(log), "n": i} for i in range(2000)])
+    worker = start_worker("--processes", "4", "--drain", ENGINE_CLAIM_BATCH_SIZE="5")
+    try:
+        finished = wait_until(
+            lambda: not Task.objects.exclude(status=TaskStatus.SUCCEEDED).exists(), timeout=240, interval=0.5
+        )
+    finally:
+        output = stop(worker, timeout=60)
+    assert finished, f"tasks left behind; worker said:\n{output[-3000:]}"
+
+    executions = Counter(int(line.split()[0]) for line in log.read_text().splitlines())
+    assert set(executions) == {t.id for t in Task.objects.all()}
+    assert max(executions.values()) == 1, "a task ran twice"
+    assert len(executions) == len(tasks) == 2000
+    assert AgentRun.objects.filter(outcome=AttemptOutcome.SUCCEEDED).count() == 2000
+    assert not AgentRun.objects.exclude(outcome=AttemptOutcome.SUCCEEDED).exists()
+    assert len({line.split()[2] for line in log.read_text().splitlines()}) > 1, "the work was shared"
+
+
+def test_a_worker_killed_mid_task_is_recovered_after_its_lease_and_the_run_completes(tmp_path: Path) -> None:
+    started, log = tmp_path / "started.log", tmp_path / "done.log"
+    run = services.run_start(workflow="test-slow", input={"seconds": 1.0, "started": str(started), "log": str(log)})
+    victim = start_worker()
+    try:
+        assert wait_until(started.exists, timeout=60), stop(victim)
+        victim.send_signal(signal.SIGKILL)  # no chance to release or report anything
+        victim.wait(timeout=10)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    killed_at = time.monotonic()
+    rescuer = start_worker()
+    try:
+        done = wait_until(lambda: RunStatus(run.__class__.objects.get(id=run.id).status) != "running", timeout=60)
+    finally:
+        output = stop(rescuer)
+    assert done, output[-3000:]
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    slow = run.tasks.get(step="slow")
+    outcomes = list(slow.agent_runs.order_by("id").values_list("attempt", "outcome"))
+    assert outcomes == [(1, AttemptOutcome.TIMED_OUT), (2, AttemptOutcome.SUCCEEDED)]
+    assert len(log.read_text().splitlines()) == 1, "the killed attempt never finished its side effect"
+    assert time.monotonic() - killed_at < 30, "recovered within the lease (2 s) plus a tick"
+
+
+def test_sigterm_lets_the_current_task_finish_then_the_worker_exits_cleanly(tmp_path: Path) -> None:
+    started, log = tmp_path / "started.log", tmp_path / "done.log"
+    task = services.enqueue("test.sleep", {"seconds": 1.0, "started": str(started), "log": str(log)})
+    worker = start_worker()
+    assert wait_until(started.exists, timeout=60), stop(worker)
+    worker.send_signal(signal.SIGTERM)
+    output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    task.refresh_from_db()
+    assert (task.status, task.attempt) == (TaskStatus.SUCCEEDED, 1)
+    assert len(log.read_text().splitlines()) == 1
+
+
+def test_sigterm_to_the_supervisor_stops_every_worker_process() -> None:
+    supervisor = start_worker("--processes", "3")
+    time.sleep(1.5)  # let the children start; the assertion below does not depend on it
+    supervisor.send_signal(signal.SIGTERM)
+    output, _ = supervisor.communicate(timeout=30)
+    assert supervisor.returncode == 0, output
+
+
+@postgres_only
+def test_an_idle_worker_is_woken_by_notify_long_before_its_poll_interval() -> None:
+    worker = start_worker("--poll-interval", "120")
+    try:
+        time.sleep(2)  # the worker is now idle, blocked in LISTEN
+        task = services.enqueue("engine.noop")
+        woke = wait_until(lambda: Task.objects.get(id=task.id).status == TaskStatus.SUCCEEDED, timeout=30)
+    finally:
+        output = stop(worker)
+    assert woke, f"a 120 s poll interval, yet NOTIFY should wake it at once:\n{output[-2000:]}"
