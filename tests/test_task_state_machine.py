@@ -28,6 +28,7 @@ TIMEOUT = 10.0
 class TaskLifecycle(RuleBasedStateMachine):
     @initialize()
     def start(self) -> None:
+        Task.objects.all().delete()  # examples share the test's transaction: start each from an empty queue
         self.clock = FakeClock()
         engine_clock.set_clock(now=self.clock.now, monotonic=self.clock.monotonic)
         policy = RetryPolicy(max_attempts=MAX_ATTEMPTS, base_seconds=1, cap_seconds=4)
