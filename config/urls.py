@@ -6,5 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("metrics.urls")),
+    path("", include("orders.urls")),
+    path("", include("agents.urls")),
     path("", include("gateway.urls")),
 ]

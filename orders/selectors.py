@@ -36,3 +36,54 @@ def project_timing(project: Project) -> dict[str, Any]:
     elapsed = project_elapsed_seconds(project)
     slo = settings.ORDER_SLO_SECONDS
     return {"elapsed_seconds": elapsed, "slo_seconds": slo, "late": elapsed is not None and elapsed > slo}
+
+
+STEP_LABELS = {
+    "fr": {
+        "setup": "Paiement reçu, brief vérifié",
+        "design": "Design et rédaction des pages",
+        "build": "Construction du site",
+        "campaign": "Campagne Google Ads",
+        "deploy": "Mise en ligne",
+        "notify": "Vous êtes prévenu(e)",
+    },
+    "en": {
+        "setup": "Payment received, brief checked",
+        "design": "Design and page copy",
+        "build": "Building the site",
+        "campaign": "Google Ads campaign",
+        "deploy": "Going live",
+        "notify": "You are told",
+    },
+}
+
+
+def project_status_view(project: Project) -> dict[str, Any]:
+    """Everything the customer's status page shows, as JSON-ready data."""
+    run = project_latest_run(project)
+    labels = STEP_LABELS.get(project.language, STEP_LABELS["en"])
+    steps = []
+    if run is not None:
+        order = [s["name"] for s in run.definition.get("steps", [])]
+        tasks = {t.step: t for t in run.tasks.all()}
+        for name in order:
+            task = tasks.get(name)
+            steps.append(
+                {
+                    "name": name,
+                    "label": labels.get(name, name),
+                    "status": task.status if task else "waiting",
+                    "progress": task.progress if task else None,
+                }
+            )
+    timing = project_timing(project)
+    return {
+        "status": project.status,
+        "status_label": project.get_status_display(),
+        "progress": project_progress(project),
+        "steps": steps,
+        "elapsed_seconds": timing["elapsed_seconds"],
+        "slo_seconds": timing["slo_seconds"],
+        "site_url": project.site_url or None,
+        "business_name": project.business_name,
+    }

@@ -1,0 +1,31 @@
+"""Side effects the agents performed, keyed by idempotency key (E6).
+
+An email, a deployment or a published file set is recorded here before and
+after it happens, so a retried attempt finds it done and does not do it again.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SideEffect(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # about to happen (or the attempt died while doing it)
+        DONE = "done", "Done"  # happened; its result is stored
+
+    key = models.CharField(max_length=300, unique=True)  # "<task idempotency key>:<kind>"
+    kind = models.CharField(max_length=50)  # "email:payment_received", "deploy", ...
+    project = models.ForeignKey("orders.Project", null=True, blank=True, on_delete=models.CASCADE)
+    task_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    performed = models.PositiveIntegerField(default=0)  # how many times it really happened (loadtest checks 1)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"
