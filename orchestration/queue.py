@@ -85,6 +85,61 @@ RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.input, t.curso
 """
 
 
+# Enqueueing on Postgres in one round trip: the insert, and the NOTIFY that wakes idle
+# workers, in a single statement (autocommit: no BEGIN/COMMIT round trips either).
+# `unnest ... WITH ORDINALITY` keeps the ids in the order of the payloads; `ON CONFLICT
+# DO NOTHING` makes an idempotency key that already exists return no id instead of failing.
+_PG_INSERT = """
+WITH ins AS (
+    INSERT INTO orchestration_task (
+        step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
+        timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at
+    )
+    SELECT '', %(action)s, '[]'::jsonb, 'queued', %(priority)s, %(run_after)s, 0, %(max_attempts)s,
+           %(retry)s::jsonb, %(timeout)s, '', false, u.payload, %(key)s, '', %(now)s
+    FROM unnest(%(payloads)s::jsonb[]) WITH ORDINALITY AS u(payload, n)
+    ORDER BY u.n
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+SELECT array_agg(id ORDER BY id){notify} FROM ins
+"""
+
+
+def insert_tasks(
+    *,
+    action: str,
+    payloads: list[dict[str, Any]],
+    priority: int,
+    run_after: datetime,
+    max_attempts: int,
+    retry: dict[str, Any],
+    timeout_seconds: float,
+    idempotency_key: str | None,
+    now: datetime,
+) -> list[int]:
+    """Insert queued tasks of one action (Postgres fast path); returns their ids in order."""
+    notify = ", pg_notify(%(channel)s, '')" if settings.ORCHESTRATION["NOTIFY"] else ""
+    with connection.cursor() as cur:
+        cur.execute(
+            _PG_INSERT.format(notify=notify),
+            {
+                "action": action,
+                "priority": priority,
+                "run_after": run_after,
+                "max_attempts": max_attempts,
+                "retry": json.dumps(retry),
+                "timeout": timeout_seconds,
+                "payloads": [json.dumps(p) for p in payloads],
+                "key": idempotency_key,
+                "now": now,
+                "channel": NOTIFY_CHANNEL,
+            },
+        )
+        row = cur.fetchone()
+    return list(row[0] or []) if row else []
+
+
 def claim(*, limit: int, worker: str, now: datetime) -> list[ClaimedTask]:
     """Claim up to `limit` due tasks for `worker`, each with a fresh lease and an open agent run."""
     if limit <= 0:
@@ -179,6 +234,102 @@ def _json(value: Any) -> Any:
     if isinstance(value, str | bytes):
         return json.loads(value)
     return value
+
+
+# Completing a batch of plain tasks from one claim in one statement: every row is
+# fenced by the claim's token and `status = 'running'`, so a row whose lease was
+# lost meanwhile is simply not returned (its report is stale).
+_PG_COMPLETE = """
+UPDATE orchestration_task AS t
+SET status = 'succeeded', output = v.output::jsonb, cursor = NULL, finished_at = %(now)s,
+    last_error = '', lease_token = NULL, lease_expires_at = NULL
+FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(outputs)s::text[]) AS output) AS v
+WHERE t.id = v.id AND t.lease_token = %(token)s AND t.status = 'running'
+RETURNING t.id
+"""
+
+# Closing the attempts' agent-run rows in one statement, duration computed where the start is.
+_PG_CLOSE_ATTEMPTS = """
+UPDATE orchestration_agentrun
+SET outcome = %(outcome)s, finished_at = %(now)s,
+    duration_ms = EXTRACT(EPOCH FROM (%(now)s - started_at)) * 1000,
+    error = %(error)s, error_type = %(error_type)s, detail = %(detail)s::jsonb
+WHERE task_id = ANY(%(ids)s) AND outcome = 'running'
+  AND (%(token)s::uuid IS NULL OR lease_token = %(token)s::uuid)
+  AND (%(attempt)s::int IS NULL OR attempt = %(attempt)s::int)
+"""
+
+
+def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: datetime) -> list[int]:
+    """Mark the tasks of one claim succeeded with their outputs; returns the ids still held."""
+    if not outputs:
+        return []
+    if is_postgres():
+        ids = list(outputs)
+        with connection.cursor() as cur:
+            cur.execute(
+                _PG_COMPLETE,
+                {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": now},
+            )
+            return [row[0] for row in cur.fetchall()]
+    done = []
+    for task_id, output in outputs.items():
+        if Task.objects.filter(id=task_id, lease_token=lease_token, status=TaskStatus.RUNNING).update(
+            status=TaskStatus.SUCCEEDED,
+            output=output,
+            cursor=None,
+            finished_at=now,
+            last_error="",
+            lease_token=None,
+            lease_expires_at=None,
+        ):
+            done.append(task_id)
+    return done
+
+
+def close_attempts(
+    *,
+    task_ids: list[int],
+    outcome: str,
+    now: datetime,
+    lease_token: uuid.UUID | None = None,
+    attempt: int | None = None,
+    error: str = "",
+    error_type: str = "",
+    detail: Any = None,
+) -> None:
+    """Record how the open attempts of these tasks (the holders of the fence) ended."""
+    if not task_ids:
+        return
+    if is_postgres():
+        with connection.cursor() as cur:
+            cur.execute(
+                _PG_CLOSE_ATTEMPTS,
+                {
+                    "ids": list(task_ids),
+                    "outcome": outcome,
+                    "now": now,
+                    "token": lease_token,
+                    "attempt": attempt,
+                    "error": error,
+                    "error_type": error_type,
+                    "detail": None if detail is None else json.dumps(detail),
+                },
+            )
+        return
+    runs = AgentRun.objects.filter(task_id__in=task_ids, outcome="running")
+    if lease_token is not None:
+        runs = runs.filter(lease_token=lease_token)
+    if attempt is not None:
+        runs = runs.filter(attempt=attempt)
+    for agent_run in runs:
+        agent_run.outcome = outcome
+        agent_run.finished_at = now
+        agent_run.duration_ms = (now - agent_run.started_at).total_seconds() * 1000
+        agent_run.error = error
+        agent_run.error_type = error_type
+        agent_run.detail = detail
+        agent_run.save(update_fields=["outcome", "finished_at", "duration_ms", "error", "error_type", "detail"])
 
 
 def expired_leases(*, now: datetime, limit: int = 100) -> list[tuple[int, uuid.UUID]]:

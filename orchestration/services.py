@@ -95,11 +95,18 @@ def enqueue(
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Task:
     """Queue one task outside any workflow. The same idempotency key returns the first task."""
+    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds)
+    if queue.is_postgres() and not transaction.get_connection().in_atomic_block:
+        ids = _insert(task, [task.input])
+        if ids:
+            task.id = ids[0]
+            task.created_at = task.run_after if run_after is None else clock.now()
+            return task
+        return Task.objects.get(idempotency_key=idempotency_key)
     if idempotency_key:
         existing = Task.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds)
     try:
         with transaction.atomic():
             task.save(force_insert=True)
@@ -120,13 +127,30 @@ def enqueue_many(
     run_after: datetime | None = None,
     retry: RetryPolicy | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-) -> list[Task]:
-    """Queue many tasks of one action in one statement (bulk intake, benchmarks)."""
+) -> list[int]:
+    """Queue many tasks of one action in one statement (bulk intake, benchmarks); returns their ids."""
+    template = _new_task(action, None, priority, run_after, None, retry, timeout_seconds)
+    if queue.is_postgres():
+        return _insert(template, [p or {} for p in payloads])
     tasks = [_new_task(action, p, priority, run_after, None, retry, timeout_seconds) for p in payloads]
     with transaction.atomic():
-        Task.objects.bulk_create(tasks, batch_size=1000)
+        Task.objects.bulk_create(tasks, batch_size=500)
         queue.notify_ready()
-    return tasks
+    return [t.id for t in tasks]
+
+
+def _insert(template: Task, payloads: list[dict[str, Any]]) -> list[int]:
+    return queue.insert_tasks(
+        action=template.action,
+        payloads=payloads,
+        priority=template.priority,
+        run_after=template.run_after,
+        max_attempts=template.max_attempts,
+        retry=template.retry,
+        timeout_seconds=template.timeout_seconds,
+        idempotency_key=template.idempotency_key,
+        now=clock.now(),
+    )
 
 
 def _new_task(
@@ -224,12 +248,16 @@ def task_complete(
     output: dict[str, Any] | None,
     lease_token: uuid.UUID | None = None,
     attempt: int | None = None,
+    run_id: Any = None,
 ) -> bool:
-    """Record the attempt's success and queue what it made ready. False if the report was stale."""
+    """Record the attempt's success and queue what it made ready. False if the report was stale.
+
+    `run_id` saves a lookup when the caller knows it (the executor does).
+    """
     fence = Fence(lease_token, attempt)
     now = clock.now()
     with transaction.atomic():
-        run = _lock_run_of(task_id)
+        run = _lock_run_of(task_id, run_id)
         updated = Task.objects.filter(fence.q(), id=task_id).update(
             status=TaskStatus.SUCCEEDED, output=output, cursor=None, finished_at=now, last_error="", **_LEASE_CLEARED
         )
@@ -240,6 +268,22 @@ def task_complete(
         if run is not None and run.status == RunStatus.RUNNING:
             _advance(run, now)
     return True
+
+
+def task_complete_batch(*, outputs: dict[int, dict[str, Any] | None], lease_token: uuid.UUID) -> int:
+    """Complete several tasks of one claim that belong to no workflow, in one transaction.
+
+    The fast path for plain queued work: two statements for the whole batch.
+    Returns how many were applied; the others' reports were stale and are recorded so.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        done = queue.complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
+        queue.close_attempts(task_ids=done, outcome=AttemptOutcome.SUCCEEDED, now=now, lease_token=lease_token)
+        fence = Fence(lease_token)
+        for task_id in set(outputs) - set(done):
+            _record_stale(task_id, fence, "completed", now, detail={"output": outputs[task_id]})
+    return len(done)
 
 
 def task_fail(
@@ -510,15 +554,15 @@ def _lock_run(run_id: Any) -> WorkflowRun:
         raise NotFound(f"No workflow run {run_id}") from None
 
 
-def _lock_run_of(task_id: int) -> WorkflowRun | None:
+def _lock_run_of(task_id: int, run_id: Any = None) -> WorkflowRun | None:
     """Lock the task's run first: completions of one run are serialised, so a join step
     whose branches finish at the same moment is seen ready by exactly one of them."""
-    run_id = Task.objects.filter(id=task_id).values_list("run_id", flat=True).first()
     if run_id is None:
-        if not Task.objects.filter(id=task_id).exists():
+        row = Task.objects.filter(id=task_id).values_list("run_id").first()
+        if row is None:
             raise NotFound(f"No task {task_id}")
-        return None
-    return _lock_run(run_id)
+        run_id = row[0]
+    return _lock_run(run_id) if run_id is not None else None
 
 
 def _advance(run: WorkflowRun, now: datetime) -> bool:
@@ -581,16 +625,16 @@ def _close_agent_run(
     error_type: str = "",
     detail: dict[str, Any] | None = None,
 ) -> None:
-    agent_run = AgentRun.objects.filter(fence.agent_run_q(), task_id=task_id).order_by("-id").first()
-    if agent_run is None:
-        return
-    agent_run.outcome = outcome
-    agent_run.finished_at = now
-    agent_run.duration_ms = (now - agent_run.started_at).total_seconds() * 1000
-    agent_run.error = error
-    agent_run.error_type = error_type
-    agent_run.detail = detail
-    agent_run.save(update_fields=["outcome", "finished_at", "duration_ms", "error", "error_type", "detail"])
+    queue.close_attempts(
+        task_ids=[task_id],
+        outcome=outcome,
+        now=now,
+        lease_token=fence.lease_token,
+        attempt=fence.attempt,
+        error=error,
+        error_type=error_type,
+        detail=detail,
+    )
 
 
 def _record_stale(task_id: int, fence: Fence, report: str, now: datetime, *, detail: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orchestration import clock, queue, services
 from orchestration.models import Task
@@ -58,3 +59,18 @@ def test_claim_uses_the_partial_index() -> None:
         plan = "\n".join(row[0] for row in cur.fetchall())
         cur.execute("RESET enable_seqscan")
     assert "task_claim_order" in plan, plan
+
+
+def test_enqueue_outside_a_transaction_takes_one_statement_and_honours_the_idempotency_key() -> None:
+    with CaptureQueriesContext(connection) as queries:
+        first = services.enqueue("engine.noop", {"n": 1}, idempotency_key="invoice-7")
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    second = services.enqueue("engine.noop", {"n": 2}, idempotency_key="invoice-7")
+    assert first.id == second.id
+    assert Task.objects.get(id=first.id).input == {"n": 1}
+
+
+def test_bulk_enqueue_returns_ids_in_payload_order() -> None:
+    ids = services.enqueue_many("engine.echo", [{"n": i} for i in range(100)])
+    inputs = dict(Task.objects.filter(id__in=ids).values_list("id", "input"))
+    assert [inputs[i]["n"] for i in ids] == list(range(100))
