@@ -29,6 +29,7 @@ from orchestration.execution import TickReport, default_worker_name, tick
 logger = logging.getLogger("orchestration.worker")
 
 RECOVERY_INTERVAL_SECONDS = 1.0
+MAX_RECONNECT_DELAY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Worker:
         self.total = TickReport()
         self._wake = threading.Event()
         self._listener: Any = None
+        self.database_failures = 0
 
     def request_stop(self, *_: Any) -> None:
         if self.stopping:  # second signal: leave now; leases cover the rest
@@ -71,24 +73,49 @@ class Worker:
                 recover = time.monotonic() - last_recovery >= RECOVERY_INTERVAL_SECONDS
                 if recover:
                     last_recovery = time.monotonic()
-                report = tick(
-                    budget=Budget.seconds(self.options.tick_seconds),
-                    max_tasks=left,
-                    worker=self.name,
-                    should_stop=lambda: self.stopping,
-                    recover=recover,
-                )
+                try:
+                    report = tick(
+                        budget=Budget.seconds(self.options.tick_seconds),
+                        max_tasks=left,
+                        worker=self.name,
+                        should_stop=lambda: self.stopping,
+                        recover=recover,
+                    )
+                except db.Error as exc:
+                    # The database went away (restart, failover, dropped connection). Whatever
+                    # this process held is covered by its leases; reconnect with backoff.
+                    self._database_lost(exc)
+                    continue
+                self.database_failures = 0
                 self.total.add(report)
                 if report.claimed == 0:
                     if self.options.idle_exit:
                         break
-                    self._wait_for_work()
+                    try:
+                        self._wait_for_work()
+                    except db.Error as exc:
+                        self._database_lost(exc)
         finally:
             if self._listener is not None:
                 self._listener.close()
             db.connections.close_all()
         logger.info("worker stopped", extra={"action": "worker_stop", "worker": self.name, **self.total.as_dict()})
         return self.total
+
+    def _database_lost(self, exc: Exception) -> None:
+        self.database_failures += 1
+        delay = min(MAX_RECONNECT_DELAY_SECONDS, 0.2 * 2 ** min(self.database_failures, 6))
+        logger.error(
+            "database error; reconnecting",
+            extra={"action": "worker_db_error", "worker": self.name, "error": str(exc), "retry_in": delay},
+        )
+        db.connections.close_all()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._wake.wait(delay)
+        if self.options.listen and not self.stopping:
+            self._listener = _open_listener_quietly()
 
     def _wait_for_work(self) -> None:
         """Sleep until NOTIFY says work is ready, the earliest retry falls due, or the poll interval ends."""
@@ -123,6 +150,13 @@ def _open_listener() -> Any:
         return conn
     except psycopg.Error as exc:
         logger.warning("LISTEN unavailable; polling", extra={"action": "listen_unavailable", "error": str(exc)})
+        return None
+
+
+def _open_listener_quietly() -> Any:
+    try:
+        return _open_listener()
+    except db.Error:
         return None
 
 
