@@ -175,6 +175,9 @@ ORCHESTRATION = {
     "DISPATCH_MODE": _env("DISPATCH_MODE", str, "inline"),
     # Stop claiming when less than this many seconds of an entry point's budget remain.
     "SAFETY_MARGIN_SECONDS": _env("ENGINE_SAFETY_MARGIN_SECONDS", float, 10.0),
+    # A claim's lease; running attempts renew it until their step's timeout. A dead worker's
+    # task is recovered after at most this long (plus the next tick).
+    "LEASE_SECONDS": _env("ENGINE_LEASE_SECONDS", float, 20.0),
     # How many tasks one claim takes at a time (fewer round trips; see orchestration/queue.py).
     "CLAIM_BATCH_SIZE": _env("ENGINE_CLAIM_BATCH_SIZE", int, 10),
     # Send NOTIFY on Postgres when work becomes ready (works through PgBouncer; LISTEN does not).

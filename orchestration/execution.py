@@ -25,6 +25,7 @@ from metrics.errors import location_of
 from orchestration import clock, queue, services
 from orchestration.budget import Budget
 from orchestration.exceptions import ActionError, UnknownAction
+from orchestration.heartbeat import heartbeater
 from orchestration.models import Task
 from orchestration.queue import ClaimedTask
 from orchestration.registry import Continue, TaskContext, get_action
@@ -135,6 +136,7 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
         _report_failure(task, exc, retryable=False, outcome=outcome)
         return outcome
     ctx = _context(task, budget)
+    heartbeater.track(task.id, task.lease_token, task.timeout_seconds)
     try:
         result = func(ctx)
         if not isinstance(result, Continue):
@@ -147,6 +149,7 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
     except Exception as exc:  # noqa: BLE001 - the action's own bug or outage: bounded by the retry policy
         _report_failure(task, exc, retryable=True, outcome=outcome)
     else:
+        heartbeater.untrack(task.id)
         if isinstance(result, Continue):
             applied = services.task_continue(
                 task_id=task.id, cursor=result.cursor, progress=result.progress, lease_token=task.lease_token
@@ -165,6 +168,7 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
 
 
 def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, outcome: TickReport) -> None:
+    heartbeater.untrack(task.id)
     applied = services.task_fail(
         task_id=task.id,
         lease_token=task.lease_token,
@@ -179,7 +183,8 @@ def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, o
 
 
 def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
-    lease_left = (task.lease_expires_at - clock.now()).total_seconds()
+    # The step's timeout bounds the attempt; the (shorter) lease is renewed meanwhile.
+    timeout_left = task.timeout_seconds - (clock.now() - task.claimed_at).total_seconds()
     ctx = TaskContext(
         task_id=task.id,
         action=task.action,
@@ -188,20 +193,15 @@ def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
         inputs=_dependency_outputs(task),
         cursor=task.cursor,
         idempotency_key=task.idempotency_key,
-        deadline=min(budget.deadline, clock.monotonic() + lease_left),
+        deadline=min(budget.deadline, clock.monotonic() + timeout_left),
         run_id=task.run_id,
         project_id=task.input.get("project_id") if isinstance(task.input, dict) else None,
         step=task.step,
     )
 
     def heartbeat() -> bool:
-        expires = services.task_heartbeat(
-            task_id=task.id, lease_token=task.lease_token, extend_seconds=task.timeout_seconds
-        )
-        if expires is None:
-            return False
-        ctx.deadline = min(budget.deadline, clock.monotonic() + task.timeout_seconds)
-        return True
+        lease = min(task.timeout_seconds, float(settings.ORCHESTRATION["LEASE_SECONDS"]))
+        return services.task_heartbeat(task_id=task.id, lease_token=task.lease_token, extend_seconds=lease) is not None
 
     def report_progress(progress: dict[str, Any]) -> None:
         services.task_progress(task_id=task.id, lease_token=task.lease_token, progress=progress)

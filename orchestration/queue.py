@@ -61,7 +61,8 @@ def is_postgres() -> bool:
 #   it matches the partial index `task_claim_order`, so the scan stops after `limit` rows.
 # - `FOR UPDATE SKIP LOCKED`: rows another claimer is taking are skipped, not waited on.
 # - `attempt + CASE WHEN resume ...`: a continuation (E8) goes on with the same attempt.
-# - `lease_token`, `lease_expires_at`: the fence and the lease (E4).
+# - `lease_token`, `lease_expires_at`: the fence and the lease (E4): the shorter of the
+#   step's timeout and LEASE_SECONDS; a running attempt renews it (heartbeat.py).
 _PG_CLAIM = """
 WITH picked AS (
     SELECT id FROM orchestration_task
@@ -75,7 +76,7 @@ SET status = 'running',
     attempt = t.attempt + CASE WHEN t.resume THEN 0 ELSE 1 END,
     resume = false,
     lease_token = %(token)s,
-    lease_expires_at = %(now)s + make_interval(secs => t.timeout_seconds),
+    lease_expires_at = %(now)s + make_interval(secs => LEAST(t.timeout_seconds, %(lease)s)),
     claimed_by = %(worker)s,
     started_at = COALESCE(t.started_at, %(now)s)
 FROM picked
@@ -148,7 +149,10 @@ def claim(*, limit: int, worker: str, now: datetime) -> list[ClaimedTask]:
     with transaction.atomic():
         if is_postgres():
             with connection.cursor() as cur:
-                cur.execute(_PG_CLAIM, {"now": now, "limit": limit, "token": token, "worker": worker})
+                cur.execute(
+                    _PG_CLAIM,
+                    {"now": now, "limit": limit, "token": token, "worker": worker, "lease": _lease_seconds()},
+                )
                 rows = cur.fetchall()
         else:
             rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token)
@@ -180,7 +184,7 @@ def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID) -
     )
     rows = []
     for task_id, attempt, resume, timeout, started_at in picked:
-        expires = now + timedelta(seconds=timeout)
+        expires = now + timedelta(seconds=min(timeout, _lease_seconds()))
         new_attempt = attempt if resume else attempt + 1
         Task.objects.filter(id=task_id, status=TaskStatus.QUEUED).update(
             status=TaskStatus.RUNNING,
@@ -208,6 +212,10 @@ def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID) -
             )
         )
     return rows
+
+
+def _lease_seconds() -> float:
+    return float(settings.ORCHESTRATION["LEASE_SECONDS"])
 
 
 def _claimed(row: tuple, token: uuid.UUID, now: datetime) -> ClaimedTask:

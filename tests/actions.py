@@ -122,7 +122,7 @@ SLOW = register_workflow(
                 "slow",
                 "test.sleep",
                 needs=("first",),
-                timeout_seconds=2.0,
+                timeout_seconds=60.0,
                 retry=RetryPolicy(max_attempts=3, base_seconds=0.1, cap_seconds=0.2),
             ),
             Step("last", "engine.echo", needs=("slow",)),

@@ -11,6 +11,7 @@ import pytest
 
 from orchestration import services
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus
+from orchestration.retry import RetryPolicy
 from tests.conftest import postgres_only, start_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -61,7 +62,7 @@ def test_four_worker_processes_drain_2000_tasks_each_exactly_once(tmp_path: Path
 def test_a_worker_killed_mid_task_is_recovered_after_its_lease_and_the_run_completes(tmp_path: Path) -> None:
     started, log = tmp_path / "started.log", tmp_path / "done.log"
     run = services.run_start(workflow="test-slow", input={"seconds": 1.0, "started": str(started), "log": str(log)})
-    victim = start_worker()
+    victim = start_worker(ENGINE_LEASE_SECONDS="1.5")
     try:
         assert wait_until(started.exists, timeout=60), stop(victim)
         victim.send_signal(signal.SIGKILL)  # no chance to release or report anything
@@ -70,7 +71,7 @@ def test_a_worker_killed_mid_task_is_recovered_after_its_lease_and_the_run_compl
         if victim.poll() is None:
             victim.kill()
     killed_at = time.monotonic()
-    rescuer = start_worker()
+    rescuer = start_worker(ENGINE_LEASE_SECONDS="1.5")
     try:
         done = wait_until(lambda: RunStatus(run.__class__.objects.get(id=run.id).status) != "running", timeout=60)
     finally:
@@ -82,7 +83,35 @@ def test_a_worker_killed_mid_task_is_recovered_after_its_lease_and_the_run_compl
     outcomes = list(slow.agent_runs.order_by("id").values_list("attempt", "outcome"))
     assert outcomes == [(1, AttemptOutcome.TIMED_OUT), (2, AttemptOutcome.SUCCEEDED)]
     assert len(log.read_text().splitlines()) == 1, "the killed attempt never finished its side effect"
-    assert time.monotonic() - killed_at < 30, "recovered within the lease (2 s) plus a tick"
+    assert time.monotonic() - killed_at < 20, "recovered after the 1.5 s lease, not the step's 60 s timeout"
+
+
+def test_a_long_attempt_keeps_its_short_lease_alive_by_heartbeat(tmp_path: Path) -> None:
+    log = tmp_path / "done.log"
+    task = services.enqueue("test.sleep", {"seconds": 3.0, "log": str(log)}, timeout_seconds=60)
+    workers = [start_worker(ENGINE_LEASE_SECONDS="1") for _ in range(2)]  # the idle one recovers leases
+    try:
+        done = wait_until(lambda: Task.objects.get(id=task.id).status == TaskStatus.SUCCEEDED, timeout=60)
+    finally:
+        outputs = [stop(w) for w in workers]
+    assert done, outputs
+    assert list(AgentRun.objects.filter(task=task).values_list("attempt", "outcome")) == [(1, "succeeded")]
+
+
+def test_an_attempt_past_its_timeout_loses_its_lease_and_its_late_report_is_stale(tmp_path: Path) -> None:
+    task = services.enqueue("test.sleep", {"seconds": 3.0}, timeout_seconds=1.0, retry=RetryPolicy(max_attempts=1))
+    workers = [start_worker(ENGINE_LEASE_SECONDS="1") for _ in range(2)]
+    try:
+        settled = wait_until(
+            lambda: AgentRun.objects.filter(task=task, outcome=AttemptOutcome.STALE).exists(), timeout=60
+        )
+    finally:
+        outputs = [stop(w) for w in workers]
+    assert settled, outputs
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DEAD
+    outcomes = list(AgentRun.objects.filter(task=task).order_by("id").values_list("outcome", flat=True))
+    assert outcomes == [AttemptOutcome.TIMED_OUT, AttemptOutcome.STALE]
 
 
 def test_sigterm_lets_the_current_task_finish_then_the_worker_exits_cleanly(tmp_path: Path) -> None:
