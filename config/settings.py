@@ -184,6 +184,8 @@ ORCHESTRATION = {
     "NOTIFY": _env("ENGINE_NOTIFY", bool, True),
     # A worker with nothing to do polls this often when LISTEN is unavailable.
     "POLL_INTERVAL_SECONDS": _env("ENGINE_POLL_INTERVAL_SECONDS", float, 1.0),
+    # A fault-injection plan (JSON, see orchestration/faults.py): load tests only, never production.
+    "FAULTS": _env("ENGINE_FAULTS", str, ""),
     # Extra modules that register actions at start-up (like Celery's `imports`).
     "ACTION_MODULES": _env("ENGINE_ACTION_MODULES", list, []),
 }

@@ -9,6 +9,7 @@ loop claims it at once: the cron tick is the safety net, not the heartbeat.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from metrics.errors import location_of
 from orchestration import clock, queue, services
 from orchestration.budget import Budget
 from orchestration.exceptions import ActionError, UnknownAction
+from orchestration.faults import FaultPlan, inject
 from orchestration.heartbeat import heartbeater
 from orchestration.models import Task
 from orchestration.queue import ClaimedTask
@@ -138,6 +140,15 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
     ctx = _context(task, budget)
     heartbeater.track(task.id, task.lease_token, task.timeout_seconds)
     try:
+        plan = fault_plan()
+        if plan is not None:
+            inject(
+                plan,
+                task_id=task.id,
+                attempt=task.attempt,
+                max_attempts=task.max_attempts,
+                timeout_left=ctx.time_left(),
+            )
         result = func(ctx)
         if not isinstance(result, Continue):
             json.dumps(result)  # refuse output the database cannot store, as a bug in the action
@@ -165,6 +176,13 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
             outcome.succeeded += applied
         outcome.stale += not applied
     return outcome
+
+
+@functools.cache
+def fault_plan() -> FaultPlan | None:
+    """The load test's fault plan, parsed once per process (None outside load tests)."""
+    text = settings.ORCHESTRATION["FAULTS"]
+    return FaultPlan.from_json(text) if text else None
 
 
 def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, outcome: TickReport) -> None:

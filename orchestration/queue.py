@@ -42,6 +42,7 @@ class ClaimedTask:
     action: str
     needs: list[str]
     attempt: int
+    max_attempts: int
     input: dict[str, Any]
     cursor: Any
     timeout_seconds: float
@@ -81,7 +82,7 @@ SET status = 'running',
     started_at = COALESCE(t.started_at, %(now)s)
 FROM picked
 WHERE t.id = picked.id
-RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.input, t.cursor,
+RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.max_attempts, t.input, t.cursor,
           t.timeout_seconds, t.lease_expires_at, t.idempotency_key
 """
 
@@ -204,6 +205,7 @@ def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID) -
                 "action",
                 "needs",
                 "attempt",
+                "max_attempts",
                 "input",
                 "cursor",
                 "timeout_seconds",
@@ -219,7 +221,7 @@ def _lease_seconds() -> float:
 
 
 def _claimed(row: tuple, token: uuid.UUID, now: datetime) -> ClaimedTask:
-    task_id, run_id, step, action, needs, attempt, input_, cursor, timeout, expires, key = row
+    task_id, run_id, step, action, needs, attempt, max_attempts, input_, cursor, timeout, expires, key = row
     return ClaimedTask(
         id=task_id,
         run_id=str(run_id) if run_id else None,
@@ -227,6 +229,7 @@ def _claimed(row: tuple, token: uuid.UUID, now: datetime) -> ClaimedTask:
         action=action,
         needs=_json(needs) or [],
         attempt=attempt,
+        max_attempts=max_attempts,
         input=_json(input_) or {},
         cursor=_json(cursor),
         timeout_seconds=timeout,

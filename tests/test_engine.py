@@ -12,6 +12,7 @@ from orchestration import services
 from orchestration.budget import Budget
 from orchestration.exceptions import IllegalTransition
 from orchestration.execution import TickReport, tick
+from orchestration.faults import FaultPlan
 from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, RunStatus, Task, TaskStatus
 from orchestration.queue import claim
 from orchestration.retry import RetryPolicy
@@ -324,3 +325,13 @@ def test_start_with_the_same_idempotency_key_gives_one_run() -> None:
     second = services.run_start(workflow="test-diamond", idempotency_key="paid:cs_1")
     assert first.id == second.id
     assert Task.objects.count() == 4
+
+
+def test_a_fault_plan_is_a_pure_function_of_seed_task_and_attempt() -> None:
+    plan = FaultPlan(seed=7, failure_rate=0.3, kill_rate=0.1)
+    decisions = [plan.decide(task_id=t, attempt=1, max_attempts=3) for t in range(2000)]
+    assert decisions == [plan.decide(task_id=t, attempt=1, max_attempts=3) for t in range(2000)]
+    share = {f: decisions.count(f) / len(decisions) for f in ("kill", "retryable", "permanent")}
+    assert 0.07 < share["kill"] < 0.13
+    assert 0.22 < share["retryable"] + share["permanent"] < 0.32
+    assert all(plan.decide(task_id=t, attempt=3, max_attempts=3) is None for t in range(200)), "last attempt spared"
