@@ -314,6 +314,10 @@ def task_fail(
         policy = RetryPolicy.from_dict(task.retry, max_attempts=task.max_attempts)
         run_alive = run is None or run.status == RunStatus.RUNNING
         delay = policy.next_delay(task.attempt) if retryable and run_alive else None
+        if timed_out and delay is not None:
+            # The worker is gone, not the action's dependency: run it again at once, so a
+            # crash costs the lease and nothing more (the attempt still counts).
+            delay = 0.0
         if delay is not None:
             task.status = TaskStatus.QUEUED
             task.run_after = now + timedelta(seconds=delay)

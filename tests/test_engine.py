@@ -182,8 +182,8 @@ def test_late_callback_from_old_attempt_is_recorded_but_changes_nothing(clock) -
     assert task.output == {"from": "attempt 2"}
 
 
-def test_an_expired_lease_is_recovered_and_retried(clock) -> None:
-    task = services.enqueue("engine.noop", timeout_seconds=10, retry=RetryPolicy(base_seconds=1))
+def test_an_expired_lease_is_recovered_and_retried_at_once(clock) -> None:
+    task = services.enqueue("engine.noop", timeout_seconds=10, retry=RetryPolicy(base_seconds=60))
     claim(limit=1, worker="dead-worker", now=clock.now())
     clock.advance(9)
     assert services.recover_expired_leases() == 0, "still within its lease"
@@ -191,8 +191,8 @@ def test_an_expired_lease_is_recovered_and_retried(clock) -> None:
     assert services.recover_expired_leases() == 1
     task.refresh_from_db()
     assert task.status == TaskStatus.QUEUED
+    assert task.run_after == clock.now(), "a dead worker costs the lease, not a backoff"
     assert AgentRun.objects.get(task=task).outcome == AttemptOutcome.TIMED_OUT
-    clock.advance(2)
     drain()
     task.refresh_from_db()
     assert (task.status, task.attempt) == (TaskStatus.SUCCEEDED, 2)
