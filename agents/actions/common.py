@@ -1,0 +1,68 @@
+"""What every agent action needs: its project, its brief, provider errors mapped to the engine's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+
+from agents.brief import Brief
+from agents.providers.errors import ProviderError
+from orchestration.exceptions import PermanentError, RetryableError
+from orchestration.registry import TaskContext
+from orders.models import Project
+
+
+def project_of(ctx: TaskContext) -> Project:
+    project_id = ctx.input.get("project_id")
+    project = Project.objects.filter(id=project_id).first() if project_id else None
+    if project is None:
+        raise PermanentError(f"Task {ctx.task_id} names no existing project (project_id={project_id!r})")
+    return project
+
+
+def brief_data(project: Project) -> dict[str, Any]:
+    return {
+        "business_name": project.business_name,
+        "sector": project.sector,
+        "city": project.city,
+        "description": project.description,
+        "pages": list(project.pages or []),
+        "brand_color": project.brand_color,
+        "language": project.language,
+        "contact_email": project.contact_email,
+    }
+
+
+def brief_of(project: Project) -> Brief:
+    return Brief.from_dict(brief_data(project))
+
+
+def status_url(project: Project) -> str:
+    return f"{settings.SITE_URL}/status/{project.status_token}/"
+
+
+def site_base_url(slug: str) -> str:
+    """Where the site will live once deployed (sitemap and Open Graph need absolute URLs)."""
+    if settings.DEPLOY_PROVIDER == "vercel":
+        return f"https://{settings.VERCEL_PROJECT or slug}.vercel.app/"
+    return f"{settings.SITE_URL}/sites/{slug}/"
+
+
+@contextmanager
+def provider_errors() -> Iterator[None]:
+    """A provider's own error classes become the engine's retryable / permanent errors."""
+    try:
+        yield
+    except ProviderError as exc:
+        if exc.retryable:
+            raise RetryableError(str(exc)) from exc
+        raise PermanentError(str(exc)) from exc
+
+
+def require_slug(project: Project) -> str:
+    if not project.slug:
+        raise PermanentError(f"Project {project.id} has no slug: the setup step did not run")
+    return project.slug

@@ -1,0 +1,80 @@
+"""core-platform: validate the brief and greet the customer; announce the live site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from agents.actions.common import brief_data, project_of, status_url
+from agents.ads import campaign_summary
+from agents.brief import slugify_business, validate_brief
+from agents.mail import send_email
+from agents.side_effects import perform_once
+from orchestration.exceptions import PermanentError
+from orchestration.registry import TaskContext, action
+from orders.models import Project
+
+MAX_SLUG_TRIES = 50
+
+
+@action("core-platform.setup")
+def setup(ctx: TaskContext) -> dict[str, Any]:
+    project = project_of(ctx)
+    errors = validate_brief(brief_data(project))
+    if errors:
+        listed = "; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in sorted(errors.items()))
+        raise PermanentError(f"The brief is invalid: {listed}", detail={"errors": errors})
+    slug = project.slug or fix_slug(project)
+    link = status_url(project)
+    perform_once(
+        key=ctx.idempotency_key,
+        kind="email:payment_received",
+        project_id=project.id,
+        task_id=ctx.task_id,
+        fn=lambda: _send(project, "payment_received", {"status_url": link}),
+    )
+    return {"slug": slug, "status_url": link}
+
+
+def fix_slug(project: Project) -> str:
+    """Give the project a unique slug once; a retry keeps the one it got."""
+    base = slugify_business(project.business_name, project.city) or "site"
+    for n in range(1, MAX_SLUG_TRIES + 1):
+        candidate = base if n == 1 else f"{base[:55]}-{n}"
+        try:
+            with transaction.atomic():
+                if Project.objects.filter(id=project.id, slug__isnull=True).update(slug=candidate):
+                    return candidate
+        except IntegrityError:  # taken by another project: try the next suffix
+            continue
+        project.refresh_from_db(fields=["slug"])
+        return project.slug or candidate
+    raise PermanentError(f"No free slug for {base!r} after {MAX_SLUG_TRIES} tries")
+
+
+@action("core-platform.notify")
+def notify(ctx: TaskContext) -> dict[str, Any]:
+    project = project_of(ctx)
+    deploy = ctx.inputs.get("deploy") or {}
+    campaign = ctx.inputs.get("campaign") or {}
+    site_url = deploy.get("url")
+    if not site_url:
+        raise PermanentError("The deploy step reported no URL")
+    summary = campaign.get("summary") or campaign_summary(campaign.get("campaign") or {}, project.language)
+    context = {"site_url": site_url, "status_url": status_url(project), "campaign_summary": summary}
+    perform_once(
+        key=ctx.idempotency_key,
+        kind="email:site_live",
+        project_id=project.id,
+        task_id=ctx.task_id,
+        fn=lambda: _send(project, "site_live", context),
+    )
+    Project.objects.filter(id=project.id).update(site_url=site_url)
+    return {"site_url": site_url, "emailed": project.contact_email}
+
+
+def _send(project: Project, kind: str, context: dict[str, Any]) -> dict[str, Any]:
+    full = {"business_name": project.business_name, "project": project, **context}
+    send_email(kind, to=project.contact_email, language=project.language, context=full)
+    return {"to": project.contact_email, "kind": kind}

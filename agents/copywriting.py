@@ -1,0 +1,339 @@
+"""Page copy: the Copywriter protocol, the PageCopy shape every provider must return, and the offline writer.
+
+The offline writer assembles copy from the phrase banks (copy_fr, copy_en) with the brief's own words; a seeded
+random generator picks between variants so a retry of the same page gives byte-identical copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from agents import copy_en, copy_fr, copy_pages
+from agents.brief import Brief, ascii_fold, page_kind, slugify_text
+
+BANKS = {"fr": copy_fr, "en": copy_en}
+PAGES = copy_pages.PAGES
+GENERIC = copy_pages.GENERIC
+META_DESCRIPTION_MAX = 160
+MIN_SECTIONS, MAX_SECTIONS = 2, 4
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+RESERVED_SLUGS = frozenset({"index", "assets", "sitemap", "robots"})
+# (field, max length) for every text field of PageCopy; maxima keep a misbehaving model from breaking the layout.
+TEXT_LIMITS = {"title": 120, "nav_label": 60, "meta_description": META_DESCRIPTION_MAX}
+HERO_LIMITS = {"heading": 160, "subheading": 400, "cta_label": 60}
+SECTION_LIMITS = {"heading": 160, "body": 4000}
+
+
+class Copywriter(Protocol):
+    def write_page(
+        self, *, brief: Brief, design: dict[str, Any], page: str, index: int, idempotency_key: str
+    ) -> dict[str, Any]:
+        """Return PageCopy for one page of the brief (see validate_page_copy for the shape)."""
+        ...
+
+
+def validate_page_copy(data: Any) -> dict[str, Any]:
+    """Check the PageCopy shape and return a clean copy (strings stripped, unknown keys dropped).
+
+    Raises ValueError naming the first bad field; providers call this on model output before trusting it.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"page copy must be an object, got {type(data).__name__}")
+    clean: dict[str, Any] = {}
+    slug = data.get("slug")
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        raise ValueError(f"page copy: slug must be lowercase letters, digits and hyphens, got {slug!r}")
+    clean["slug"] = slug
+    for field, limit in TEXT_LIMITS.items():
+        clean[field] = _text(data.get(field), field, limit)
+    hero = data.get("hero")
+    if not isinstance(hero, dict):
+        raise ValueError(f"page copy: hero must be an object with {', '.join(HERO_LIMITS)}")
+    clean["hero"] = {field: _text(hero.get(field), f"hero.{field}", limit) for field, limit in HERO_LIMITS.items()}
+    sections = data.get("sections")
+    if not isinstance(sections, list) or not MIN_SECTIONS <= len(sections) <= MAX_SECTIONS:
+        count = len(sections) if isinstance(sections, list) else type(sections).__name__
+        raise ValueError(f"page copy: sections must be a list of {MIN_SECTIONS}-{MAX_SECTIONS} items, got {count}")
+    clean["sections"] = []
+    for position, section in enumerate(sections):
+        if not isinstance(section, dict):
+            raise ValueError(f"page copy: sections[{position}] must be an object with heading and body")
+        clean["sections"].append(
+            {
+                field: _text(section.get(field), f"sections[{position}].{field}", limit)
+                for field, limit in SECTION_LIMITS.items()
+            }
+        )
+    return clean
+
+
+def _text(value: Any, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"page copy: {field} must be a non-empty string, got {value!r}")
+    value = value.strip()
+    if len(value) > limit:
+        raise ValueError(f"page copy: {field} has {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def shorten(text: str, limit: int, suffix: str = "…") -> str:
+    """Cut at a word boundary and add an ellipsis, so a shortened text never ends mid-word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(suffix) + 1]
+    cut = cut[: cut.rfind(" ")] if " " in cut else cut[: limit - len(suffix)]
+    return cut.rstrip(" ,;:.-\N{EN DASH}") + suffix
+
+
+def page_slugs(pages: list[str] | tuple[str, ...]) -> list[str]:
+    """URL-safe, unique slugs: 'index' for the first page; reserved or clashing slugs get a suffix."""
+    slugs: list[str] = []
+    for index, title in enumerate(pages):
+        if index == 0:
+            slugs.append("index")
+            continue
+        base = slugify_text(title, 50) or f"page-{index + 1}"
+        if base in RESERVED_SLUGS:
+            base = f"{base}-page"
+        slug, n = base, 2
+        while slug in slugs:
+            slug, n = f"{base}-{n}", n + 1
+        slugs.append(slug)
+    return slugs
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+
+
+def offers_from_description(description: str) -> list[str]:
+    """Pull a list of services out of text like 'Boiler repairs, bathroom fitting and call-outs.'"""
+    offers: list[str] = []
+    for sentence in re.split(r"[.;!?\n]+", description):
+        segment = sentence.split(":", 1)[1] if ":" in sentence else sentence
+        pieces = [p for p in re.split(r",\s*|\s+(?:et|and)\s+", segment) if p.strip()]
+        if len(pieces) < 3 and ":" not in sentence:
+            continue  # a lone phrase is a statement, not a list of services
+        for piece in pieces:
+            words = piece.split()
+            if 1 <= len(words) <= 6 and piece.strip().lower() not in (o.lower() for o in offers):
+                phrase = " ".join(words)
+                offers.append(phrase if phrase[:2].isupper() else phrase[0].lower() + phrase[1:])
+    return offers[:4]
+
+
+def sector_vocabulary(brief: Brief) -> dict[str, Any]:
+    """The phrase bank entry for the brief's sector; the generic one is filled with the brief's own words."""
+    bank = BANKS[brief.language]
+    family = brief.sector_family
+    if family in bank.SECTORS:
+        return bank.SECTORS[family]
+    vocab = dict(GENERIC[brief.language])
+    offers = offers_from_description(brief.description)
+    if len(offers) >= 2:
+        # Offers are the customer's words; braces are escaped because the phrase templates are formatted later.
+        vocab["offers"] = tuple(o.replace("{", "{{").replace("}", "}}") for o in offers)
+    return vocab
+
+
+def _in_city(city: str, language: str) -> str:
+    if not city:
+        return PAGES[language]["no_city"]
+    if language == "en":
+        return f"in {city}"
+    # French contracts "à Le" and "à Les" into "au" and "aux" (au Mans, aux Sables-d'Olonne).
+    if city.startswith("Le "):
+        return f"au {city[3:]}"
+    if city.startswith("Les "):
+        return f"aux {city[4:]}"
+    return f"à {city}"
+
+
+def _of_name(name: str, language: str) -> str:
+    if language == "en":
+        return f"of {name}"
+    if name.startswith("Le "):
+        return f"du {name[3:]}"
+    if name.startswith("Les "):
+        return f"des {name[4:]}"
+    if ascii_fold(name[:1]) in tuple("aeiouyh"):
+        return f"d'{name}"
+    return f"de {name}"
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def copy_context(brief: Brief, page: str = "") -> dict[str, str]:
+    """Values for the phrase-bank placeholders."""
+    pages = PAGES[brief.language]
+    # A sector with no letters or digits ("-", "?") says nothing a sentence or a keyword could use.
+    has_words = re.search(r"[^\W_]", brief.sector) is not None
+    generic_sector = (
+        brief.sector.strip() if has_words else ("entreprise locale" if brief.language == "fr" else "local business")
+    )
+    context = {
+        "name": brief.business_name,
+        "city": brief.city or pages["no_city_bare"],
+        "in_city": _in_city(brief.city, brief.language),
+        "of_name": _of_name(brief.business_name, brief.language),
+        "email": brief.contact_email,
+        "title": page,
+        "title_lower": page[:1].lower() + page[1:] if page[1:2].islower() or len(page) == 1 else page,
+        "sector": generic_sector.lower() if not generic_sector.isupper() else generic_sector,
+        "sector_title": _capitalise(generic_sector),
+    }
+    vocab = sector_vocabulary(brief)
+    context["noun"] = vocab["noun"].format_map(context)
+    context["noun_cap"] = _capitalise(context["noun"])
+    context["approach"] = vocab["approach"].format_map(context)
+    return context
+
+
+@dataclass(frozen=True)
+class _Writing:
+    """Everything a page builder needs: the brief, its phrase banks, placeholder values and the seeded rng."""
+
+    brief: Brief
+    vocab: dict[str, Any]
+    phrases: dict[str, Any]
+    ctx: dict[str, str]
+    rng: random.Random
+
+    def fill(self, template: str) -> str:
+        return template.format_map(self.ctx)
+
+    def pair(self, item: tuple[str, str]) -> dict[str, str]:
+        return {"heading": self.fill(item[0]), "body": self.fill(item[1])}
+
+    def hero(self, heading: str, subheading: str, cta_label: str) -> dict[str, str]:
+        return {"heading": self.fill(heading), "subheading": self.fill(subheading), "cta_label": cta_label}
+
+
+Sections = list[dict[str, str]]
+
+
+def _home(w: _Writing) -> tuple[dict[str, str], Sections]:
+    intro = sentences(w.brief.description)
+    # The customer's own first sentence is the most specific subheading there is.
+    use_intro = bool(intro) and 20 <= len(intro[0]) <= 200
+    sub = intro[0] if use_intro else w.rng.choice(w.vocab["subheading"])
+    hero = w.hero(w.rng.choice(w.vocab["hero"]), sub.replace("{", "{{").replace("}", "}}"), w.vocab["cta"])
+    details = w.vocab["offer_details"]
+    offers = _capitalise(", ".join(w.fill(o) for o in w.vocab["offers"]))
+    sections = [
+        {"heading": w.fill(w.vocab["offers_heading"]), "body": f"{offers}. {w.fill(details[0])} {w.fill(details[1])}"},
+        w.pair(w.rng.choice(w.vocab["values"])),
+        {"heading": w.phrases["story_heading"], "body": w.fill(w.vocab["story"])},
+    ]
+    rest = intro[1:] if use_intro else intro
+    if rest:
+        sections.append({"heading": w.phrases["description_heading"], "body": " ".join(rest)})
+    return hero, sections
+
+
+def _about(w: _Writing) -> tuple[dict[str, str], Sections]:
+    team = re.search(r"\b(equipe|team)\b", ascii_fold(w.ctx["title"])) is not None
+    hero = w.hero(w.phrases["team_heading" if team else "about_heading"], w.phrases["about_sub"], w.vocab["cta"])
+    sections = [{"heading": w.phrases["story_heading"], "body": w.fill(w.vocab["story"])}]
+    if team:
+        sections.append(w.pair(w.phrases["team_section"]))
+    sections.append({"heading": w.phrases["approach_heading"], "body": w.ctx["approach"]})
+    values = w.rng.sample(list(w.vocab["values"]), 2)
+    sections.extend(w.pair(v) for v in values[: MAX_SECTIONS - len(sections)])
+    return hero, sections
+
+
+def _services(w: _Writing) -> tuple[dict[str, str], Sections]:
+    hero = w.hero(w.vocab["offers_heading"], w.phrases["services_sub"], w.vocab["cta"])
+    details = w.vocab["offer_details"]
+    sections = [
+        {"heading": _capitalise(w.fill(offer)), "body": w.fill(details[i % len(details)])}
+        for i, offer in enumerate(w.vocab["offers"][:MAX_SECTIONS])
+    ]
+    if len(sections) < MIN_SECTIONS:
+        sections.append(w.pair(w.rng.choice(w.vocab["values"])))
+    return hero, sections
+
+
+def _contact(w: _Writing) -> tuple[dict[str, str], Sections]:
+    hero = w.hero(w.phrases["contact_heading"], w.phrases["contact_sub"], w.phrases["contact_cta"])
+    where = w.vocab.get("where", w.phrases["contact_where"])
+    return hero, [w.pair(w.phrases["contact_write"]), w.pair(where), w.pair(w.vocab["contact_tip"])]
+
+
+def _pricing(w: _Writing) -> tuple[dict[str, str], Sections]:
+    hero = w.hero("{title}", w.phrases["pricing_sub"], w.vocab["cta"])
+    return hero, [*(w.pair(item) for item in w.vocab["pricing"]), w.pair(w.phrases["pricing_quote"])]
+
+
+def _emergency(w: _Writing) -> tuple[dict[str, str], Sections]:
+    hero = w.hero(w.phrases["emergency_heading"], w.phrases["emergency_sub"], w.phrases["contact_cta"])
+    return hero, [*(w.pair(item) for item in w.vocab["emergency"]), w.pair(w.vocab["contact_tip"])]
+
+
+def _generic(w: _Writing) -> tuple[dict[str, str], Sections]:
+    hero = w.hero("{title}", w.phrases["generic_sub"], w.vocab["cta"])
+    folded = ascii_fold(w.ctx["title"])
+    # A page titled after something the sector knows ("Nos pains", "Boilers") gets that topic's specific text.
+    topic = next((t for key, t in w.vocab["topics"].items() if re.search(rf"\b{key}", folded)), None)
+    first = w.pair(topic) if topic else w.pair(w.phrases["generic_intro"])
+    return hero, [first, w.pair(w.rng.choice(w.vocab["values"])), w.pair(w.phrases["generic_question"])]
+
+
+PAGE_BUILDERS: dict[str, Callable[[_Writing], tuple[dict[str, str], Sections]]] = {
+    "home": _home,
+    "about": _about,
+    "services": _services,
+    "contact": _contact,
+    "pricing": _pricing,
+    "emergency": _emergency,
+    "generic": _generic,
+}
+
+
+class OfflineCopywriter:
+    """Copy from phrase banks and the brief; no network, deterministic per (brief, page, index)."""
+
+    def write_page(
+        self, *, brief: Brief, design: dict[str, Any], page: str, index: int, idempotency_key: str
+    ) -> dict[str, Any]:
+        # idempotency_key matters to paid providers; this writer is deterministic, so a retry already matches.
+        del design, idempotency_key
+        seed = f"{brief.business_name}|{brief.sector}|{brief.city}|{brief.language}|{page}|{index}"
+        rng = random.Random(int(hashlib.sha256(seed.encode()).hexdigest()[:16], 16))
+        phrases = PAGES[brief.language]
+        w = _Writing(brief, sector_vocabulary(brief), phrases, copy_context(brief, page), rng)
+        kind = page_kind(page)
+        if index == 0 and kind == "generic":
+            kind = "home"
+        hero, sections = PAGE_BUILDERS[kind](w)
+
+        if kind == "home":
+            title = w.fill(phrases["home_title"])
+            offers = phrases["offers_joiner"].join(w.fill(o) for o in w.vocab["offers"][:3])
+            meta = w.fill(phrases["home_meta"].replace("{offers}", offers.replace("{", "{{").replace("}", "}}")))
+        else:
+            title = w.fill(phrases["page_title"])
+            meta = w.fill(
+                phrases["page_meta"].replace("{sub}", hero["subheading"].replace("{", "{{").replace("}", "}}"))
+            )
+        in_brief = index < len(brief.pages) and brief.pages[index] == page
+        slug = page_slugs(brief.pages)[index] if in_brief else ("index" if index == 0 else page_slugs(["", page])[1])
+        return validate_page_copy(
+            {
+                "slug": slug,
+                "title": shorten(title, TEXT_LIMITS["title"]),
+                "nav_label": shorten(page, 30),
+                "meta_description": shorten(meta, META_DESCRIPTION_MAX),
+                "hero": hero,
+                "sections": sections,
+            }
+        )

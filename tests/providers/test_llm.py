@@ -1,0 +1,196 @@
+"""ChatCompletionsCopywriter against the fake chat-completions server; nothing sleeps."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import pytest
+
+from agents.providers.errors import ProviderPermanentError
+from agents.providers.llm import PAGE_COPY_SCHEMA, ChatCompletionsCopywriter, get_llm_copywriter, validate_page_copy
+
+from . import FakeClock
+from .fake_openai import SAMPLE_COPY, FakeOpenAI
+
+KEY = "run-42:design:page-0"
+DESIGN = {"palette": {"primary": "#8a4b2a"}, "fonts": {"heading": "Fraunces"}, "tone": "chaleureux"}
+
+
+@dataclass(frozen=True)
+class Brief:
+    business_name: str = "Boulangerie Martin"
+    sector: str = "boulangerie"
+    city: str = "Lyon"
+    description: str = "Pain au levain, viennoiseries pur beurre, gâteaux sur commande."
+    pages: tuple[str, ...] = ("Accueil", "À propos", "Contact")
+    brand_color: str = "#8a4b2a"
+    language: str = "fr"
+    contact_email: str = "contact@boulangerie-martin.fr"
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def fake(httpserver):
+    return FakeOpenAI(httpserver)
+
+
+def make(fake: FakeOpenAI, clock: FakeClock, **kwargs) -> ChatCompletionsCopywriter:
+    return ChatCompletionsCopywriter(
+        fake.base_url, fake.api_key, fake.model, sleep=clock.sleep, rng=lambda: 0.0, **kwargs
+    )
+
+
+def write(writer: ChatCompletionsCopywriter, brief: Brief | None = None, page: str = "Accueil", index: int = 0):
+    return writer.write_page(brief=brief or Brief(), design=DESIGN, page=page, index=index, idempotency_key=KEY)
+
+
+def test_llm_client_returns_validated_copy(fake, clock):
+    result = write(make(fake, clock))
+
+    assert result == SAMPLE_COPY
+    (request,) = fake.requests
+    assert request["model"] == "gpt-4o-mini"
+    assert request["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "page_copy", "strict": True, "schema": PAGE_COPY_SCHEMA},
+    }
+    system, user = request["messages"]
+    assert system["role"] == "system" and "en français" in system["content"]
+    assert "Boulangerie Martin" in user["content"] and "Lyon" in user["content"]
+    assert "« Accueil »" in user["content"] and "page d'accueil" in user["content"]
+
+
+def test_prompt_is_in_english_for_english_briefs(fake, clock):
+    write(make(fake, clock), Brief(language="en", pages=("Home", "Services")), page="Services", index=1)
+
+    system, user = fake.requests[0]["messages"]
+    assert "Write in English" in system["content"]
+    assert "Write the page 'Services' (page 2 of 2)" in user["content"]
+
+
+def test_llm_client_sends_the_idempotency_key_header(fake, clock):
+    write(make(fake, clock))
+
+    assert fake.idempotency_keys == [KEY]
+
+
+def test_model_slug_is_replaced_by_a_slug_of_the_page_name(fake, clock):
+    fake.copy["slug"] = "Weird Slug!"
+
+    result = write(make(fake, clock), page="À propos", index=1)
+
+    assert result["slug"] == "a-propos"
+
+
+def test_llm_client_reasks_on_malformed_json_within_a_bound(fake, clock):
+    fake.script("malformed")
+
+    result = write(make(fake, clock))
+
+    assert result == SAMPLE_COPY
+    assert fake.idempotency_keys == [KEY, f"{KEY}:reask-1"]
+    *_, bad_answer, reask = fake.requests[1]["messages"]
+    assert bad_answer["role"] == "assistant" and bad_answer["content"].startswith('{"slug"')
+    assert "malformed JSON" in reask["content"]
+
+
+def test_wrong_shape_is_reasked_with_the_validation_errors(fake, clock):
+    fake.script("wrong_shape")
+
+    write(make(fake, clock))
+
+    reask = fake.requests[1]["messages"][-1]["content"]
+    assert "$.sections has 1 items" in reask or "$.sections[0].body is missing" in reask
+
+
+def test_llm_client_gives_up_as_permanent_after_bounded_reasks(fake, clock):
+    fake.script("malformed", "wrong_shape", "malformed")
+
+    with pytest.raises(ProviderPermanentError, match="after 3 answers") as caught:
+        write(make(fake, clock, max_reasks=2))
+
+    assert caught.value.code == "invalid_output"
+    assert len(fake.requests) == 3
+
+
+def test_llm_401_is_permanent_and_never_shows_the_key(fake, clock):
+    fake.script("unauthorized")
+
+    with pytest.raises(ProviderPermanentError) as caught:
+        write(make(fake, clock))
+
+    assert caught.value.status == 401
+    assert "invalid_api_key" in str(caught.value)
+    assert fake.api_key not in str(caught.value)
+    assert len(fake.idempotency_keys) == 1  # no retry on bad credentials
+
+
+def test_llm_429_then_success_is_retried_with_the_same_idempotency_key(fake, clock):
+    fake.script("rate_limited")
+
+    result = write(make(fake, clock))
+
+    assert result == SAMPLE_COPY
+    assert clock.sleeps == [2.0]  # Retry-After: 2, no jitter with rng=0
+    assert fake.idempotency_keys == [KEY, KEY]
+
+
+def test_a_refusal_is_permanent(fake, clock):
+    fake.script("refusal")
+
+    with pytest.raises(ProviderPermanentError, match="refused"):
+        write(make(fake, clock))
+
+
+def test_get_llm_copywriter_needs_base_url_and_key(settings):
+    settings.LLM_BASE_URL = ""
+    settings.LLM_API_KEY = "sk-x"
+    assert get_llm_copywriter() is None
+
+    settings.LLM_BASE_URL = "http://127.0.0.1:1/v1/"
+    writer = get_llm_copywriter()
+
+    assert isinstance(writer, ChatCompletionsCopywriter)
+    assert writer.url == "http://127.0.0.1:1/v1/chat/completions"
+    assert writer.model == "gpt-4o-mini"
+    assert "sk-x" not in repr(writer)
+
+
+def _broken(**changes):
+    value = copy.deepcopy(SAMPLE_COPY)
+    for path, new in changes.items():
+        target = value
+        *parents, leaf = path.split("__")
+        for parent in parents:
+            target = target[parent]
+        if new is KeyError:
+            del target[leaf]
+        else:
+            target[leaf] = new
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (_broken(meta_description="x" * 161), "$.meta_description has 161 characters"),
+        (_broken(sections=SAMPLE_COPY["sections"][:1]), "$.sections has 1 items"),
+        (_broken(sections=SAMPLE_COPY["sections"] * 3), "$.sections has 6 items"),
+        (_broken(hero__cta_label=KeyError), "$.hero.cta_label is missing"),
+        (_broken(extra="x"), "$.extra is not allowed"),
+        (_broken(title="   "), "$.title must not be empty"),
+        (_broken(sections="none"), "$.sections must be an array"),
+        (["not", "an", "object"], "$ must be an object"),
+    ],
+)
+def test_validator_names_each_problem(value, error):
+    assert any(message.startswith(error) for message in validate_page_copy(value))
+
+
+def test_validator_accepts_the_sample():
+    assert validate_page_copy(SAMPLE_COPY) == []
