@@ -1,0 +1,214 @@
+"""Writes of the HTTP surface: receiving webhook events into the inbox and applying them.
+
+Each receive is one transaction: the inbox row (unique per source and external
+id: the deduplication) and everything the event changes commit together, or
+nothing does. An event that fails unexpectedly leaves no row, so the sender's
+retry applies it again. Work the event made ready is kicked after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from gateway.exceptions import MalformedBody, UnknownObject
+from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, WebhookEvent
+from orchestration import clock, dispatch
+from orchestration.dispatch import Report
+from orchestration.exceptions import IllegalTransition
+from orchestration.models import OperatorAction, Task
+from orchestration.services import Actor
+from orders.exceptions import PaymentRejected
+from orders.services import project_mark_paid
+
+logger = logging.getLogger("gateway")
+
+PAID_EVENT_TYPES = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+
+
+def _inbox_row(*, source: str, external_id: str, type: str, payload: Any) -> tuple[WebhookEvent, bool]:
+    """The event's row, locked; created unless it exists. (row, created)."""
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.create(
+                source=source,
+                external_id=external_id,
+                type=type[:100],
+                payload=payload,
+                signature_ok=True,
+                received_at=clock.now(),
+            )
+            return row, True
+    except IntegrityError:
+        # Delivered before, or being delivered right now by a concurrent request: on Postgres
+        # the insert waited for that transaction, so the row we read here is committed.
+        return WebhookEvent.objects.select_for_update().get(source=source, external_id=external_id), False
+
+
+def _finish(row: WebhookEvent, status: str, outcome: str) -> WebhookEvent:
+    row.status = status
+    row.outcome = outcome[:5000]
+    row.processed_at = clock.now()
+    row.attempts += 1
+    row.save(update_fields=["status", "outcome", "processed_at", "attempts"])
+    logger.info(
+        "webhook event applied",
+        extra={
+            "action": "webhook_event",
+            "source": row.source,
+            "event_id": row.external_id,
+            "type": row.type,
+            "status": status,
+        },
+    )
+    return row
+
+
+# --- Stripe ----------------------------------------------------------------------------------
+
+
+def stripe_event_receive(*, event: dict[str, Any]) -> tuple[WebhookEvent, bool]:
+    """Record a verified Stripe event and fulfil it if it pays an order. (row, duplicate)."""
+    with transaction.atomic():
+        row, created = _inbox_row(source=EventSource.STRIPE, external_id=event["id"], type=event["type"], payload=event)
+        if not created and row.status != EventStatus.FAILED:
+            return row, True
+        _apply_stripe(row)
+    return row, False
+
+
+def _apply_stripe(row: WebhookEvent) -> WebhookEvent:
+    event = row.payload if isinstance(row.payload, dict) else {}
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    session = data.get("object") if isinstance(data.get("object"), dict) else {}
+    if row.type not in PAID_EVENT_TYPES:
+        return _finish(row, EventStatus.IGNORED, f"Event type {row.type} is not handled.")
+    if session.get("payment_status") != "paid":
+        return _finish(
+            row,
+            EventStatus.IGNORED,
+            f"Payment not completed (payment_status={session.get('payment_status')!r}); "
+            "checkout.session.async_payment_succeeded will fulfil it.",
+        )
+    project_id = _uuid_or_none(session.get("client_reference_id"))
+    if project_id is None:
+        return _finish(
+            row, EventStatus.REJECTED, f"unknown_project: client_reference_id {session.get('client_reference_id')!r}"
+        )
+    amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
+    if amount != settings.ORDER_PRICE_CENTS or currency != settings.ORDER_CURRENCY:
+        return _finish(
+            row,
+            EventStatus.REJECTED,
+            f"wrong_amount: paid {amount!r} {currency!r}, the price is "
+            f"{settings.ORDER_PRICE_CENTS} {settings.ORDER_CURRENCY!r}",
+        )
+    session_id = str(session.get("id") or row.external_id)[:255]
+    try:
+        with transaction.atomic():
+            project, run, started = project_mark_paid(
+                project_id=project_id, checkout_session_id=session_id, amount_cents=amount, currency=currency
+            )
+    except PaymentRejected as exc:
+        return _finish(row, EventStatus.REJECTED, f"{exc.code}: {exc.message}")
+    except IntegrityError:
+        return _finish(row, EventStatus.REJECTED, f"session_reused: checkout session {session_id} paid another order")
+    if not started:
+        return _finish(row, EventStatus.PROCESSED, f"Already fulfilled: project {project.id} has run {run.id}.")
+    dispatch.kick_on_commit(run.id)
+    return _finish(row, EventStatus.PROCESSED, f"Project {project.id} paid; workflow run {run.id} started.")
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- Agent callbacks ---------------------------------------------------------------------------
+
+
+def agent_report_receive(*, webhook_id: str, body: dict[str, Any]) -> tuple[WebhookEvent, bool]:
+    """Apply a verified, validated agent report through the engine. (row, duplicate).
+
+    The task must exist and belong to the reporting agent (and project, when named)
+    before anything is written: a report about nothing leaves no row.
+    """
+    report = Report.from_body(body)
+    _check_report_target(report)
+    with transaction.atomic():
+        row, created = _inbox_row(source=EventSource.AGENT, external_id=webhook_id, type=report.type, payload=body)
+        if not created and row.status != EventStatus.FAILED:
+            return row, True
+        _apply_agent(row)
+    return row, False
+
+
+def _check_report_target(report: Report) -> None:
+    task = Task.objects.filter(id=report.task_id).values("action", "run_id", "run__project_id").first()
+    if task is None:
+        raise UnknownObject(f"No task {report.task_id}.", code="unknown_task")
+    if dispatch.agent_of(task["action"]) != report.agent_id:
+        raise MalformedBody(
+            f"Task {report.task_id} runs {task['action']}, not an action of agent {report.agent_id!r}.",
+            code="wrong_agent",
+        )
+    if report.project_id is not None and str(task["run__project_id"]) != report.project_id:
+        raise UnknownObject(
+            f"Task {report.task_id} is not a task of project {report.project_id}.", code="wrong_project"
+        )
+
+
+def _apply_agent(row: WebhookEvent) -> WebhookEvent:
+    report = Report.from_body(row.payload)
+    if not dispatch.apply_report(report):
+        return _finish(
+            row, EventStatus.IGNORED, f"Stale: attempt {report.attempt} no longer holds task {report.task_id}."
+        )
+    if report.type in ("task_completed", "task_failed"):
+        run_id = Task.objects.filter(id=report.task_id).values_list("run_id", flat=True).first()
+        dispatch.kick_on_commit(run_id)  # start what the report made ready (E9)
+    return _finish(row, EventStatus.PROCESSED, f"{report.type} applied to task {report.task_id}.")
+
+
+# --- Staff ----------------------------------------------------------------------------------------
+
+
+def webhook_reprocess(*, event: WebhookEvent, actor: Actor) -> WebhookEvent:
+    """Apply a stored event again (after the cause of its refusal was fixed); recorded as an act."""
+    with transaction.atomic():
+        row = WebhookEvent.objects.select_for_update().get(id=event.id)
+        if row.status not in REPROCESSABLE_STATUSES:
+            allowed = ", ".join(str(s) for s in REPROCESSABLE_STATUSES)
+            raise IllegalTransition(
+                f"Event {row.id} ({row.source} {row.external_id}) is {row.status}; only {allowed} events can be "
+                "reprocessed"
+            )
+        before = row.status
+        try:
+            with transaction.atomic():
+                _apply_stripe(row) if row.source == EventSource.STRIPE else _apply_agent(row)
+        except Exception as exc:  # noqa: BLE001 - stored as data for staff, not retried blindly
+            row.refresh_from_db()
+            _finish(row, EventStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        OperatorAction.objects.create(
+            actor=actor.user if getattr(actor.user, "pk", None) else None,
+            actor_label=actor.label,
+            verb=OperatorAction.Verb.REPROCESS_EVENT,
+            detail={
+                "event": row.id,
+                "source": row.source,
+                "external_id": row.external_id,
+                "from": before,
+                "to": row.status,
+            },
+        )
+    logger.info(
+        "webhook event reprocessed", extra={"action": "webhook_reprocess", "event": row.id, "actor": actor.label}
+    )
+    return row

@@ -1,0 +1,102 @@
+"""Every signature the HTTP surface checks or makes, and nothing else.
+
+- Stripe: `Stripe-Signature`, verified by the official library over the raw body
+  (tolerance 300 s).
+- Standard Webhooks (agent callbacks, engine -> agent and engine -> execute
+  calls): `webhook-id`, `webhook-timestamp`, `webhook-signature`, HMAC over
+  `id.timestamp.body`, 5-minute window. We sign with WEBHOOK_SECRET and accept
+  WEBHOOK_SECRET or WEBHOOK_SECRET_NEXT, so keys rotate without downtime (E14).
+- Cron: `Authorization: Bearer $CRON_SECRET`, compared in constant time.
+
+Secrets come from settings only and never appear in a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+import stripe
+from django.conf import settings
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
+
+from gateway.exceptions import BadSignature, MalformedBody, NotConfigured
+
+STRIPE_TOLERANCE_SECONDS = 300
+STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+def _webhook(secret: str, name: str) -> Webhook:
+    try:
+        return Webhook(secret)
+    except (EmptyWebhookSecretError, ValueError, binascii.Error) as exc:
+        raise NotConfigured(f"{name} is not a valid signing key (expected whsec_<base64>).") from exc
+
+
+def _live_keys() -> list[Webhook]:
+    keys = [(settings.WEBHOOK_SECRET, "WEBHOOK_SECRET"), (settings.WEBHOOK_SECRET_NEXT, "WEBHOOK_SECRET_NEXT")]
+    webhooks = [_webhook(secret, name) for secret, name in keys if secret]
+    if not webhooks:
+        raise NotConfigured("No webhook signing key is configured (WEBHOOK_SECRET).")
+    return webhooks
+
+
+def standard_verify(body: bytes, headers: Mapping[str, str]) -> str:
+    """Check a Standard Webhooks signature with every live key; returns the webhook-id.
+
+    The library raises ValueError / binascii.Error (not its own error) on a
+    malformed signature header or a body that is not UTF-8: all are a bad signature.
+    """
+    wanted = {name: headers.get(name, "") for name in STANDARD_HEADERS}
+    missing = [name for name, value in wanted.items() if not value]
+    if missing:
+        raise BadSignature(f"Missing signature headers: {', '.join(missing)}.", detail={"missing": missing})
+    if len(wanted["webhook-id"]) > 255:
+        raise BadSignature("The webhook-id header is longer than 255 characters.")
+    reason = "no key matched"
+    for webhook in _live_keys():
+        try:
+            webhook.verify(body, wanted, json_parse=False)
+        except WebhookVerificationError as exc:
+            reason = str(exc)
+        except (ValueError, binascii.Error, OverflowError):
+            reason = "malformed signature header or body"
+        else:
+            return wanted["webhook-id"]
+    raise BadSignature(f"Signature rejected: {reason}.")
+
+
+def stripe_verify(body: bytes, signature_header: str | None) -> dict[str, Any]:
+    """Verify a Stripe event with the official library; returns the event as plain data."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise NotConfigured("The payment webhook is not configured (STRIPE_WEBHOOK_SECRET).")
+    if not signature_header:
+        raise BadSignature("Missing Stripe-Signature header.")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload=body, sig_header=signature_header, secret=secret, tolerance=STRIPE_TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise BadSignature(f"Stripe signature rejected: {_first_sentence(str(exc))}") from exc
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # Not UTF-8, or a verified body that is not a Stripe event object (invalid JSON, a list...).
+        raise MalformedBody("The body is not a Stripe event.") from exc
+    data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str) or len(data["id"]) > 255:
+        raise MalformedBody("The body is not a Stripe event (no string id or type).")
+    return data
+
+
+def cron_authorized(authorization: str | None) -> bool:
+    """True when the header is exactly `Bearer $CRON_SECRET` (constant-time; never with no secret)."""
+    secret = settings.CRON_SECRET
+    if not secret or not authorization:
+        return False
+    return hmac.compare_digest(authorization.encode(), f"Bearer {secret}".encode())
+
+
+def _first_sentence(message: str) -> str:
+    return message.split(". ")[0].rstrip(".") + "."

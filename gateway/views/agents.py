@@ -1,0 +1,162 @@
+"""The agents over HTTP (E10): their routes, called by the engine, and their callback route.
+
+`POST /api/<agent>/<action>` (signed by the engine): runs the action within the
+route's budget and answers 200 with the report, or, when the request says
+`"respond": "async"`, answers 202 at once and sends the report to the callback
+route later (with retries). The async form needs a host that keeps running
+after a response (gunicorn, a VM); on Vercel the engine asks for the sync form.
+
+`POST /api/orchestration/webhooks` (signed by the agent): applies a report
+through the engine, fenced by its attempt, deduplicated on webhook-id.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway.exceptions import MalformedBody, UnknownObject
+from gateway.functions import budget_for
+from gateway.permissions import SignedByEngine
+from gateway.serializers import AgentReportSerializer
+from gateway.services import agent_report_receive
+from gateway.throttling import WebhookThrottle
+from orchestration import dispatch
+from orchestration.budget import Budget
+from orchestration.exceptions import UnknownAction
+from orchestration.registry import get_action
+
+# The agents the engine can reach over HTTP; `engine` serves the built-in generic actions.
+AGENTS = ("core-platform", "design-ia", "automation", "ads-management", "engine")
+AGENT_ROUTE = r"^api/(?P<agent>" + "|".join(AGENTS) + r")/(?P<name>[a-z][a-z0-9-]{0,60})$"
+
+SIGNATURE_HEADERS = [
+    OpenApiParameter(name, str, OpenApiParameter.HEADER, required=True)
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+]
+
+
+class DispatchRequestSerializer(serializers.Serializer):
+    taskId = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    attempt = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
+    action = serializers.CharField(max_length=100)
+    runId = serializers.UUIDField(required=False, allow_null=True, default=None)
+    projectId = serializers.CharField(required=False, allow_null=True, default=None, max_length=64)
+    step = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    input = serializers.DictField(required=False, default=dict)
+    inputs = serializers.DictField(required=False, default=dict)
+    cursor = serializers.JSONField(required=False, allow_null=True, default=None)
+    idempotencyKey = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+    deadlineSeconds = serializers.FloatField(min_value=0.1, max_value=3600)
+    respond = serializers.ChoiceField(choices=["sync", "async"], default="sync")
+
+
+ReportSerializer = inline_serializer(
+    "AgentReport",
+    {
+        "type": serializers.CharField(),
+        "agentId": serializers.CharField(),
+        "projectId": serializers.CharField(allow_null=True),
+        "taskId": serializers.IntegerField(),
+        "attempt": serializers.IntegerField(),
+        "data": serializers.DictField(),
+    },
+)
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    """The raw body as a JSON object (the signature was checked over these exact bytes)."""
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedBody("The body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise MalformedBody("The body must be a JSON object.")
+    return body
+
+
+class AgentActionView(APIView):
+    authentication_classes: list = []
+    permission_classes = [SignedByEngine]
+    throttle_classes: list = []  # only the engine can call it, and it paces itself
+
+    @extend_schema(
+        request=DispatchRequestSerializer,
+        responses={200: ReportSerializer, 202: None},
+        parameters=SIGNATURE_HEADERS,
+        auth=[],
+        operation_id="agent_action_run",
+    )
+    def post(self, request: Request, agent: str, name: str) -> Response:
+        serializer = DispatchRequestSerializer(data=_json_object(request))
+        serializer.is_valid(raise_exception=True)
+        body = {**serializer.validated_data}
+        body["runId"] = str(body["runId"]) if body["runId"] else None
+        if body["action"] != f"{agent}.{name}":
+            raise MalformedBody(f"This route runs {agent}.{name}, not {body['action']!r}.", code="wrong_route")
+        try:
+            get_action(body["action"])
+        except UnknownAction as exc:
+            raise UnknownObject(str(exc), code="unknown_action") from exc
+        budget = budget_for(request.path)
+        if body["respond"] == "async":
+            threading.Thread(target=_run_and_call_back, args=(body, budget), name="agent-callback", daemon=True).start()
+            return Response({"accepted": True, "taskId": body["taskId"]}, status=status.HTTP_202_ACCEPTED)
+        return Response(dispatch.run_dispatched(body, budget=budget).as_body())
+
+
+def _run_and_call_back(body: dict[str, Any], budget: Budget) -> None:
+    try:
+        report = dispatch.run_dispatched(body, budget=budget)
+        dispatch.call_back(report, settings.AGENTS_BASE_URL + dispatch.CALLBACK_PATH)
+    finally:
+        connections.close_all()  # this thread's connections only: they are per thread
+
+
+class AgentCallbackView(APIView):
+    authentication_classes: list = []
+    permission_classes = [SignedByEngine]
+    throttle_classes = [WebhookThrottle]
+
+    @extend_schema(
+        request=AgentReportSerializer,
+        responses={
+            200: inline_serializer(
+                "CallbackReceipt",
+                {
+                    "received": serializers.BooleanField(),
+                    "duplicate": serializers.BooleanField(),
+                    "applied": serializers.BooleanField(),
+                    "status": serializers.CharField(),
+                    "outcome": serializers.CharField(),
+                },
+            )
+        },
+        parameters=SIGNATURE_HEADERS,
+        auth=[],
+        operation_id="agent_callback",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AgentReportSerializer(data=_json_object(request))
+        serializer.is_valid(raise_exception=True)
+        body = {**serializer.validated_data}
+        body["projectId"] = str(body["projectId"]) if body["projectId"] else None
+        row, duplicate = agent_report_receive(webhook_id=request.webhook_id, body=body)
+        return Response(
+            {
+                "received": True,
+                "duplicate": duplicate,
+                "applied": row.status == "processed",
+                "status": row.status,
+                "outcome": row.outcome,
+            }
+        )

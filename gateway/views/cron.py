@@ -1,0 +1,91 @@
+"""Routes that run the engine: Vercel's crons and the engine's own execute call.
+
+- `GET /api/orchestration/workflow` (cron, every 2 min): one tick within the
+  function's maxDuration. Safe to run concurrently and twice: claims are
+  exclusive (SKIP LOCKED / SQLite's write lock) and recoveries are fenced.
+- `GET /api/system/metrics` (cron every 5 min, or staff): the metrics rollup,
+  idempotent per window.
+- `POST /api/workflows/execute` (signed): runs ready work, of one workflow run
+  when `runId` is given, within 300 s; kicks itself again if ready work remains.
+
+None of them ever answers 3xx: a redirect silently ends a Vercel cron run.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway.functions import budget_for
+from gateway.permissions import IsCron, IsCronOrStaff, SignedByEngine
+from gateway.serializers import ExecuteSerializer
+from gateway.views.agents import SIGNATURE_HEADERS, _json_object
+from metrics.rollups import rollup
+from orchestration import clock, dispatch
+from orchestration.execution import TickReport, tick
+from orchestration.models import Task, TaskStatus, WorkflowRun
+
+TickSerializer = inline_serializer("TickReport", {name: serializers.IntegerField() for name in TickReport().as_dict()})
+
+
+class WorkflowTickView(APIView):
+    authentication_classes: list = []
+    permission_classes = [IsCron]
+    throttle_classes: list = []
+
+    @extend_schema(responses={200: TickSerializer}, operation_id="cron_workflow_tick")
+    def get(self, request: Request) -> Response:
+        report = tick(budget=budget_for(request.path))
+        return Response(report.as_dict())
+
+
+class MetricsRollupView(APIView):
+    permission_classes = [IsCronOrStaff]
+    throttle_classes: list = []
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "RollupDone",
+                {
+                    "window_start": serializers.DateTimeField(),
+                    "window_end": serializers.DateTimeField(),
+                    "attempts": serializers.IntegerField(),
+                },
+            )
+        },
+        operation_id="cron_metrics_rollup",
+    )
+    def get(self, request: Request) -> Response:
+        row = rollup()
+        return Response({"window_start": row.window_start, "window_end": row.window_end, "attempts": row.attempts})
+
+
+class ExecuteView(APIView):
+    authentication_classes: list = []
+    permission_classes = [SignedByEngine]
+    throttle_classes: list = []
+
+    @extend_schema(
+        request=ExecuteSerializer,
+        responses={200: TickSerializer},
+        parameters=SIGNATURE_HEADERS,
+        auth=[],
+        operation_id="workflows_execute",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ExecuteSerializer(data=_json_object(request))
+        serializer.is_valid(raise_exception=True)
+        run_id = serializer.validated_data["runId"]
+        project_id = serializer.validated_data["projectId"]
+        if run_id is None and project_id is not None:
+            run_id = WorkflowRun.objects.filter(project_id=project_id).values_list("id", flat=True).first()
+        # A run's own work only: recovery and repair are the cron tick's job.
+        report = tick(budget=budget_for(request.path), run_id=run_id, recover=run_id is None)
+        due = Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=clock.now())
+        if (due.filter(run_id=run_id) if run_id else due).exists():
+            dispatch.kick(run_id)  # the budget ran out with ready work left: go on in a new invocation
+        return Response(report.as_dict())

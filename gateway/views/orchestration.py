@@ -1,0 +1,124 @@
+"""`/api/orchestration/*` for staff and integrations: read runs with their tasks; cancel,
+replay and retry through the engine's services, recorded with the acting user (E11)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway.exceptions import MalformedBody, UnknownObject
+from gateway.permissions import IsStaff
+from gateway.serializers import (
+    CancelSerializer,
+    ReplaySerializer,
+    RunDetailSerializer,
+    RunSerializer,
+    TaskSerializer,
+)
+from gateway.throttling import StaffThrottle
+from orchestration.models import RunStatus, Task, WorkflowRun
+from orchestration.services import Actor, run_cancel, run_replay, task_retry
+
+
+def _run(run_id: Any) -> WorkflowRun:
+    run = WorkflowRun.objects.filter(id=run_id).first()
+    if run is None:
+        raise UnknownObject(f"No workflow run {run_id}.", code="unknown_run")
+    return run
+
+
+class RunPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class RunListView(ListAPIView):
+    permission_classes = [IsStaff]
+    throttle_classes = [StaffThrottle]
+    serializer_class = RunSerializer
+    pagination_class = RunPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=list(RunStatus.values)),
+            OpenApiParameter("project", str, description="a project id (UUID)"),
+        ],
+        operation_id="runs_list",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[WorkflowRun]:
+        runs = WorkflowRun.objects.order_by("-created_at")
+        wanted = self.request.query_params.get("status")
+        if wanted:
+            if wanted not in RunStatus.values:
+                raise MalformedBody(f"status must be one of {', '.join(RunStatus.values)}.", code="invalid_filter")
+            runs = runs.filter(status=wanted)
+        project = self.request.query_params.get("project")
+        if project:
+            try:
+                runs = runs.filter(project_id=uuid.UUID(project))
+            except ValueError as exc:
+                raise MalformedBody("project must be a project id (UUID).", code="invalid_filter") from exc
+        return runs
+
+
+class RunDetailView(APIView):
+    permission_classes = [IsStaff]
+    throttle_classes = [StaffThrottle]
+
+    @extend_schema(responses={200: RunDetailSerializer}, operation_id="run_get")
+    def get(self, request: Request, run_id: Any) -> Response:
+        return Response(RunDetailSerializer(_run(run_id)).data)
+
+
+class RunCancelView(APIView):
+    permission_classes = [IsStaff]
+    throttle_classes = [StaffThrottle]
+
+    @extend_schema(request=CancelSerializer, responses={200: RunDetailSerializer}, operation_id="run_cancel")
+    def post(self, request: Request, run_id: Any) -> Response:
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = run_cancel(
+            run=_run(run_id), actor=Actor.of_user(request.user), reason=serializer.validated_data["reason"]
+        )
+        return Response(RunDetailSerializer(run).data)
+
+
+class RunReplayView(APIView):
+    permission_classes = [IsStaff]
+    throttle_classes = [StaffThrottle]
+
+    @extend_schema(request=ReplaySerializer, responses={200: RunDetailSerializer}, operation_id="run_replay")
+    def post(self, request: Request, run_id: Any) -> Response:
+        serializer = ReplaySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = run_replay(
+            run=_run(run_id),
+            actor=Actor.of_user(request.user),
+            mode=serializer.validated_data["mode"],
+            from_step=serializer.validated_data["from_step"],
+        )
+        return Response(RunDetailSerializer(run).data)
+
+
+class TaskRetryView(APIView):
+    permission_classes = [IsStaff]
+    throttle_classes = [StaffThrottle]
+
+    @extend_schema(request=None, responses={200: TaskSerializer}, operation_id="task_retry")
+    def post(self, request: Request, task_id: int) -> Response:
+        task = Task.objects.filter(id=task_id).first()
+        if task is None:
+            raise UnknownObject(f"No task {task_id}.", code="unknown_task")
+        return Response(TaskSerializer(task_retry(task=task, actor=Actor.of_user(request.user))).data)

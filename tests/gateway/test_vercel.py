@@ -1,0 +1,125 @@
+"""vercel.json, the entry modules, the URLconf and the engine's budgets agree."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from django.urls import Resolver404, resolve
+
+from gateway.functions import DEFAULT_ENTRY, DEFAULT_MAX_DURATION, FUNCTIONS, budget_for
+from orchestration import clock
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = json.loads((ROOT / "vercel.json").read_text())
+ENTRIES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "api").glob("*.py"))
+
+
+def test_functions_and_legacy_builds_are_not_mixed() -> None:
+    assert "builds" not in CONFIG and "routes" not in CONFIG
+    assert CONFIG["functions"] and CONFIG["rewrites"] and CONFIG["crons"]
+
+
+@pytest.mark.parametrize("glob", sorted(CONFIG["functions"]))
+def test_every_functions_glob_matches_an_entry_that_exposes_the_wsgi_app(glob: str) -> None:
+    matched = [entry for entry in ENTRIES if fnmatch(entry, glob)]
+    assert matched, f"{glob} matches no file: Vercel fails the build"
+    for entry in matched:
+        module = importlib.import_module(entry.removesuffix(".py").replace("/", "."))
+        assert callable(module.app)
+
+
+def test_the_seed_limits_are_kept() -> None:
+    limits = {glob: spec["maxDuration"] for glob, spec in CONFIG["functions"].items()}
+    assert limits[DEFAULT_ENTRY] == DEFAULT_MAX_DURATION == 60
+    assert {path: limits[entry] for path, (entry, _) in FUNCTIONS.items()} == {
+        "/api/orchestration/workflow": 120,
+        "/api/workflows/execute": 300,
+        "/api/design-ia/generate": 180,
+        "/api/automation/deploy": 240,
+    }
+    assert {path: seconds for path, (_, seconds) in FUNCTIONS.items()} == {
+        path: limits[entry] for path, (entry, _) in FUNCTIONS.items()
+    }
+
+
+def _destination_entry(destination: str) -> str:
+    return destination.lstrip("/") + ".py"
+
+
+def test_every_rewrite_sends_its_route_to_the_entry_with_its_limit() -> None:
+    rewrites = {r["source"]: r["destination"] for r in CONFIG["rewrites"]}
+    for path, (entry, _) in FUNCTIONS.items():
+        assert _destination_entry(rewrites[path]) == entry
+        resolve(path)
+    assert _destination_entry(rewrites["/(.*)"]) == DEFAULT_ENTRY
+    assert list(rewrites)[-1] == "/(.*)"  # the catch-all comes last
+    for destination in rewrites.values():
+        assert _destination_entry(destination) in CONFIG["functions"]
+
+
+@pytest.mark.parametrize("cron", CONFIG["crons"], ids=lambda c: c["path"])
+def test_every_cron_path_resolves_exactly_without_a_redirect(cron: dict[str, str]) -> None:
+    path = cron["path"]
+    match = resolve(path)  # exact: no trailing-slash variant needed (APPEND_SLASH would 301)
+    assert match.url_name
+    with pytest.raises(Resolver404):
+        resolve(path + "/")
+    assert cron["schedule"] in ("*/2 * * * *", "*/5 * * * *")
+
+
+def test_the_crons_are_the_tick_every_two_minutes_and_metrics_every_five() -> None:
+    assert {c["path"]: c["schedule"] for c in CONFIG["crons"]} == {
+        "/api/orchestration/workflow": "*/2 * * * *",
+        "/api/system/metrics": "*/5 * * * *",
+    }
+
+
+@pytest.mark.parametrize("path", [*FUNCTIONS, "/api/health", "/api/projects/"])
+def test_the_engine_budget_of_every_route_ends_before_its_max_duration(path: str) -> None:
+    entry = FUNCTIONS.get(path, (DEFAULT_ENTRY, 0))[0]
+    max_duration = CONFIG["functions"][entry]["maxDuration"]
+    resolve(path)
+
+    budget = budget_for(path)
+
+    assert 0 < budget.deadline - clock.monotonic() < max_duration
+
+
+def test_build_files_installs_collects_and_migrates_only_on_request(tmp_path: Path) -> None:
+    script = (ROOT / "build_files.sh").read_text()
+    assert "pip install" in script and "collectstatic --noinput" in script
+    assert 'MIGRATE_ON_BUILD:-0}" = "1"' in script
+    assert CONFIG["buildCommand"] == "bash build_files.sh"
+    result = subprocess.run(["bash", "-n", str(ROOT / "build_files.sh")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_PRODUCTION": "1",
+        "DEBUG": "0",
+        "SECRET_KEY": "prod-" + "k3y-0f-fifty-plus-characters-with-variety-9876543210",
+        "ALLOWED_HOSTS": "factory.example",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+        "STRIPE_WEBHOOK_SECRET": "whsec_x",
+        "CRON_SECRET": "c",
+    }
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
