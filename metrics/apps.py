@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class MetricsConfig(AppConfig):
     name = "metrics"
     verbose_name = "Metrics and errors"
+
+    def ready(self) -> None:
+        from metrics.management import errors
+
+        # A crash of `manage.py <command>` becomes an error record (see metrics/management/errors.py).
+        errors.install()

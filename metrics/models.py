@@ -27,3 +27,59 @@ class ErrorGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.error_type} at {self.location} (x{self.count})"
+
+
+class Rollup(models.Model):
+    """The figures of one 5-minute window; one row per window (rollup() upserts it).
+
+    Flow figures (attempts, durations, errors, finished runs and orders) count what
+    finished inside [window_start, window_end); gauges (queue depth, oldest waiting
+    task, late orders) are snapshots taken when the rollup ran.
+    """
+
+    window_start = models.DateTimeField(unique=True)
+    window_end = models.DateTimeField()
+    computed_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)  # attempts that ended (succeeded, retry, failed, timed out)
+    attempts_failed = models.PositiveIntegerField(default=0)  # of which ended in an error
+    error_rate = models.FloatField(default=0.0)  # attempts_failed / attempts (0 when none)
+    by_outcome = models.JSONField(default=dict, blank=True)  # {outcome: count}
+    # {action: {"count", "errors", "outcomes": {...}, "p50", "p95", "p99" (ms), "buckets": [...]}}
+    by_action = models.JSONField(default=dict, blank=True)
+    task_status = models.JSONField(default=dict, blank=True)  # snapshot {task status: count}
+    queue_depth = models.PositiveIntegerField(default=0)  # queued tasks already due
+    oldest_waiting_seconds = models.FloatField(default=0.0)  # how long the oldest due task has waited
+    runs_finished = models.PositiveIntegerField(default=0)
+    runs_succeeded = models.PositiveIntegerField(default=0)
+    run_p50_seconds = models.FloatField(null=True, blank=True)
+    run_p95_seconds = models.FloatField(null=True, blank=True)
+    orders_delivered = models.PositiveIntegerField(default=0)
+    orders_within_slo = models.PositiveIntegerField(default=0)  # delivered within ORDER_SLO_SECONDS of payment
+    orders_late = models.PositiveIntegerField(default=0)  # snapshot: unfinished orders past the SLO
+    db_connections = models.PositiveIntegerField(null=True, blank=True)  # Postgres only
+    pruned_agent_runs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-window_start"]
+
+    def __str__(self) -> str:
+        return f"Rollup {self.window_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def delivered_within_slo_share(self) -> float | None:
+        return self.orders_within_slo / self.orders_delivered if self.orders_delivered else None
+
+
+class AlertNotice(models.Model):
+    """The alerts raised in one window: its unique window makes the staff email go out once."""
+
+    window_start = models.DateTimeField(unique=True)
+    alerts = models.JSONField(default=list)  # [{"name", "value", "threshold", "message"}]
+    created_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-window_start"]
+
+    def __str__(self) -> str:
+        return f"Alerts {self.window_start:%Y-%m-%d %H:%M} ({len(self.alerts)})"

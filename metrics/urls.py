@@ -1,3 +1,9 @@
-"""Routes of the metrics app: the Prometheus endpoint and the staff dashboard."""
+"""Routes of the metrics app: the Prometheus endpoint (the dashboard lives in the admin)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from metrics.views import prometheus_metrics
+
+urlpatterns = [
+    path("metrics", prometheus_metrics, name="prometheus-metrics"),
+]

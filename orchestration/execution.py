@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 
 from metrics.errors import location_of
-from orchestration import clock, queue, services
+from orchestration import clock, dispatch, queue, services
 from orchestration.budget import Budget
 from orchestration.exceptions import ActionError, UnknownAction
 from orchestration.faults import FaultPlan, inject
@@ -68,8 +68,10 @@ def tick(
     worker: str | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     recover: bool = True,
+    run_id: Any = None,
 ) -> TickReport:
-    """One pass of the engine within `budget`: recover, repair, then claim and run due work."""
+    """One pass of the engine within `budget`: recover, repair, then claim and run due work
+    (of one workflow run only, with `run_id`: the execute route)."""
     worker = worker or default_worker_name()
     report = TickReport()
     if recover:
@@ -80,7 +82,7 @@ def tick(
         limit = batch if max_tasks is None else min(batch, max_tasks - report.claimed)
         if limit <= 0:
             break
-        claimed = queue.claim(limit=limit, worker=worker, now=clock.now())
+        claimed = queue.claim(limit=limit, worker=worker, now=clock.now(), run_id=run_id)
         if not claimed:
             break
         report.claimed += len(claimed)
@@ -130,8 +132,14 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
     """Run one claimed attempt in this process and report its outcome to the engine.
 
     With `deferred`, a success is put there for the caller to complete in a batch.
+    In HTTP dispatch mode the agent's route runs it instead (orchestration/dispatch.py).
     """
     outcome = TickReport()
+    if settings.ORCHESTRATION["DISPATCH_MODE"] == "http":
+        result = dispatch.dispatch(task, budget=budget)
+        if result != dispatch.DISPATCHED:  # sent and called back later: counted when it reports
+            setattr(outcome, result, 1)
+        return outcome
     try:
         func = get_action(task.action)
     except UnknownAction as exc:

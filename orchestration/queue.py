@@ -68,6 +68,8 @@ _PG_CLAIM = """
 WITH picked AS (
     SELECT id FROM orchestration_task
     WHERE status = 'queued' AND run_after <= %(now)s
+      -- the execute route runs one workflow run's work only
+      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -142,8 +144,9 @@ def insert_tasks(
     return list(row[0] or []) if row else []
 
 
-def claim(*, limit: int, worker: str, now: datetime) -> list[ClaimedTask]:
-    """Claim up to `limit` due tasks for `worker`, each with a fresh lease and an open agent run."""
+def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list[ClaimedTask]:
+    """Claim up to `limit` due tasks for `worker` (of one run with `run_id`), each with a fresh
+    lease and an open agent run."""
     if limit <= 0:
         return []
     token = uuid.uuid4()  # one token per claim is unique per (task, claim): a claim takes a task once
@@ -152,11 +155,18 @@ def claim(*, limit: int, worker: str, now: datetime) -> list[ClaimedTask]:
             with connection.cursor() as cur:
                 cur.execute(
                     _PG_CLAIM,
-                    {"now": now, "limit": limit, "token": token, "worker": worker, "lease": _lease_seconds()},
+                    {
+                        "now": now,
+                        "limit": limit,
+                        "token": token,
+                        "worker": worker,
+                        "lease": _lease_seconds(),
+                        "run_id": str(run_id) if run_id else None,
+                    },
                 )
                 rows = cur.fetchall()
         else:
-            rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token)
+            rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token, run_id=run_id)
         claimed = [_claimed(row, token, now) for row in rows]
         claimed.sort(key=lambda t: t.id)
         AgentRun.objects.bulk_create(
@@ -176,12 +186,15 @@ def claim(*, limit: int, worker: str, now: datetime) -> list[ClaimedTask]:
     return claimed
 
 
-def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID) -> list[tuple]:
+def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID, run_id: Any = None) -> list[tuple]:
     # Inside BEGIN IMMEDIATE: nobody else can write between this select and the updates.
+    due = Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=now)
+    if run_id:
+        due = due.filter(run_id=run_id)
     picked = list(
-        Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=now)
-        .order_by("-priority", "run_after", "id")
-        .values_list("id", "attempt", "resume", "timeout_seconds", "started_at")[:limit]
+        due.order_by("-priority", "run_after", "id").values_list(
+            "id", "attempt", "resume", "timeout_seconds", "started_at"
+        )[:limit]
     )
     rows = []
     for task_id, attempt, resume, timeout, started_at in picked:

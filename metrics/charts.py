@@ -1,0 +1,204 @@
+"""Server-side SVG for the back office (dashboard charts, a run's timeline): no JavaScript, no CDN."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+
+from orchestration import clock
+from orchestration.models import AgentRun, AttemptOutcome, WorkflowRun
+
+WIDTH, HEIGHT = 560, 160
+TIMELINE_WIDTH, TIMELINE_LABEL, ROW = 900, 130, 22
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 20, 24
+
+
+def _fmt(value: float) -> str:
+    if value >= 100 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:.2g}" if value < 1 else f"{value:.1f}"
+
+
+def line_chart(
+    points: Sequence[tuple[datetime, float | None]],
+    *,
+    title: str,
+    unit: str = "",
+    threshold: float | None = None,
+    percent: bool = False,
+) -> SafeString:
+    """A line over time; gaps (None) break the line; an optional dashed threshold line."""
+    values = [v for _, v in points if v is not None]
+    top = max([*values, threshold or 0.0, 0.0]) or 1.0
+    plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+    count = max(len(points) - 1, 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return PAD_LEFT + plot_w * i / count, PAD_TOP + plot_h * (1 - v / top)
+
+    segments: list[list[str]] = [[]]
+    for i, (_, v) in enumerate(points):
+        if v is None:
+            segments.append([])
+        else:
+            x, y = xy(i, v)
+            segments[-1].append(f"{x:.1f},{y:.1f}")
+    label = (lambda v: f"{v:.1%}") if percent else (lambda v: f"{_fmt(v)} {unit}".strip())
+    parts = [
+        format_html('<text x="4" y="14" class="chart-title">{}</text>', title),
+        format_html(
+            '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>', PAD_LEFT - 4, PAD_TOP + 4, label(top)
+        ),
+        format_html(
+            '<text x="{}" y="{}" class="chart-axis" text-anchor="end">0</text>', PAD_LEFT - 4, PAD_TOP + plot_h
+        ),
+        format_html(
+            '<line x1="{}" y1="{}" x2="{}" y2="{}" class="chart-frame"/>',
+            PAD_LEFT,
+            PAD_TOP + plot_h,
+            PAD_LEFT + plot_w,
+            PAD_TOP + plot_h,
+        ),
+    ]
+    if points:
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" class="chart-axis">{}</text>'
+                '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>',
+                PAD_LEFT,
+                HEIGHT - 6,
+                f"{points[0][0]:%d %b %H:%M}",
+                PAD_LEFT + plot_w,
+                HEIGHT - 6,
+                f"{points[-1][0]:%d %b %H:%M}",
+            )
+        )
+    if threshold is not None:
+        _, ty = xy(0, threshold)
+        parts.append(
+            format_html(
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" class="chart-threshold"><title>threshold {}</title></line>',
+                PAD_LEFT,
+                f"{ty:.1f}",
+                PAD_LEFT + plot_w,
+                f"{ty:.1f}",
+                label(threshold),
+            )
+        )
+    for seg in segments:
+        if len(seg) > 1:
+            parts.append(format_html('<polyline points="{}" class="chart-line"/>', " ".join(seg)))
+        elif len(seg) == 1:
+            x, y = seg[0].split(",")
+            parts.append(format_html('<circle cx="{}" cy="{}" r="2" class="chart-dot"/>', x, y))
+    if not values:
+        parts.append(
+            format_html('<text x="{}" y="{}" class="chart-axis">no data yet</text>', WIDTH / 2 - 30, HEIGHT / 2)
+        )
+    body = mark_safe("".join(parts))  # noqa: S308 - every part above is format_html-escaped
+    return format_html(
+        '<svg class="chart" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}">{}</svg>',
+        title,
+        WIDTH,
+        HEIGHT,
+        WIDTH,
+        HEIGHT,
+        body,
+    )
+
+
+def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: str, unit: str = "ms") -> SafeString:
+    """Horizontal bars: one row per label, the p50 bar inside the p95 bar."""
+    top = max([v for _, a, b in rows for v in (a, b) if v is not None] or [1.0]) or 1.0
+    row_h, label_w, bar_w = 22, 190, WIDTH - 190 - 90
+    height = PAD_TOP + row_h * max(len(rows), 1) + 8
+
+    def bar(y: int, value: float | None, css: str) -> SafeString:
+        if value is None:
+            return SafeString("")
+        return format_html(
+            '<rect x="{}" y="{}" width="{}" height="14" class="{}"/>', label_w, y, f"{bar_w * value / top:.1f}", css
+        )
+
+    items = format_html_join(
+        "",
+        '{}{}{}<text x="{}" y="{}" class="chart-axis">p50 {} / p95 {}</text>',
+        (
+            (
+                format_html('<text x="4" y="{}" class="chart-label">{}</text>', PAD_TOP + i * row_h + 11, name),
+                bar(PAD_TOP + i * row_h, p95, "chart-bar-p95"),
+                bar(PAD_TOP + i * row_h, p50, "chart-bar-p50"),
+                label_w + bar_w + 4,
+                PAD_TOP + i * row_h + 11,
+                "-" if p50 is None else _fmt(p50),
+                "-" if p95 is None else f"{_fmt(p95)} {unit}",
+            )
+            for i, (name, p50, p95) in enumerate(rows)
+        ),
+    )
+    return format_html(
+        '<svg class="chart" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" height="{}">'
+        '<text x="4" y="14" class="chart-title">{}</text>{}</svg>',
+        title,
+        WIDTH,
+        height,
+        WIDTH,
+        height,
+        title,
+        items or format_html('<text x="4" y="{}" class="chart-axis">no attempts in this period</text>', PAD_TOP + 12),
+    )
+
+
+def timeline(run: WorkflowRun) -> SafeString:
+    """Each attempt as a bar on one time axis, a row per step, coloured by outcome (SVG, no JS)."""
+    now = clock.now()
+    order = [s["name"] for s in run.definition.get("steps", [])]
+    tasks = {t.step: t for t in run.tasks.all()}
+    attempts = list(AgentRun.objects.filter(run=run).select_related("task").order_by("started_at", "id"))
+    t0 = min([run.created_at, *(a.started_at for a in attempts)])
+    ends = [a.finished_at or now for a in attempts] + [run.finished_at or (now if attempts else run.created_at)]
+    span = max((max(ends) - t0).total_seconds(), 0.001)
+    plot = TIMELINE_WIDTH - TIMELINE_LABEL - 10
+    rows, bars = [], []
+    for index, step in enumerate(order):
+        task = tasks.get(step)
+        y = 24 + index * ROW
+        rows.append({"y": y, "text_y": y + 14, "step": step, "status": task.status if task else "-"})
+        for a in (a for a in attempts if a.task.step == step):
+            start = (a.started_at - t0).total_seconds()
+            end = ((a.finished_at or now) - t0).total_seconds()
+            bars.append(
+                {
+                    "x": TIMELINE_LABEL + plot * start / span,
+                    "y": y + 3,
+                    "w": max(plot * (end - start) / span, 3),
+                    "outcome": a.outcome,
+                    "title": f"{step} · attempt {a.attempt} · {a.get_outcome_display()} · "
+                    f"{a.duration_ms or 0:.0f} ms" + (f"\n{a.error_type}: {a.error}" if a.error else ""),
+                }
+            )
+    ticks = [{"x": TIMELINE_LABEL + plot * i / 4, "label": "+" + _duration(span * i / 4)} for i in range(5)]
+    context = {
+        "run": run,
+        "rows": rows,
+        "bars": bars,
+        "ticks": ticks,
+        "width": TIMELINE_WIDTH,
+        "height": 34 + ROW * max(len(order), 1),
+        "axis_y": 24 + ROW * len(order),
+        "label_x": TIMELINE_LABEL,
+        "errors": [a for a in attempts if a.error],
+        "outcomes": [o for o in AttemptOutcome if o in {a.outcome for a in attempts}],
+        "started": t0,
+    }
+    return SafeString(render_to_string("admin/orchestration/timeline.html", context))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -1,0 +1,382 @@
+"""The engine in the admin: runs with their timeline, tasks, attempts and operator acts.
+
+Every operator act goes through `orchestration.services` (replay, retry, cancel), is
+confirmed on a page that shows what it will touch, is recorded with the staff user
+(OperatorAction through Actor.of_user, plus Django's LogEntry), and reports back per
+object: a refusal (IllegalTransition) changes nothing and says why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from metrics.charts import timeline
+from orchestration import clock, services
+from orchestration.exceptions import OrchestrationError
+from orchestration.models import AgentRun, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
+
+REPLAYABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
+UNFINISHED = (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING)
+
+
+def badge(value: str, label: str | None = None) -> SafeString:
+    return format_html('<span class="badge badge-{}">{}</span>', value, label or value)
+
+
+def pretty_json(value: Any) -> SafeString:
+    return format_html('<pre class="json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def admin_link(obj: Model, label: Any = None) -> SafeString:
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label if label is not None else obj)
+
+
+# --- Confirmed acts ----------------------------------------------------------------------
+
+Plan = tuple[list[str], str]  # (steps it will touch, refusal reason or "")
+
+
+def confirmed_act(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    title: str,
+    plan: Callable[[Any], Plan],
+    act: Callable[[Any], str],
+    step_choices: list[str] | None = None,
+) -> TemplateResponse | None:
+    """Show what the act will touch; act on POST with confirm=yes, reporting per object."""
+    objects = list(queryset)
+    if request.POST.get("confirm") != "yes":
+        rows = []
+        for obj in objects:
+            steps, refusal = plan(obj)
+            rows.append({"obj": obj, "link": admin_link(obj), "status": obj.status, "steps": steps, "refusal": refusal})
+        accepted = [r for r in rows if not r["refusal"]]
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "opts": modeladmin.model._meta,
+            "rows": rows,
+            "accepted": len(accepted),
+            "steps_total": sum(len(r["steps"]) for r in accepted),
+            "refused": len(rows) - len(accepted),
+            "action": request.POST.get("action", ""),
+            "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "step_choices": step_choices,
+            "from_step": request.POST.get("from_step", ""),
+        }
+        return TemplateResponse(request, "admin/orchestration/confirm_action.html", context)
+    done = []
+    for obj in objects:
+        label = str(obj.pk)
+        try:
+            message = act(obj)
+        except OrchestrationError as exc:
+            modeladmin.message_user(request, f"{label}: refused, nothing changed. {exc}", messages.ERROR)
+            continue
+        modeladmin.log_change(request, obj, message)
+        done.append(label)
+    if done:
+        modeladmin.message_user(request, f"{title}: done for {len(done)} of {len(objects)} ({', '.join(done)}).")
+    return None
+
+
+def replay_plan(run: WorkflowRun, mode: str, from_step: str | None = None) -> Plan:
+    if run.status not in REPLAYABLE:
+        return [], f"The run is {run.status}; only a failed or cancelled run can be replayed."
+    try:
+        steps = services.replay_plan(run, mode=mode, from_step=from_step)
+    except OrchestrationError as exc:
+        return [], str(exc)
+    return steps, "" if steps else "It has no failed or cancelled step to replay."
+
+
+# --- Workflow runs ------------------------------------------------------------------------
+
+
+class AgentFilter(admin.SimpleListFilter):
+    title = "stuck or failed at agent"
+    parameter_name = "agent"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        actions = Task.objects.exclude(run=None).values_list("action", flat=True).distinct()
+        agents = sorted({a.split(".", 1)[0] for a in actions})
+        return [(a, a) for a in agents]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        at_agent = Q(tasks__action__startswith=f"{self.value()}.") & Q(
+            tasks__status__in=[TaskStatus.DEAD, TaskStatus.RUNNING, TaskStatus.QUEUED]
+        )
+        return queryset.filter(at_agent).distinct()
+
+
+class CreatedWithinFilter(admin.SimpleListFilter):
+    title = "started within"
+    parameter_name = "within"
+    SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("1h", "the last hour"), ("24h", "the last 24 hours"), ("7d", "the last 7 days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        span = self.SPANS.get(self.value() or "")
+        return queryset.filter(created_at__gte=clock.now() - span) if span else queryset
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WorkflowRun)
+class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("short_id", "workflow", "project_link", "status_badge", "progress", "created_at", "duration")
+    list_filter = ("status", AgentFilter, CreatedWithinFilter, "workflow")
+    search_fields = ("=id", "project__business_name", "project__contact_email", "project__slug", "error")
+    date_hierarchy = "created_at"
+    list_select_related = ("project",)
+    actions = ("replay_failed", "replay_scratch", "replay_from_step", "cancel_runs")
+    fields = ("status_badge", "workflow", "version", "project_link", "generation", "created_at", "finished_at")
+    readonly_fields = (*fields, "timeline_block", "error", "tasks_table", "acts", "input_block")
+    change_form_template = "admin/orchestration/workflowrun/change_form.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        return [
+            (None, {"fields": self.fields}),
+            ("Timeline", {"fields": ("timeline_block", "error")}),
+            ("Steps", {"fields": ("tasks_table",)}),
+            ("Operator acts and input", {"fields": ("acts", "input_block"), "classes": ("collapse",)}),
+        ]
+
+    RUN_BUTTONS = (
+        ("replay_failed", "Replay failed steps"),
+        ("replay_from_step", "Replay from a step"),
+        ("replay_scratch", "Replay from scratch"),
+        ("cancel_runs", "Cancel run"),
+    )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> Any:
+        # Buttons that open the same confirmation page as the changelist's actions.
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "run_actions": self.RUN_BUTTONS}
+        )
+
+    @admin.display(description="run", ordering="id")
+    def short_id(self, obj: WorkflowRun) -> str:
+        return str(obj.id)[:8]
+
+    @admin.display(description="project", ordering="project__business_name")
+    def project_link(self, obj: WorkflowRun) -> SafeString | str:
+        return admin_link(obj.project) if obj.project_id else "-"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: WorkflowRun) -> SafeString:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="steps done")
+    def progress(self, obj: WorkflowRun) -> str:
+        statuses = list(obj.tasks.values_list("status", flat=True))
+        return f"{statuses.count(TaskStatus.SUCCEEDED)}/{len(statuses)}"
+
+    @admin.display(description="duration")
+    def duration(self, obj: WorkflowRun) -> str:
+        end = obj.finished_at or clock.now()
+        return f"{(end - obj.created_at).total_seconds():.1f} s"
+
+    @admin.display(description="attempts")
+    def timeline_block(self, obj: WorkflowRun) -> SafeString:
+        return timeline(obj)
+
+    @admin.display(description="steps")
+    def tasks_table(self, obj: WorkflowRun) -> SafeString:
+        return SafeString(render_to_string("admin/orchestration/task_rows.html", {"tasks": obj.tasks.all()}))
+
+    @admin.display(description="operator acts")
+    def acts(self, obj: WorkflowRun) -> str:
+        rows = obj.operator_actions.all()
+        return "; ".join(f"{a.at:%Y-%m-%d %H:%M:%S} {a.actor_label} {a.get_verb_display()}" for a in rows) or "-"
+
+    @admin.display(description="input")
+    def input_block(self, obj: WorkflowRun) -> SafeString:
+        return pretty_json(obj.input)
+
+    def _replay(self, request: HttpRequest, queryset: QuerySet, mode: str, title: str) -> TemplateResponse | None:
+        from_step = request.POST.get("from_step") or None
+        actor = services.Actor.of_user(request.user)
+
+        def act(run: WorkflowRun) -> str:
+            steps = services.replay_plan(run, mode=mode, from_step=from_step) if run.status in REPLAYABLE else []
+            services.run_replay(run=run, actor=actor, mode=mode, from_step=from_step)
+            return f"{title}: steps {', '.join(steps)}"
+
+        choices = None
+        if mode == "step":
+            choices = sorted({s["name"] for run in queryset for s in run.definition.get("steps", [])})
+            from_step = from_step or (choices[0] if choices else None)
+        return confirmed_act(
+            self,
+            request,
+            queryset,
+            title=title,
+            plan=lambda run: replay_plan(run, mode, from_step),
+            act=act,
+            step_choices=choices,
+        )
+
+    @admin.action(description="Replay from the failed steps")
+    def replay_failed(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._replay(request, queryset, "failed", "Replay from the failed steps")
+
+    @admin.action(description="Replay from scratch")
+    def replay_scratch(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._replay(request, queryset, "scratch", "Replay from scratch")
+
+    @admin.action(description="Replay from a chosen step")
+    def replay_from_step(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._replay(request, queryset, "step", "Replay from a chosen step")
+
+    @admin.action(description="Cancel runs")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        actor = services.Actor.of_user(request.user)
+
+        def plan(run: WorkflowRun) -> Plan:
+            if run.status != RunStatus.RUNNING:
+                return [], f"The run is {run.status}; only a running run can be cancelled."
+            return list(run.tasks.filter(status__in=UNFINISHED).values_list("step", flat=True)), ""
+
+        def act(run: WorkflowRun) -> str:
+            services.run_cancel(run=run, actor=actor, reason="from the admin")
+            return "Cancelled the run"
+
+        return confirmed_act(self, request, queryset, title="Cancel runs", plan=plan, act=act)
+
+
+# --- Tasks, attempts, operator acts --------------------------------------------------------
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "run_link", "step", "action", "status_badge", "attempts", "run_after", "short_error")
+    list_filter = ("status", "action", "run__workflow")
+    search_fields = ("=id", "=run__id", "action", "step", "last_error", "run__project__contact_email")
+    date_hierarchy = "created_at"
+    list_select_related = ("run",)
+    actions = ("retry_now",)
+    fields = (
+        ("status_badge", "attempts", "action", "step", "run_link"),
+        ("run_after", "started_at", "finished_at", "timeout_seconds"),
+        ("priority", "needs", "claimed_by", "lease_expires_at"),
+        "last_error",
+        "input_block",
+        "output_block",
+        "progress_block",
+        "cursor_block",
+    )
+    readonly_fields = tuple(name for row in fields for name in (row if isinstance(row, tuple) else (row,)))
+
+    @admin.display(description="run")
+    def run_link(self, obj: Task) -> SafeString | str:
+        return admin_link(obj.run, str(obj.run_id)[:8]) if obj.run_id else "-"
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Task) -> SafeString:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="attempt")
+    def attempts(self, obj: Task) -> str:
+        return f"{obj.attempt}/{obj.max_attempts}"
+
+    @admin.display(description="last error")
+    def short_error(self, obj: Task) -> str:
+        return obj.last_error[:100]
+
+    @admin.display(description="input")
+    def input_block(self, obj: Task) -> SafeString:
+        return pretty_json(obj.input)
+
+    @admin.display(description="output")
+    def output_block(self, obj: Task) -> SafeString:
+        return pretty_json(obj.output)
+
+    @admin.display(description="progress")
+    def progress_block(self, obj: Task) -> SafeString:
+        return pretty_json(obj.progress)
+
+    @admin.display(description="checkpoint")
+    def cursor_block(self, obj: Task) -> SafeString:
+        return pretty_json(obj.cursor)
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        actor = services.Actor.of_user(request.user)
+
+        def plan(task: Task) -> Plan:
+            run_status = task.run.status if task.run_id else None
+            if task.status == TaskStatus.QUEUED or (
+                task.status == TaskStatus.DEAD and run_status in (None, RunStatus.FAILED)
+            ):
+                return [task.step or task.action], ""
+            where = f" in a {run_status} run" if run_status else ""
+            return (
+                [],
+                f"The task is {task.status}{where}; only a dead task of a failed run, or a queued one, can be retried.",
+            )
+
+        def act(task: Task) -> str:
+            services.task_retry(task=task, actor=actor)
+            return "Retried now"
+
+        return confirmed_act(self, request, queryset.select_related("run"), title="Retry now", plan=plan, act=act)
+
+
+@admin.register(AgentRun)
+class AgentRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "action", "task_link", "attempt", "outcome_badge", "started_at", "duration_ms", "worker")
+    list_filter = ("outcome", "action")
+    search_fields = ("=task__id", "=run__id", "action", "error", "worker")
+    date_hierarchy = "started_at"
+    list_select_related = ("task",)
+    readonly_fields = [f.name for f in AgentRun._meta.fields]
+
+    @admin.display(description="task")
+    def task_link(self, obj: AgentRun) -> SafeString:
+        return admin_link(obj.task, f"#{obj.task_id} {obj.task.step}")
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, obj: AgentRun) -> SafeString:
+        return badge(obj.outcome, obj.get_outcome_display())
+
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("at", "actor_label", "verb", "run", "task")
+    list_filter = ("verb", "actor_label")
+    search_fields = ("actor_label", "=run__id", "=task__id")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in OperatorAction._meta.fields]

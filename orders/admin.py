@@ -1,0 +1,182 @@
+"""Orders in the admin, written for the staff's first question: where is order X?
+
+The list shows status, steps done, time against the 25-minute SLO (late ones in red)
+and the links a customer conversation needs; a project's page embeds its latest
+run's timeline. The campaign CSV is served from the campaign step's output.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.db import models
+from django.db.models import F, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from metrics.charts import timeline
+from orchestration import clock
+from orchestration.admin import admin_link, badge
+from orchestration.models import TaskStatus
+from orders.models import Project, ProjectStatus
+from orders.selectors import project_latest_run, project_progress, project_timing
+
+UNFINISHED = (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS)
+
+
+def campaign_csv(project: Project) -> str | None:
+    """The CSV text the ads agent left in its step's output, if the latest run has one."""
+    run = project_latest_run(project)
+    if run is None:
+        return None
+    task = run.tasks.filter(step="campaign", status=TaskStatus.SUCCEEDED).first()
+    output = task.output if task is not None else None
+    csv = output.get("csv") if isinstance(output, dict) else None
+    return csv if isinstance(csv, str) and csv else None
+
+
+class LateFilter(admin.SimpleListFilter):
+    title = f"against the {settings.ORDER_SLO_SECONDS // 60}-minute promise"
+    parameter_name = "slo"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("late", "late now (not delivered)"), ("delivered_late", "delivered late"), ("on_time", "on time")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        slo = timedelta(seconds=settings.ORDER_SLO_SECONDS)
+        late_now = Q(status__in=UNFINISHED, paid_at__lt=clock.now() - slo)
+        delivered_late = Q(delivered_at__isnull=False, delivered_at__gt=F("paid_at") + slo)
+        if self.value() == "late":
+            return queryset.filter(late_now)
+        if self.value() == "delivered_late":
+            return queryset.filter(delivered_late)
+        if self.value() == "on_time":
+            return queryset.filter(paid_at__isnull=False).exclude(late_now | delivered_late)
+        return queryset
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("business_name", "contact_email", "status_badge", "progress", "elapsed", "links", "created_at")
+    list_filter = ("status", LateFilter, "language", "sector")
+    search_fields = ("business_name", "contact_email", "slug", "city", "checkout_session_id")
+    date_hierarchy = "created_at"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = (
+        "status_badge",
+        "progress",
+        "elapsed",
+        "links",
+        "runs_list",
+        "latest_timeline",
+        "status_token",
+        "checkout_session_id",
+        "amount_cents",
+        "currency",
+        "paid_at",
+        "delivered_at",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": (("status_badge", "progress", "elapsed"), "links", "runs_list")}),
+        ("Latest run", {"fields": ("latest_timeline",)}),
+        (
+            "Brief",
+            {"fields": ("business_name", "contact_email", "sector", "city", "description", "pages", "brand_color")},
+        ),
+        ("Delivery", {"fields": ("language", "slug", "site_url", "status")}),
+        (
+            "Payment",
+            {
+                "fields": ("checkout_session_id", "amount_cents", "currency", "paid_at", "delivered_at"),
+                "classes": ("collapse",),
+            },
+        ),
+        ("Record", {"fields": ("status_token", "created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # orders come from the intake API and Stripe, never typed in
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # runs and payments point at it
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        """Also find an order by its id, or by the id of one of its runs (pasted from an email)."""
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        try:
+            wanted = uuid.UUID(search_term.strip())
+        except ValueError:
+            return results, duplicates
+        return results | queryset.filter(Q(id=wanted) | Q(runs__id=wanted)), True
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Project) -> SafeString:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="steps done")
+    def progress(self, obj: Project) -> str:
+        done = project_progress(obj)
+        return f"{done['done']}/{done['total']}" if done["total"] else "-"
+
+    @admin.display(description="elapsed / SLO")
+    def elapsed(self, obj: Project) -> SafeString | str:
+        timing = project_timing(obj)
+        if timing["elapsed_seconds"] is None:
+            return "-"
+        text = f"{timing['elapsed_seconds'] / 60:.1f} / {timing['slo_seconds'] // 60} min"
+        return format_html('<span class="late">{} late</span>', text) if timing["late"] else text
+
+    @admin.display(description="links")
+    def links(self, obj: Project) -> SafeString:
+        items = []
+        if obj.site_url:
+            items.append(("site", obj.site_url))
+        items.append(("status page", reverse("status-page", args=[obj.status_token])))
+        run = project_latest_run(obj)
+        if run is not None:
+            items.append(("timeline", reverse("admin:orchestration_workflowrun_change", args=[run.pk])))
+        if campaign_csv(obj) is not None:
+            items.append(("campaign CSV", reverse("admin:orders_project_campaign_csv", args=[obj.pk])))
+        return format_html_join(" · ", '<a href="{1}">{0}</a>', items)
+
+    @admin.display(description="runs")
+    def runs_list(self, obj: Project) -> SafeString | str:
+        runs = obj.runs.order_by("-created_at")
+        return (
+            format_html_join(
+                ", ", "{} {}", ((admin_link(r, f"{r.workflow} {str(r.id)[:8]}"), badge(r.status)) for r in runs)
+            )
+            or "-"
+        )
+
+    @admin.display(description="timeline")
+    def latest_timeline(self, obj: Project) -> SafeString | str:
+        run = project_latest_run(obj)
+        return timeline(run) if run is not None else "No run yet (awaiting payment)."
+
+    def get_urls(self) -> list[URLPattern]:
+        csv = path(
+            "<path:object_id>/campaign.csv",
+            self.admin_site.admin_view(self.campaign_csv_view),
+            name="orders_project_campaign_csv",
+        )
+        return [csv, *super().get_urls()]
+
+    def campaign_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        project = self.get_object(request, object_id)
+        if project is None or not self.has_view_permission(request, project):
+            raise Http404("No such project")
+        csv = campaign_csv(project)
+        if csv is None:
+            raise Http404("This project has no campaign CSV yet")
+        response = HttpResponse(csv, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{project.slug or project.pk}-campaign.csv"'
+        return response

@@ -1,0 +1,86 @@
+"""Request ids, ids on log records, and unhandled exceptions recorded as grouped errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+from django.test import Client
+
+from metrics import logging as log_ids
+from metrics.logging import ContextFilter, log_context
+from metrics.management import errors as command_errors
+from metrics.models import ErrorGroup
+
+pytestmark = pytest.mark.urls("tests.backoffice.urls")
+
+
+@pytest.mark.django_db
+def test_a_request_gets_an_id_and_returns_it(client):
+    response = client.get("/logs/")
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_a_callers_request_id_is_kept_and_a_forged_one_replaced(client):
+    assert client.get("/logs/", HTTP_X_REQUEST_ID="edge-abc.123").headers["X-Request-ID"] == "edge-abc.123"
+    forged = client.get("/logs/", HTTP_X_REQUEST_ID="x\nlevel=ERROR").headers["X-Request-ID"]
+    assert forged != "x\nlevel=ERROR" and len(forged) == 32
+
+
+@pytest.mark.django_db
+def test_log_records_inside_a_request_carry_its_id(client, caplog):
+    caplog.handler.addFilter(ContextFilter())
+    response = client.get("/logs/", HTTP_X_REQUEST_ID="req-42")
+    record = next(r for r in caplog.records if r.getMessage() == "inside the view")
+    assert record.request_id == "req-42" == response["X-Request-ID"]
+    assert log_ids.current("request_id") is None  # unbound after the request
+
+
+def test_log_context_puts_project_task_and_attempt_on_records_and_extra_wins():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
+    record.task_id = 99  # passed through extra=
+    with log_context(project_id="p-1", task_id=7, attempt=2):
+        ContextFilter().filter(record)
+    assert (record.project_id, record.task_id, record.attempt) == ("p-1", 99, 2)
+    with pytest.raises(ValueError, match="Unknown log context fields"):
+        log_context(worker="w").__enter__()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unhandled_exception_in_a_view_becomes_one_grouped_error_record():
+    client = Client(raise_request_exception=False)
+    assert client.get("/crashes/").status_code == 500
+    assert client.get("/crashes/").status_code == 500
+    group = ErrorGroup.objects.get()
+    assert group.error_type == "ZeroDivisionError" and group.count == 2
+    assert group.location == "urls.py:crashes"
+    assert "GET /crashes/: the view divided by zero" in group.message
+    assert "Traceback" in group.traceback
+
+
+@pytest.mark.django_db
+def test_a_404_is_not_an_error_record(client):
+    assert client.get("/no-such-page/").status_code == 404
+    assert not ErrorGroup.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_management_commands_crash_becomes_an_error_record_and_still_reaches_the_old_hook(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: seen.append(exc[0]))
+    assert command_errors.install(["manage.py", "tick"])
+    assert not command_errors.install(["manage.py", "tick"])  # chained once only
+    try:
+        raise KeyError("boom")
+    except KeyError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    assert seen == [KeyError]
+    group = ErrorGroup.objects.get()
+    assert group.error_type == "KeyError" and "manage.py tick" in group.message
+
+
+def test_only_management_command_processes_get_the_hook():
+    assert command_errors.command_name(["/usr/bin/gunicorn", "config.wsgi"]) is None
+    assert command_errors.command_name(["manage.py", "rollup_metrics"]) == "rollup_metrics"
