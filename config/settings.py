@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: the docs page works offline
     "orchestration",
     "orders",
     "agents",
@@ -58,14 +59,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "metrics.middleware.RequestIdMiddleware",  # first: every response and log line gets the request id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # JSON errors on /api/ paths (404, 413, 500...) and the body-size limit for JSON bodies.
+    "gateway.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "metrics.middleware.ErrorRecordingMiddleware",  # last: sees the view's unhandled exception first
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -188,7 +193,15 @@ ORCHESTRATION = {
     "FAULTS": _env("ENGINE_FAULTS", str, ""),
     # Extra modules that register actions at start-up (like Celery's `imports`).
     "ACTION_MODULES": _env("ENGINE_ACTION_MODULES", list, []),
+    # After a commit that made work ready, POST /api/workflows/execute (fire and forget): on
+    # Vercel nothing runs after a response, so this is how ready work starts at once.
+    "KICK": _env("ENGINE_KICK", bool, False),
+    # HTTP dispatch: ask agents to answer 202 and call back later (hosts that keep the process
+    # alive, e.g. gunicorn) instead of answering with the result (Vercel).
+    "HTTP_RESPOND_ASYNC": _env("DISPATCH_RESPOND_ASYNC", bool, False),
 }
+# Where the engine reaches the agent routes and /api/workflows/execute in HTTP dispatch mode.
+AGENTS_BASE_URL = _env("AGENTS_BASE_URL", str, SITE_URL).rstrip("/")
 if ORCHESTRATION["DISPATCH_MODE"] not in {"inline", "http"}:
     raise ImproperlyConfigured("Environment variable DISPATCH_MODE must be 'inline' or 'http'.")
 
@@ -207,6 +220,10 @@ if DEPLOY_PROVIDER not in {"local", "vercel"}:
 # --- Metrics ---------------------------------------------------------------------
 METRICS_TOKEN = _env("METRICS_TOKEN", str, "")  # bearer token for GET /metrics (Prometheus)
 METRICS_RETENTION_DAYS = _env("METRICS_RETENTION_DAYS", int, 30)  # raw agent runs older than this are pruned
+# Alert thresholds, checked by every rollup (one staff email per 5-minute window).
+METRICS_ALERT_ERROR_RATE = _env("METRICS_ALERT_ERROR_RATE", float, 0.01)  # share of attempts that fail
+METRICS_ALERT_OLDEST_WAITING_SECONDS = _env("METRICS_ALERT_OLDEST_WAITING_SECONDS", float, 300.0)
+METRICS_ALERT_DB_CONNECTIONS = _env("METRICS_ALERT_DB_CONNECTIONS", int, 80)  # Postgres pg_stat_activity
 
 # --- REST framework ----------------------------------------------------------
 REST_FRAMEWORK = {
@@ -216,6 +233,31 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "gateway.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per client (token user, else IP) and scope; see gateway/throttling.py.
+    "DEFAULT_THROTTLE_RATES": {
+        "intake": _env("THROTTLE_INTAKE", str, "30/min"),
+        "public": _env("THROTTLE_PUBLIC", str, "120/min"),
+        "webhook": _env("THROTTLE_WEBHOOK", str, "600/min"),
+        "staff": _env("THROTTLE_STAFF", str, "600/min"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Site factory API",
+    "DESCRIPTION": "Orders (intake, status), payments, agent callbacks and the workflow engine's controls.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "orchestration.models.RunStatus",
+        "TaskStatusEnum": "orchestration.models.TaskStatus",
+        "ProjectStatusEnum": "orders.models.ProjectStatus",
+    },
 }
 
 # Bodies above this are refused before anyone parses them (Vercel caps at 4.5 MB anyway).
@@ -231,7 +273,9 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "orchestration.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Puts request id / project id / task id / attempt (metrics/logging.py) on every record.
+    "filters": {"context": {"()": "metrics.logging.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

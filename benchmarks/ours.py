@@ -1,0 +1,448 @@
+"""Our engine's figures (runs in the project's own virtualenv).
+
+`python -m benchmarks.ours --db bench_ours --out FILE [--quick] [--runs N] [--only a,b]`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from benchmarks import common
+from benchmarks.stats import percentile
+
+CLAIM_BATCH = os.environ.get("BENCH_CLAIM_BATCH_SIZE", "50")
+WORKER_ENV: dict[str, str] = {}
+
+
+def configure(db: str) -> None:
+    WORKER_ENV.update(
+        {
+            "DATABASE_URL": common.db_url(db),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "ENGINE_ACTION_MODULES": "benchmarks.actions",
+            "ENGINE_CLAIM_BATCH_SIZE": CLAIM_BATCH,
+            "LOG_LEVEL": "WARNING",
+            "DEBUG": "0",
+            "PYTHONPATH": str(common.ROOT),
+        }
+    )
+    os.environ.update(WORKER_ENV)
+    import django
+
+    django.setup()
+
+
+def migrate() -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=common.ROOT,
+        env={**os.environ, **WORKER_ENV},
+        check=True,
+        timeout=300,
+    )
+
+
+def truncate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE orchestration_task, orchestration_workflowrun, orchestration_agentrun, orders_project"
+            " RESTART IDENTITY CASCADE"
+        )
+
+
+def workers(label: str, processes: int) -> common.Workers:
+    command = [sys.executable, "manage.py", "run_worker", "--processes", str(processes)]
+    return common.Workers(f"ours-{label}", [command], env=WORKER_ENV)
+
+
+def verify_plain(n: int) -> None:
+    """Every task ran once: n succeeded tasks, each on its first attempt, n closed attempts."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE attempt = 1)"
+            " FROM orchestration_task"
+        )
+        total, ok, first = cur.fetchone()
+        cur.execute(
+            "SELECT count(*), count(DISTINCT task_id), count(*) FILTER (WHERE outcome = 'succeeded')"
+            " FROM orchestration_agentrun"
+        )
+        attempts, distinct, succeeded = cur.fetchone()
+    common.verify(
+        total == n and ok == n and first == n, f"tasks: {total} total, {ok} succeeded, {first} first try (want {n})"
+    )
+    common.verify(
+        attempts == n and distinct == n and succeeded == n,
+        f"attempts: {attempts} rows for {distinct} tasks, {succeeded} succeeded (want {n})",
+    )
+
+
+def succeeded_count() -> int:
+    from orchestration.models import Task
+
+    return Task.objects.filter(status="succeeded").count()
+
+
+# --- Figures ---------------------------------------------------------------------------
+
+
+def fig_enqueue(rec: common.Recorder, args: Any) -> None:
+    from orchestration import services
+    from orchestration.models import Task
+
+    n = common.sizes(args.quick)["enqueue"]
+    for _ in range(args.runs):
+        truncate()
+        t = time.perf_counter()
+        for _ in range(n):
+            services.enqueue("engine.noop")
+        one = n / (time.perf_counter() - t)
+        common.verify(Task.objects.filter(status="queued").count() == n, "enqueue one by one lost tasks")
+        truncate()
+        payloads = [{} for _ in range(n)]
+        t = time.perf_counter()
+        ids = services.enqueue_many("engine.noop", payloads)
+        bulk = n / (time.perf_counter() - t)
+        common.verify(len(ids) == n and Task.objects.filter(status="queued").count() == n, "bulk enqueue lost tasks")
+        rec.add("enqueue_one", one)
+        rec.add("enqueue_bulk", bulk)
+    truncate()
+
+
+def fig_drain(rec: common.Recorder, args: Any) -> None:
+    from django.db import connection
+
+    from orchestration import services
+
+    n = common.sizes(args.quick)["drain"]
+    for k in (1, 2):
+        for _ in range(args.runs):
+            truncate()
+            services.enqueue_many("engine.noop", [{} for _ in range(n)])
+            with workers(f"drain{k}", k) as w:
+                common.wait_until(
+                    lambda: succeeded_count() >= n, timeout=300, interval=0.05, what=f"{n} tasks", check=w.check_alive
+                )
+                rss = w.stop()
+            with connection.cursor() as cur:
+                cur.execute("SELECT min(started_at), max(finished_at) FROM orchestration_task")
+                first, last = cur.fetchone()
+            verify_plain(n)
+            rec.add(f"drain_{k}", n / (common.ts(last) - common.ts(first)), **rss)
+            rec.add(f"rss_drain_{k}", rss["peak_rss_mb_max_process"])
+    truncate()
+
+
+def fig_latency(rec: common.Recorder, args: Any) -> None:
+    from orchestration import services
+    from orchestration.models import Task
+
+    count = common.sizes(args.quick)["latency"]
+
+    def finished(task_id: int) -> float | None:
+        row = Task.objects.filter(id=task_id, status="succeeded").values_list("finished_at", flat=True).first()
+        return common.ts(row) if row else None
+
+    for _ in range(args.runs):
+        truncate()
+        with workers("latency", 1) as w:
+            # Warm up (imports, connections, LISTEN), then let the worker go idle.
+            common.latency_loop(5, lambda: services.enqueue("engine.noop").id, finished)
+            time.sleep(0.5)
+            stamped, seen = common.latency_loop(count, lambda: services.enqueue("engine.noop").id, finished)
+            w.check_alive()
+        verify_plain(count + 5)
+        rec.add("latency_p50", percentile(stamped, 50), seen_p50=percentile(seen, 50))
+        rec.add("latency_p95", percentile(stamped, 95), seen_p95=percentile(seen, 95))
+    truncate()
+
+
+def fig_chain(rec: common.Recorder, args: Any) -> None:
+    from orchestration import services
+    from orchestration.models import WorkflowRun
+
+    count = common.sizes(args.quick)["chain"]
+
+    def finished(run_id: Any) -> float | None:
+        row = WorkflowRun.objects.filter(id=run_id, status="succeeded").values_list("finished_at", flat=True).first()
+        return common.ts(row) if row else None
+
+    def submit() -> Any:
+        return services.run_start(workflow="bench.chain", input={}).id
+
+    for _ in range(args.runs):
+        truncate()
+        with workers("chain", 1) as w:
+            common.latency_loop(2, submit, finished)
+            time.sleep(0.5)
+            stamped, seen = common.latency_loop(count, submit, finished)
+            w.check_alive()
+        total = (count + 2) * 5
+        from orchestration.models import Task
+
+        common.verify(
+            Task.objects.filter(status="succeeded", attempt=1).count() == total == Task.objects.count(),
+            "chain: a step did not run exactly once",
+        )
+        rec.add("chain_p50", percentile(stamped, 50), seen_p50=percentile(seen, 50), p95=percentile(stamped, 95))
+    truncate()
+
+
+def _mark_paid(project_id: Any) -> None:
+    """orders.services.project_mark_paid, with the zero-work copy of the order workflow."""
+    from django.db import transaction
+
+    from orchestration import clock
+    from orchestration.services import run_start
+    from orders.models import Project, ProjectStatus
+
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(id=project_id)
+        project.status = ProjectStatus.PAID
+        project.paid_at = clock.now()
+        project.save(update_fields=["status", "paid_at", "updated_at"])
+        run_start(
+            workflow="bench.order",
+            project=project,
+            input={"project_id": str(project.id)},
+            idempotency_key=f"order:{project.id}",
+        )
+
+
+def fig_order(rec: common.Recorder, args: Any) -> None:
+    from benchmarks.actions import BENCH_ORDER_WORKFLOW, critical_path_length
+    from orchestration.models import Task
+    from orders.models import Project, ProjectStatus
+    from orders.services import project_create
+
+    size = common.sizes(args.quick)
+    total, window, processes = size["orders"], size["order_window"], 2
+    steps = len(BENCH_ORDER_WORKFLOW.steps)
+    depth = critical_path_length(BENCH_ORDER_WORKFLOW)
+    rec.settings["order"] = {"worker_processes": processes, "steps": steps, "critical_path": depth, "in_flight": window}
+    for _ in range(args.runs):
+        truncate()
+        ids = [project_create(business_name=f"Bench {i}", contact_email=f"b{i}@bench.example").id for i in range(total)]
+        with workers("order", processes) as w:
+            started = 0
+            while started < min(window, total):
+                _mark_paid(ids[started])
+                started += 1
+            deadline = time.monotonic() + 300
+            while True:
+                delivered = Project.objects.filter(status=ProjectStatus.DELIVERED).count()
+                if delivered >= total:
+                    break
+                while started < total and started - delivered < window:
+                    _mark_paid(ids[started])
+                    started += 1
+                w.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("orders did not all deliver within 300 s")
+                time.sleep(0.005)
+            w.stop()
+        rows = list(Project.objects.values_list("paid_at", "delivered_at"))
+        latencies = [(common.ts(d) - common.ts(p)) * 1000 for p, d in rows]
+        wall = max(common.ts(d) for _, d in rows) - min(common.ts(p) for p, _ in rows)
+        common.verify(
+            Task.objects.filter(status="succeeded", attempt=1).count() == total * steps == Task.objects.count(),
+            "order: a step did not run exactly once",
+        )
+        rec.add("order_p50", percentile(latencies, 50))
+        rec.add("order_p95", percentile(latencies, 95))
+        # Zero-work agents: all of a step's time is the engine's. Worker-ms per step executed.
+        rec.add("order_overhead_per_step", wall * 1000 * processes / (total * steps), wall_s=wall)
+        rec.add("order_solo_per_step", percentile(latencies, 50) / depth)
+    truncate()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 2.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - localhost only
+            resp.read()
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
+GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "1"))
+# Persistent database connections for the server (the product's default, CONN_MAX_AGE=0, opens
+# one per request: about 300 req/s here instead of about 2,000).
+HEALTH_CONN_MAX_AGE = os.environ.get("BENCH_HEALTH_CONN_MAX_AGE", "60")
+
+
+def fig_health(rec: common.Recorder, args: Any) -> None:
+    seconds = common.sizes(args.quick)["health_seconds"]
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api/health"
+    command = [
+        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    tool = shutil.which("wrk")
+    rec.settings["health"] = {
+        "server": f"gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread)",
+        "client": "wrk -t2 -c50" if tool else "python threads (50)",
+        "seconds": seconds,
+        "conn_max_age": HEALTH_CONN_MAX_AGE,
+    }
+    with common.Workers("ours-gunicorn", [command], env={**WORKER_ENV, "CONN_MAX_AGE": HEALTH_CONN_MAX_AGE}) as server:
+        status = common.wait_until(
+            lambda: _get(url) or None, timeout=30, interval=0.1, what="gunicorn", check=server.check_alive
+        )
+        if status != 200:
+            raise RuntimeError(f"GET /api/health answered {status}: the endpoint is not there yet")
+        for _ in range(args.runs):
+            rps, p50, p99, errors = _wrk(tool, url, seconds) if tool else _python_load(url, seconds)
+            common.verify(errors == 0, f"health: {errors} failed requests")
+            rec.add("health_rps", rps)
+            rec.add("health_p50", p50)
+            rec.add("health_p99", p99)
+        rss = server.stop()
+    rec.settings["health"]["server_rss"] = rss
+
+
+def _wrk(tool: str, url: str, seconds: int) -> tuple[float, float, float, int]:
+    out = subprocess.run(
+        [tool, "-t2", "-c50", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
+        capture_output=True, text=True, timeout=seconds + 30, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in errs.groups()) if errs else 0)
+    return rps, p50, p99, errors
+
+
+def _python_load(url: str, seconds: int) -> tuple[float, float, float, int]:
+    """Fallback when wrk is not installed: 50 keep-alive clients in threads (the client's own
+    cost on 2 cores inflates these numbers; wrk is preferred)."""
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        mine = []
+        while time.monotonic() < stop_at:
+            t = time.perf_counter()
+            try:
+                conn.request("GET", parts.path)
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except OSError:
+                ok = False
+                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+            mine.append((time.perf_counter() - t) * 1000)
+            if not ok:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 10)
+    return len(latencies) / seconds, percentile(latencies, 50), percentile(latencies, 99), errors[0]
+
+
+COLD_START_SCRIPT = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import config.wsgi
+environ = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": "/api/health", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": sys.stdin.buffer,
+    "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
+    "wsgi.run_once": False, "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+}
+status = []
+body = b"".join(config.wsgi.application(environ, lambda s, h, e=None: status.append(s)))
+t1 = time.perf_counter()
+print(json.dumps({"status": status[0], "import_to_200_ms": (t1 - t0) * 1000}))
+"""
+
+
+def fig_cold_start(rec: common.Recorder, args: Any) -> None:
+    count = common.sizes(args.quick)["cold"]
+    imports, execs = [], []
+    for _ in range(count):
+        t = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START_SCRIPT],
+            cwd=common.ROOT, env={**os.environ, **WORKER_ENV}, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        exec_ms = (time.perf_counter() - t) * 1000
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        if not result["status"].startswith("200"):
+            raise RuntimeError(f"GET /api/health answered {result['status']}: the endpoint is not there yet")
+        imports.append(result["import_to_200_ms"])
+        execs.append(exec_ms)
+    rec.add("cold_start_p50", percentile(imports, 50), exec_to_200_p50=percentile(execs, 50), samples=len(imports))
+
+
+def main() -> None:
+    args = common.parse_args()
+    rec = common.Recorder("ours")
+    configure(args.db)
+    migrate()
+    rec.settings.update(
+        {
+            "claim_batch_size": int(CLAIM_BATCH),
+            "wake_up": "LISTEN/NOTIFY",
+            "worker": "manage.py run_worker --processes K",
+        }
+    )
+    figures = {
+        "enqueue": lambda: fig_enqueue(rec, args),
+        "drain": lambda: fig_drain(rec, args),
+        "latency": lambda: fig_latency(rec, args),
+        "chain": lambda: fig_chain(rec, args),
+        "order": lambda: fig_order(rec, args),
+        "health": lambda: fig_health(rec, args),
+        "cold_start": lambda: fig_cold_start(rec, args),
+    }
+    common.run_figures(rec, args, figures)
+
+
+if __name__ == "__main__":
+    main()

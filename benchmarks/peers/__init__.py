@@ -1,0 +1,1 @@
+"""Small Django projects for the peers (run only in benchmarks/.venv-peers)."""
