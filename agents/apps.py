@@ -8,5 +8,7 @@ class AgentsConfig(AppConfig):
     verbose_name = "Agents"
 
     def ready(self) -> None:
-        # The order workflow and the agents' actions register themselves on import.
+        # The order workflow and the agents' actions register themselves on import: every
+        # process (web, worker, cron, command) must know them, not only the test runner's.
         import_module("agents.workflow")
+        import_module("agents.actions")

@@ -13,6 +13,9 @@ import dj_database_url
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from orchestration.exceptions import InvalidLimits
+from orchestration.limits import ConcurrencyLimits, parse_limits
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -24,6 +27,13 @@ def _env(name: str, cast, default):
     try:
         return env(name, cast=cast, default=default)
     except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
+
+
+def _limits(name: str, default: str) -> ConcurrencyLimits:
+    try:
+        return parse_limits(_env(name, str, default))
+    except InvalidLimits as exc:
         raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
 
 
@@ -199,6 +209,10 @@ ORCHESTRATION = {
     # HTTP dispatch: ask agents to answer 202 and call back later (hosts that keep the process
     # alive, e.g. gunicorn) instead of answering with the result (Vercel).
     "HTTP_RESPOND_ASYNC": _env("DISPATCH_RESPOND_ASYNC", bool, False),
+    # Concurrency limits per key (E13): "design-ia=8,ads-management=8,project:*=2". A key is a
+    # step's agent unless the step names another (orchestration/limits.py); unlisted keys are
+    # unlimited. The defaults keep 50 simultaneous orders within the design-AI and ads APIs.
+    "CONCURRENCY_LIMITS": _limits("ENGINE_CONCURRENCY_LIMITS", "design-ia=8,ads-management=8"),
 }
 # Where the engine reaches the agent routes and /api/workflows/execute in HTTP dispatch mode.
 AGENTS_BASE_URL = _env("AGENTS_BASE_URL", str, SITE_URL).rstrip("/")

@@ -41,6 +41,12 @@ class InvalidWorkflow(OrchestrationError):
     code = "invalid_workflow"
 
 
+class InvalidLimits(OrchestrationError, ValueError):
+    """A concurrency-limits specification or key template that cannot be used; names the bad entry."""
+
+    code = "invalid_limits"
+
+
 class IllegalTransition(OrchestrationError):
     """A run or task is not in a state that allows the requested act."""
 

@@ -93,6 +93,8 @@ class Task(models.Model):
     cursor = models.JSONField(null=True, blank=True)  # an action's checkpoint (E8)
     progress = models.JSONField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # At most this many attempts of one key run at once, if the key has a limit (E13).
+    concurrency_key = models.CharField(max_length=200, blank=True, default="")
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +112,8 @@ class Task(models.Model):
             ),
             # Lease recovery looks only at running rows.
             models.Index(fields=["lease_expires_at"], condition=Q(status="running"), name="task_lease_expiry"),
+            # A limited claim counts the running attempts of each key.
+            models.Index(fields=["concurrency_key"], condition=Q(status="running"), name="task_running_key"),
             models.Index(fields=["status", "action"], name="task_status_action"),
         ]
 

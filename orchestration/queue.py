@@ -14,12 +14,21 @@ SQLite: no row locks, but the connection opens every transaction with
 `BEGIN IMMEDIATE` (see settings), which takes the database's single write lock
 up front; the select-then-update below is therefore atomic, and a second
 claimer waits its turn instead of reading the same rows.
+
+Concurrency limits (E13, orchestration/limits.py): with limits configured, a
+claim first takes a transaction-level advisory lock on each limited key that
+has due work (`pg_try_advisory_xact_lock`: no session state, so it works
+through PgBouncer too), then counts that key's running attempts in a *second*
+statement, whose snapshot sees every claim committed before the lock was
+granted. A key another claimer is holding is skipped this time, like a row
+under SKIP LOCKED.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from orchestration.limits import ConcurrencyLimits, parse_limits
 from orchestration.models import AgentRun, Task, TaskStatus
 
 NOTIFY_CHANNEL = "orchestration_tasks"
@@ -64,16 +74,8 @@ def is_postgres() -> bool:
 # - `attempt + CASE WHEN resume ...`: a continuation (E8) goes on with the same attempt.
 # - `lease_token`, `lease_expires_at`: the fence and the lease (E4): the shorter of the
 #   step's timeout and LEASE_SECONDS; a running attempt renews it (heartbeat.py).
-_PG_CLAIM = """
-WITH picked AS (
-    SELECT id FROM orchestration_task
-    WHERE status = 'queued' AND run_after <= %(now)s
-      -- the execute route runs one workflow run's work only
-      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
-    ORDER BY priority DESC, run_after, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
+# `_CLAIM_PICKED` is the second half of every claim: it turns the `picked` rows into running ones.
+_CLAIM_PICKED = """
 UPDATE orchestration_task AS t
 SET status = 'running',
     attempt = t.attempt + CASE WHEN t.resume THEN 0 ELSE 1 END,
@@ -89,6 +91,74 @@ RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.max_attempts, 
 """
 
 
+def _then_claim_picked(picking_ctes: str) -> str:
+    """A whole claim statement: the CTEs that choose `picked`, then _CLAIM_PICKED (constants only)."""
+    return picking_ctes + _CLAIM_PICKED
+
+
+_PG_CLAIM = _then_claim_picked(
+    """
+WITH picked AS (
+    SELECT id FROM orchestration_task
+    WHERE status = 'queued' AND run_after <= %(now)s
+      -- the execute route runs one workflow run's work only
+      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
+    ORDER BY priority DESC, run_after, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)"""
+)
+
+# Step one of a claim under limits: the limited keys that have due work, each with a
+# try-lock held until this transaction ends. `LIKE ANY(patterns)` matches the configured
+# keys and prefixes; the lock id is a 64-bit hash of the key in our own namespace.
+_PG_LOCK_LIMITED_KEYS = """
+SELECT k.key, pg_try_advisory_xact_lock(hashtextextended('orchestration.limit:' || k.key, 0))
+FROM (
+    SELECT DISTINCT concurrency_key AS key FROM orchestration_task
+    WHERE status = 'queued' AND run_after <= %(now)s AND concurrency_key LIKE ANY(%(patterns)s)
+      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
+) AS k
+"""
+
+# Step two: the claim itself, in a new statement (a new snapshot under READ COMMITTED).
+# - `cap`: the free slots of each key whose lock we hold: its limit less its running
+#   attempts (a dead worker's attempt counts until its lease is recovered).
+# - `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only if we hold
+#   that key and it has a free slot; matching by pattern (not by step one's list) also
+#   excludes a key whose first task became due between the two statements.
+# - `picked`: at most one row per limited key. A worker runs its batch one task after
+#   another, so taking more would hoard the key's slots while other workers sit idle.
+_PG_CLAIM_LIMITED = _then_claim_picked(
+    """
+WITH cap AS (
+    SELECT l.key, l.lim - (
+        SELECT count(*) FROM orchestration_task AS r WHERE r.status = 'running' AND r.concurrency_key = l.key
+    ) AS free
+    FROM unnest(%(held)s::text[], %(limits)s::int[]) AS l(key, lim)
+),
+candidates AS (
+    SELECT c.id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
+    WHERE c.status = 'queued' AND c.run_after <= %(now)s
+      AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
+      AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
+           OR c.concurrency_key IN (SELECT key FROM cap WHERE free > 0))
+    ORDER BY c.priority DESC, c.run_after, c.id
+    LIMIT %(limit)s
+    FOR UPDATE OF c SKIP LOCKED
+),
+picked AS (
+    SELECT ranked.id FROM (
+        SELECT id, concurrency_key,
+               row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, run_after, id) AS n
+        FROM candidates
+    ) AS ranked
+    LEFT JOIN cap ON cap.key = ranked.concurrency_key
+    WHERE cap.key IS NULL OR ranked.n = 1
+)"""
+)
+
+
 # Enqueueing on Postgres in one round trip: the insert, and the NOTIFY that wakes idle
 # workers, in a single statement (autocommit: no BEGIN/COMMIT round trips either).
 # `unnest ... WITH ORDINALITY` keeps the ids in the order of the payloads; `ON CONFLICT
@@ -97,10 +167,10 @@ _PG_INSERT = """
 WITH ins AS (
     INSERT INTO orchestration_task (
         step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
-        timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at
+        timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at, concurrency_key
     )
     SELECT '', %(action)s, '[]'::jsonb, 'queued', %(priority)s, %(run_after)s, 0, %(max_attempts)s,
-           %(retry)s::jsonb, %(timeout)s, '', false, u.payload, %(key)s, '', %(now)s
+           %(retry)s::jsonb, %(timeout)s, '', false, u.payload, %(key)s, '', %(now)s, %(concurrency_key)s
     FROM unnest(%(payloads)s::jsonb[]) WITH ORDINALITY AS u(payload, n)
     ORDER BY u.n
     ON CONFLICT DO NOTHING
@@ -121,6 +191,7 @@ def insert_tasks(
     timeout_seconds: float,
     idempotency_key: str | None,
     now: datetime,
+    concurrency_key: str = "",
 ) -> list[int]:
     """Insert queued tasks of one action (Postgres fast path); returns their ids in order."""
     notify = ", pg_notify(%(channel)s, '')" if settings.ORCHESTRATION["NOTIFY"] else ""
@@ -138,6 +209,7 @@ def insert_tasks(
                 "key": idempotency_key,
                 "now": now,
                 "channel": NOTIFY_CHANNEL,
+                "concurrency_key": concurrency_key,
             },
         )
         row = cur.fetchone()
@@ -146,27 +218,24 @@ def insert_tasks(
 
 def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list[ClaimedTask]:
     """Claim up to `limit` due tasks for `worker` (of one run with `run_id`), each with a fresh
-    lease and an open agent run."""
+    lease and an open agent run, never more at once per key than its concurrency limit."""
     if limit <= 0:
         return []
     token = uuid.uuid4()  # one token per claim is unique per (task, claim): a claim takes a task once
+    limits = concurrency_limits()
+    params = {
+        "now": now,
+        "limit": limit,
+        "token": token,
+        "worker": worker,
+        "lease": _lease_seconds(),
+        "run_id": str(run_id) if run_id else None,
+    }
     with transaction.atomic():
         if is_postgres():
-            with connection.cursor() as cur:
-                cur.execute(
-                    _PG_CLAIM,
-                    {
-                        "now": now,
-                        "limit": limit,
-                        "token": token,
-                        "worker": worker,
-                        "lease": _lease_seconds(),
-                        "run_id": str(run_id) if run_id else None,
-                    },
-                )
-                rows = cur.fetchall()
+            rows = _pg_claim_limited(params, limits) if limits else _pg_execute(_PG_CLAIM, params)
         else:
-            rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token, run_id=run_id)
+            rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token, run_id=run_id, limits=limits)
         claimed = [_claimed(row, token, now) for row in rows]
         claimed.sort(key=lambda t: t.id)
         AgentRun.objects.bulk_create(
@@ -186,16 +255,46 @@ def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list
     return claimed
 
 
-def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID, run_id: Any = None) -> list[tuple]:
+def concurrency_limits() -> ConcurrencyLimits:
+    configured = settings.ORCHESTRATION.get("CONCURRENCY_LIMITS") or {}
+    return configured if isinstance(configured, ConcurrencyLimits) else parse_limits(configured)
+
+
+def _pg_execute(sql: str, params: dict[str, Any]) -> list[tuple]:
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def _pg_claim_limited(params: dict[str, Any], limits: ConcurrencyLimits) -> list[tuple]:
+    patterns = limits.like_patterns()
+    keys = _pg_execute(_PG_LOCK_LIMITED_KEYS, {**params, "patterns": patterns})
+    held = limits.limited(key for key, locked in keys if locked)
+    return _pg_execute(
+        _PG_CLAIM_LIMITED,
+        {**params, "patterns": patterns, "held": list(held), "limits": list(held.values())},
+    )
+
+
+def _sqlite_claim(
+    *,
+    limit: int,
+    worker: str,
+    now: datetime,
+    token: uuid.UUID,
+    run_id: Any = None,
+    limits: ConcurrencyLimits | None = None,
+) -> list[tuple]:
     # Inside BEGIN IMMEDIATE: nobody else can write between this select and the updates.
     due = Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=now)
     if run_id:
         due = due.filter(run_id=run_id)
-    picked = list(
-        due.order_by("-priority", "run_after", "id").values_list(
-            "id", "attempt", "resume", "timeout_seconds", "started_at"
-        )[:limit]
-    )
+    columns = ("id", "attempt", "resume", "timeout_seconds", "started_at")
+    ordered = due.order_by("-priority", "run_after", "id")
+    if limits:
+        picked = _pick_within_limits(ordered.values_list(*columns, "concurrency_key"), limit, limits)
+    else:
+        picked = list(ordered.values_list(*columns)[:limit])
     rows = []
     for task_id, attempt, resume, timeout, started_at in picked:
         expires = now + timedelta(seconds=min(timeout, _lease_seconds()))
@@ -227,6 +326,25 @@ def _sqlite_claim(*, limit: int, worker: str, now: datetime, token: uuid.UUID, r
             )
         )
     return rows
+
+
+def _pick_within_limits(candidates: Any, limit: int, limits: ConcurrencyLimits) -> list[tuple]:
+    """Due rows in claim order, skipping those whose key has no free slot, and at most one
+    row per limited key (as _PG_CLAIM_LIMITED does)."""
+    running_keys = Task.objects.filter(status=TaskStatus.RUNNING).exclude(concurrency_key="")
+    running = Counter(running_keys.values_list("concurrency_key", flat=True))
+    taken: set[str] = set()
+    picked = []
+    for *row, key in candidates.iterator(chunk_size=500):
+        cap = limits.limit_of(key)
+        if cap is not None:
+            if running[key] >= cap or key in taken:
+                continue
+            taken.add(key)
+        picked.append(tuple(row))
+        if len(picked) >= limit:
+            break
+    return picked
 
 
 def _lease_seconds() -> float:

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from metrics.errors import record_error
-from orchestration import clock, queue
+from orchestration import clock, limits, queue
 from orchestration.exceptions import IllegalTransition, InvalidWorkflow, NotFound
 from orchestration.models import (
     AgentRun,
@@ -93,9 +93,13 @@ def enqueue(
     idempotency_key: str | None = None,
     retry: RetryPolicy | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    concurrency_key: str = "",
 ) -> Task:
-    """Queue one task outside any workflow. The same idempotency key returns the first task."""
-    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds)
+    """Queue one task outside any workflow. The same idempotency key returns the first task.
+
+    With `concurrency_key`, the task counts against that key's limit (E13), if it has one.
+    """
+    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds, concurrency_key)
     if queue.is_postgres() and not transaction.get_connection().in_atomic_block:
         ids = _insert(task, [task.input])
         if ids:
@@ -127,12 +131,13 @@ def enqueue_many(
     run_after: datetime | None = None,
     retry: RetryPolicy | None = None,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    concurrency_key: str = "",
 ) -> list[int]:
     """Queue many tasks of one action in one statement (bulk intake, benchmarks); returns their ids."""
-    template = _new_task(action, None, priority, run_after, None, retry, timeout_seconds)
+    template = _new_task(action, None, priority, run_after, None, retry, timeout_seconds, concurrency_key)
     if queue.is_postgres():
         return _insert(template, [p or {} for p in payloads])
-    tasks = [_new_task(action, p, priority, run_after, None, retry, timeout_seconds) for p in payloads]
+    tasks = [_new_task(action, p, priority, run_after, None, retry, timeout_seconds, concurrency_key) for p in payloads]
     with transaction.atomic():
         Task.objects.bulk_create(tasks, batch_size=500)
         queue.notify_ready()
@@ -150,6 +155,7 @@ def _insert(template: Task, payloads: list[dict[str, Any]]) -> list[int]:
         timeout_seconds=template.timeout_seconds,
         idempotency_key=template.idempotency_key,
         now=clock.now(),
+        concurrency_key=template.concurrency_key,
     )
 
 
@@ -161,11 +167,14 @@ def _new_task(
     idempotency_key: str | None,
     retry: RetryPolicy | None,
     timeout_seconds: float,
+    concurrency_key: str = "",
 ) -> Task:
     if "." not in action:
         raise InvalidWorkflow(f"Action names are 'agent.action', got {action!r}")
     if timeout_seconds <= 0:
         raise InvalidWorkflow(f"timeout_seconds must be positive, got {timeout_seconds}")
+    if len(concurrency_key) > limits.MAX_KEY_LENGTH:
+        raise InvalidWorkflow(f"concurrency_key is longer than {limits.MAX_KEY_LENGTH} characters: {concurrency_key!r}")
     policy = retry or RetryPolicy()
     return Task(
         action=action,
@@ -177,6 +186,7 @@ def _new_task(
         max_attempts=policy.max_attempts,
         timeout_seconds=timeout_seconds,
         status=TaskStatus.QUEUED,
+        concurrency_key=concurrency_key,
     )
 
 
@@ -220,6 +230,9 @@ def run_start(
                         timeout_seconds=step.timeout_seconds,
                         input=run.input,
                         idempotency_key=_step_key(run, step.name),
+                        concurrency_key=limits.concurrency_key(
+                            step.concurrency_key, action=step.action, run_id=run.id, project_id=run.project_id
+                        ),
                     )
                     for step in definition.steps
                 ]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestration.exceptions import InvalidWorkflow
+from orchestration.exceptions import InvalidLimits, InvalidWorkflow
+from orchestration.limits import check_template
 from orchestration.retry import RetryPolicy
 
 
@@ -22,6 +23,9 @@ class Step:
     timeout_seconds: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     priority: int = 0
+    # Which concurrency limit (E13) the step's attempts count against: a template of
+    # {agent}, {action}, {run} and {project}; see orchestration/limits.py.
+    concurrency_key: str = "{agent}"
 
     @property
     def max_attempts(self) -> int:
@@ -35,6 +39,7 @@ class Step:
             "timeout_seconds": self.timeout_seconds,
             "retry": self.retry.as_dict(),
             "priority": self.priority,
+            "concurrency_key": self.concurrency_key,
         }
 
 
@@ -57,6 +62,10 @@ class Workflow:
             unknown = set(step.needs) - set(names)
             if unknown:
                 raise InvalidWorkflow(f"Step {step.name!r} of {self.name!r} needs unknown steps {sorted(unknown)}")
+            try:
+                check_template(step.concurrency_key)
+            except InvalidLimits as exc:
+                raise InvalidWorkflow(f"Step {step.name!r} of {self.name!r}: {exc}") from None
         self.topological_order()  # raises on a cycle
 
     def step(self, name: str) -> Step:

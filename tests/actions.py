@@ -129,3 +129,18 @@ SLOW = register_workflow(
         ),
     )
 )
+
+
+# 50 orders sharing one rate-limited provider (E13): each run's `call` step counts
+# against the "provider:fake" key, whatever its agent.
+SHARED_PROVIDER = register_workflow(
+    Workflow(
+        name="test-shared-provider",
+        version=1,
+        steps=(
+            Step("prepare", "engine.echo"),
+            Step("call", "test.sleep", needs=("prepare",), concurrency_key="provider:fake"),
+            Step("finish", "engine.echo", needs=("call",)),
+        ),
+    )
+)
