@@ -485,14 +485,19 @@ def replay_plan(run: WorkflowRun, *, mode: str = "failed", from_step: str | None
     elif mode == "step":
         if from_step not in tasks:
             raise InvalidWorkflow(f"Run {run.id} has no step {from_step!r}; steps are {sorted(tasks)}")
-        targets = downstream_of(needs, {from_step})
+        # The failed steps too, wherever they are: a run replayed from a later step, or from
+        # a parallel branch, could otherwise never finish.
+        targets = downstream_of(needs, {from_step} | _failed_steps(tasks))
     elif mode == "failed":
-        roots = {s for s, t in tasks.items() if t.status in (TaskStatus.DEAD, TaskStatus.CANCELLED)}
-        targets = downstream_of(needs, roots)
+        targets = downstream_of(needs, _failed_steps(tasks))
     else:
         raise InvalidWorkflow(f"Replay mode must be 'failed', 'scratch' or 'step', got {mode!r}")
     order = [s["name"] for s in run.definition.get("steps", [])]
     return [s for s in order if s in targets]
+
+
+def _failed_steps(tasks: dict[str, Task]) -> set[str]:
+    return {step for step, t in tasks.items() if t.status in (TaskStatus.DEAD, TaskStatus.CANCELLED)}
 
 
 def run_replay(*, run: WorkflowRun, actor: Actor, mode: str = "failed", from_step: str | None = None) -> WorkflowRun:
@@ -583,7 +588,8 @@ def _lock_run_of(task_id: int, run_id: Any = None) -> WorkflowRun | None:
 
 
 def _advance(run: WorkflowRun, now: datetime) -> bool:
-    """Queue the waiting steps whose dependencies all succeeded; finish the run when all did."""
+    """Queue the waiting steps whose dependencies all succeeded; finish the run when all did,
+    or fail it again when a dead step leaves it nothing to do (one of two dead steps retried)."""
     rows = list(run.tasks.values_list("id", "step", "status", "needs"))
     succeeded = {step for _, step, status, _ in rows if status == TaskStatus.SUCCEEDED}
     ready = [tid for tid, _, status, needs in rows if status == TaskStatus.WAITING and set(needs) <= succeeded]
@@ -592,6 +598,11 @@ def _advance(run: WorkflowRun, now: datetime) -> bool:
         queue.notify_ready()
     if len(succeeded) == len(rows):
         _finish_run(run, RunStatus.SUCCEEDED, now)
+        return True
+    active = any(status in (TaskStatus.QUEUED, TaskStatus.RUNNING) for _, _, status, _ in rows)
+    dead = sorted(step for _, step, status, _ in rows if status in (TaskStatus.DEAD, TaskStatus.CANCELLED))
+    if not ready and not active and dead:
+        _finish_run(run, RunStatus.FAILED, now, error=f"Steps {dead} failed and nothing else can run")
         return True
     return bool(ready)
 

@@ -65,6 +65,14 @@ def fail_unless(ctx: TaskContext) -> dict[str, Any]:
     return {"ok": True, "inputs": sorted(ctx.inputs)}
 
 
+@action("test.fail_unless_named")
+def fail_unless_named(ctx: TaskContext) -> dict[str, Any]:
+    """Fails for good unless the flag file `<flags>/<step>` exists: each step has its own fix."""
+    if not os.path.exists(os.path.join(ctx.input["flags"], ctx.step)):
+        raise PermanentError(f"flag for {ctx.step} missing")
+    return {"ok": True}
+
+
 @action("test.chunks")
 def chunks(ctx: TaskContext) -> dict[str, Any] | Continue:
     """Processes `chunks` chunks of `cost` seconds each, checkpointing when the budget runs short."""
@@ -108,6 +116,20 @@ FRAGILE = register_workflow(
             Step("b", "engine.echo"),
             Step("c", "test.fail_unless", needs=("a",), retry=RetryPolicy(max_attempts=1)),
             Step("d", "engine.echo", needs=("c", "b")),
+        ),
+    )
+)
+
+# Two branches that can both fail (each on its own flag file), joined at the end.
+TWO_FRAGILE = register_workflow(
+    Workflow(
+        name="test-two-fragile",
+        version=1,
+        steps=(
+            Step("a", "engine.echo"),
+            Step("left", "test.fail_unless_named", needs=("a",), retry=RetryPolicy(max_attempts=1)),
+            Step("right", "test.fail_unless_named", needs=("a",), retry=RetryPolicy(max_attempts=1)),
+            Step("join", "engine.echo", needs=("left", "right")),
         ),
     )
 )

@@ -285,6 +285,48 @@ def test_replay_from_a_chosen_step_reruns_it_and_what_follows(tmp_path) -> None:
     assert services.replay_plan(run, mode="step", from_step="b") == ["b", "d"]
 
 
+def both_branches_dead(tmp_path):
+    run = services.run_start(workflow="test-two-fragile", input={"flags": str(tmp_path)})
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert {s: t.status for s, t in steps(run).items()} == {
+        "a": "succeeded",
+        "left": "dead",
+        "right": "dead",
+        "join": "waiting",
+    }
+    return run
+
+
+def test_replay_from_a_later_step_also_reruns_the_failed_steps_it_needs(tmp_path) -> None:
+    run = both_branches_dead(tmp_path)
+    assert services.replay_plan(run, mode="step", from_step="join") == ["left", "right", "join"]
+    (tmp_path / "left").write_text("fixed")
+    (tmp_path / "right").write_text("fixed")
+    services.run_replay(run=run, actor=STAFF, mode="step", from_step="join")
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert steps(run)["a"].agent_runs.count() == 1, "the succeeded step upstream is kept"
+
+
+def test_retrying_one_of_two_dead_tasks_fails_the_run_again_instead_of_leaving_it_running(tmp_path) -> None:
+    run = both_branches_dead(tmp_path)
+    (tmp_path / "left").write_text("fixed")
+    services.task_retry(task=steps(run)["left"], actor=STAFF)
+    drain()
+    run.refresh_from_db()
+    assert steps(run)["left"].status == TaskStatus.SUCCEEDED
+    assert run.status == RunStatus.FAILED, "nothing can run while 'right' is dead: the run is failed, not stuck"
+    assert "right" in run.error
+    (tmp_path / "right").write_text("fixed")
+    services.task_retry(task=steps(run)["right"], actor=STAFF)
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+
+
 def test_replay_is_refused_for_a_running_run_and_changes_nothing() -> None:
     run = services.run_start(workflow="test-diamond")
     with pytest.raises(IllegalTransition, match="is running"):
