@@ -169,46 +169,85 @@ def _conninfo(url: str) -> str:
 
 
 def _child_main(index: int, options: WorkerOptions) -> None:
+    # Forked with SIGTERM/SIGINT blocked and the supervisor's handlers: put the defaults back
+    # before unblocking, so a stop sent while this child started simply ends it (it holds
+    # nothing yet) instead of running the supervisor's handler in the wrong process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     Worker(options, name=f"{default_worker_name()}/{index}").run()
 
 
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+# A child that keeps crashing is restarted after 0.5 s, 1 s, 2 s ... at most 30 s apart; one
+# that ran for a minute before exiting starts again from the shortest delay.
+RESTART_DELAY_SECONDS = (0.5, 30.0)
+RESTART_RESET_AFTER_SECONDS = 60.0
+
+
 def run_processes(processes: int, options: WorkerOptions) -> int:
-    """Run `processes` workers and supervise them until SIGTERM; crashed ones are restarted."""
+    """Run `processes` workers and supervise them until SIGTERM; crashed ones are restarted
+    with a bounded backoff."""
     if processes == 1:
         Worker(options).run()
         return 0
     db.connections.close_all()  # never share a connection across fork
     ctx = multiprocessing.get_context("fork")
     children: dict[int, multiprocessing.process.BaseProcess] = {}
+    started_at: dict[int, float] = {}
+    failures: dict[int, int] = {}
     stopping = threading.Event()
 
     def stop(*_: Any) -> None:
+        # Only a flag; the loop below passes the stop on to the children.
         stopping.set()
-        for child in children.values():
+
+    def pass_stop_on() -> None:
+        for child in list(children.values()):
             if child.is_alive() and child.pid:
                 os.kill(child.pid, signal.SIGTERM)
 
     def spawn(index: int) -> None:
         child = ctx.Process(target=_child_main, args=(index, options), name=f"worker-{index}")
-        child.start()
-        children[index] = child
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)  # no stop lands mid-fork
+        try:
+            child.start()
+            children[index] = child
+            started_at[index] = time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
-    for index in range(processes):
-        spawn(index)
+    # Before the first fork: a SIGTERM that lands while children start must still reach them.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    for index in range(processes):
+        if stopping.is_set():
+            break
+        spawn(index)
+    passed_on = False
     while children:
+        if stopping.is_set() and not passed_on:
+            pass_stop_on()
+            passed_on = True
         for index, child in list(children.items()):
             child.join(timeout=0.2)
             if child.is_alive():
                 continue
             del children[index]
             finished_normally = child.exitcode == 0 and (options.idle_exit or options.max_tasks is not None)
-            if not stopping.is_set() and not finished_normally:
-                logger.error(
-                    "worker process exited; restarting",
-                    extra={"action": "worker_restart", "index": index, "exitcode": child.exitcode},
-                )
-                time.sleep(0.5)
+            if stopping.is_set() or finished_normally:
+                continue
+            if time.monotonic() - started_at[index] >= RESTART_RESET_AFTER_SECONDS:
+                failures[index] = 0
+            failures[index] = failures.get(index, 0) + 1
+            low, high = RESTART_DELAY_SECONDS
+            delay = min(high, low * 2 ** (failures[index] - 1))
+            logger.error(
+                "worker process exited; restarting",
+                extra={"action": "worker_restart", "index": index, "exitcode": child.exitcode, "delay_s": delay},
+            )
+            if not stopping.wait(delay):
                 spawn(index)
     return 0

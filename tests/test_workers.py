@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections import Counter
@@ -127,12 +128,30 @@ def test_sigterm_lets_the_current_task_finish_then_the_worker_exits_cleanly(tmp_
     assert len(log.read_text().splitlines()) == 1
 
 
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
 def test_sigterm_to_the_supervisor_stops_every_worker_process() -> None:
     supervisor = start_worker("--processes", "3")
-    time.sleep(1.5)  # let the children start; the assertion below does not depend on it
+    assert wait_until(lambda: len(children_of(supervisor.pid)) >= 3, timeout=60), stop(supervisor)
+    children = children_of(supervisor.pid)
     supervisor.send_signal(signal.SIGTERM)
     output, _ = supervisor.communicate(timeout=30)
     assert supervisor.returncode == 0, output
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # reaped by the supervisor: not even a zombie is left
+
+
+def test_sigterm_while_the_supervisor_starts_its_children_leaves_none_behind() -> None:
+    supervisor = start_worker("--processes", "3")
+    assert wait_until(lambda: len(children_of(supervisor.pid)) >= 1, timeout=60, interval=0.001), stop(supervisor)
+    supervisor.send_signal(signal.SIGTERM)  # as early as the first fork
+    output, _ = supervisor.communicate(timeout=30)
+    assert supervisor.returncode == 0, output
+    assert children_of(supervisor.pid) == []
 
 
 @postgres_only
