@@ -17,12 +17,13 @@ install: $(STAMP)
 
 # The product on the embedded SQLite default: migrate, one real order end to end, then the
 # server and a worker until Ctrl-C.
+# SITE_URL follows PORT: the links the demo prints and stores (site, status, emails) must name this server.
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py demo --port $(PORT)
-	DEBUG=1 $(PY) manage.py run_worker & WORKER=$$!; \
+	DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py demo --port $(PORT)
+	DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py run_worker & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null' EXIT INT TERM; \
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	$(PY) -m pytest

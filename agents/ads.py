@@ -20,8 +20,12 @@ MIN_HEADLINES, MAX_HEADLINES = 3, 15
 MIN_DESCRIPTIONS, MAX_DESCRIPTIONS = 2, 4
 KEYWORD_MAX_CHARS, KEYWORD_MAX_WORDS = 80, 10
 MATCH_TYPES = {"exact": "Exact", "phrase": "Phrase", "broad": "Broad"}
+# Editor's value for the Google Search network alone: no Search Partners, no Display, until someone decides otherwise.
+NETWORKS = "Google Search"
+# Google Ads Editor's own column names ("Import a CSV file in Google Ads Editor", CSV file columns); Editor
+# ignores case and spaces in headers but not spelling, and reads an empty cell as "leave unchanged".
 CSV_HEADER = (
-    ["Campaign", "Campaign Type", "Campaign Daily Budget", "Networks", "Languages", "Ad Group", "Keyword"]
+    ["Campaign", "Campaign Type", "Campaign Daily Budget", "Networks", "Languages", "Location", "Ad Group", "Keyword"]
     + ["Criterion Type", "Ad type"]
     + [f"Headline {n}" for n in range(1, MAX_HEADLINES + 1)]
     + [f"Description {n}" for n in range(1, MAX_DESCRIPTIONS + 1)]
@@ -334,7 +338,8 @@ def _ad_problems(ad: dict[str, Any]) -> list[str]:
 
 
 def campaign_csv(campaign: dict[str, Any]) -> str:
-    """Google Ads Editor import: a campaign row, then per ad group its row, keyword rows and ad rows."""
+    """Google Ads Editor import: a campaign row, its location and negative keyword rows, then per ad group its row,
+    keyword rows and ad rows."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_HEADER, lineterminator="\r\n")
     writer.writeheader()
@@ -344,12 +349,15 @@ def campaign_csv(campaign: dict[str, Any]) -> str:
             "Campaign": name,
             "Campaign Type": "Search",
             "Campaign Daily Budget": f"{Decimal(campaign['daily_budget_cents']) / 100:.2f}",
-            "Networks": "Google search",
+            "Networks": NETWORKS,
             "Languages": campaign["language"],
             # Imported paused: nobody spends the customer's money before a person has reviewed the campaign.
             "Status": "Paused",
         }
     )
+    # Editor wants one row per targeted location: without it the campaign would show worldwide.
+    for location in campaign.get("locations", []):
+        writer.writerow({"Campaign": name, "Location": location})
     for negative in campaign.get("negative_keywords", []):
         writer.writerow({"Campaign": name, "Keyword": negative, "Criterion Type": "Campaign Negative Broad"})
     for group in campaign["ad_groups"]:

@@ -29,3 +29,19 @@ class SideEffect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.status})"
+
+
+class StoredFile(models.Model):
+    """One file of agents.storage.DatabaseStorage: built and published sites live in the database, not on a
+    serverless function's ephemeral disk, so any invocation (build, deploy, the /sites/ view) can read them."""
+
+    name = models.CharField(max_length=500, unique=True)  # the storage name, e.g. "sites/<slug>/index.html"
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,6 +7,7 @@ value raises ImproperlyConfigured naming the variable, at start-up.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -123,11 +124,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     if _db["NAME"] and _db["NAME"] != ":memory:":
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # A file, not memory: the tests start real worker processes that must see the same database.
-    _db["TEST"] = {"NAME": _env("TEST_DATABASE_NAME", str, str(VAR_DIR / "test_db.sqlite3"))}
+    # One per test process, so two test runs on one checkout never share (or destroy) it.
+    _db["TEST"] = {"NAME": _env("TEST_DATABASE_NAME", str, str(VAR_DIR / f"test_db_{os.getpid()}.sqlite3"))}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Neon's pooled endpoint is PgBouncer in transaction mode: no server-side cursors.
     _db["DISABLE_SERVER_SIDE_CURSORS"] = True
-    _db.setdefault("TEST", {})["NAME"] = _env("TEST_DATABASE_NAME", str, None)
+    _db.setdefault("TEST", {})["NAME"] = _env("TEST_DATABASE_NAME", str, f"test_{_db['NAME']}_{os.getpid()}")
 DATABASES = {"default": _db}
 # The direct (non-pooled) URL, used by run_worker for LISTEN; defaults to DATABASE_URL.
 DIRECT_DATABASE_URL = _env("DIRECT_DATABASE_URL", str, DATABASE_URL)
@@ -225,11 +227,17 @@ VERCEL_TOKEN = _env("VERCEL_TOKEN", str, "")
 VERCEL_TEAM_ID = _env("VERCEL_TEAM_ID", str, "")
 VERCEL_PROJECT = _env("VERCEL_PROJECT", str, "")
 VERCEL_API_BASE = _env("VERCEL_API_BASE", str, "https://api.vercel.com")
+VERCEL_POLL_SECONDS = _env("VERCEL_POLL_SECONDS", float, 3.0)  # how often a building deployment is polled
 LLM_BASE_URL = _env("LLM_BASE_URL", str, "")  # an OpenAI-compatible chat-completions API
 LLM_API_KEY = _env("LLM_API_KEY", str, "")
 LLM_MODEL = _env("LLM_MODEL", str, "gpt-4o-mini")
+# One HTTP request to the model (connect + answer); a slow answer is retried, then the step retries.
+LLM_TIMEOUT_SECONDS = _env("LLM_TIMEOUT_SECONDS", float, 30.0)
 if DEPLOY_PROVIDER not in {"local", "vercel"}:
     raise ImproperlyConfigured("Environment variable DEPLOY_PROVIDER must be 'local' or 'vercel'.")
+for _name, _seconds in (("LLM_TIMEOUT_SECONDS", LLM_TIMEOUT_SECONDS), ("VERCEL_POLL_SECONDS", VERCEL_POLL_SECONDS)):
+    if not 0 < _seconds <= 600:
+        raise ImproperlyConfigured(f"Environment variable {_name} must be between 0 and 600 seconds, got {_seconds}.")
 
 # --- Metrics ---------------------------------------------------------------------
 METRICS_TOKEN = _env("METRICS_TOKEN", str, "")  # bearer token for GET /metrics (Prometheus)

@@ -38,7 +38,11 @@ def build(ctx: TaskContext) -> dict[str, Any]:
         target = f"{root}/{path}"
         if default_storage.exists(target):
             default_storage.delete(target)
-        default_storage.save(target, ContentFile(content))
+        saved = default_storage.save(target, ContentFile(content))
+        if saved != target:
+            # save() never overwrites: a concurrent build took the name first. The root is content-addressed,
+            # so its bytes are these bytes; our copy under another name is only clutter.
+            default_storage.delete(saved)
     return {"root": root, "files": sorted(files), "manifest": site_manifest(files)}
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.brief import Brief
+from agents.providers.deploy import production_host
 from agents.providers.errors import ProviderError
 from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.registry import TaskContext
@@ -47,7 +48,8 @@ def status_url(project: Project) -> str:
 def site_base_url(slug: str) -> str:
     """Where the site will live once deployed (sitemap and Open Graph need absolute URLs)."""
     if settings.DEPLOY_PROVIDER == "vercel":
-        return f"https://{settings.VERCEL_PROJECT or slug}.vercel.app/"
+        # The same production domain the Vercel provider returns and stores as the project's site URL.
+        return f"https://{production_host(settings.VERCEL_PROJECT or slug)}/"
     return f"{settings.SITE_URL}/sites/{slug}/"
 
 

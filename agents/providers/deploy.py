@@ -46,6 +46,11 @@ STATIC_PROJECT_SETTINGS: dict[str, None] = {
 }
 
 
+def production_host(project: str) -> str:
+    """The production domain Vercel gives a project: ``<project>.vercel.app``."""
+    return f"{project}.vercel.app"
+
+
 @dataclass(frozen=True)
 class DeployResult:
     provider: str
@@ -375,14 +380,18 @@ class VercelDeployProvider:
     def _result(self, deployment: dict[str, Any], *, ready: bool, reused: bool) -> DeployResult:
         host = str(deployment.get("url") or "")
         aliases = [a for a in deployment.get("alias") or [] if isinstance(a, str)]
-        # A site's own project: its production alias is public, while the per-deployment URL sits
-        # behind Vercel's Standard Deployment Protection. A shared project's alias moves on to the
-        # next site deployed there, so its immutable deployment URL is the only stable address.
-        public = aliases[0] if ready and aliases and self.project_name is None else host
+        project = self.project_name or str(deployment.get("name") or "")
+        # The project's production domain is public and is the address the sitemap and Open Graph tags were built
+        # with; the per-deployment URL sits behind Vercel's Standard Deployment Protection, so customers get the
+        # production domain. An alias Vercel reports wins over our guess (a taken name gets a scope suffix).
+        expected = production_host(project) if project else ""
+        public = (expected if expected in aliases else aliases[0] if aliases else expected) or host
+        # Until it is ready, the deployment's own URL is the only address that exists.
+        address = public if ready else host
         return DeployResult(
             provider=self.name,
             deployment_id=str(deployment["id"]),
-            url=f"https://{public}/" if public else "",
+            url=f"https://{address}/" if address else "",
             ready=ready,
             detail={
                 "ready_state": deployment.get("readyState"),
@@ -409,5 +418,6 @@ def get_deploy_provider() -> DeployProvider:
             team_id=getattr(settings, "VERCEL_TEAM_ID", None) or None,
             project_name=getattr(settings, "VERCEL_PROJECT", None) or None,
             api_base=getattr(settings, "VERCEL_API_BASE", VERCEL_API_BASE) or VERCEL_API_BASE,
+            poll_interval=float(getattr(settings, "VERCEL_POLL_SECONDS", 3.0)),
         )
     raise ImproperlyConfigured(f"DEPLOY_PROVIDER must be 'local' or 'vercel', not {choice!r}.")

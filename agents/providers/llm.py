@@ -338,5 +338,5 @@ def get_llm_copywriter() -> ChatCompletionsCopywriter | None:
     if not base_url or not api_key:
         return None
     model = getattr(settings, "LLM_MODEL", DEFAULT_MODEL) or DEFAULT_MODEL
-    timeout = float(getattr(settings, "LLM_TIMEOUT", 30) or 30)
+    timeout = float(settings.LLM_TIMEOUT_SECONDS)
     return ChatCompletionsCopywriter(base_url, api_key, model, timeout=timeout)

@@ -112,8 +112,8 @@ def test_csv_parses_and_has_one_row_per_keyword_and_per_ad(data):
     assert header == CSV_HEADER
     for column in ("Campaign", "Campaign Daily Budget", "Ad Group", "Keyword", "Criterion Type", "Final URL"):
         assert column in header
-    assert [f"Headline {n}" for n in range(1, 16)] == header[9:24]
-    assert [f"Description {n}" for n in range(1, 5)] == header[24:28]
+    assert [f"Headline {n}" for n in range(1, 16)] == header[10:25]
+    assert [f"Description {n}" for n in range(1, 5)] == header[25:29]
     keyword_rows = [r for r in rows if r["Ad Group"] and r["Keyword"]]
     ad_rows = [r for r in rows if r["Ad type"] == "Responsive search ad"]
     assert len(keyword_rows) == sum(len(g["keywords"]) for g in campaign["ad_groups"])
@@ -218,3 +218,58 @@ def test_summary_is_short_and_in_the_customer_language(language, words):
     assert len(summary) < 600
     with pytest.raises(ValueError, match="language"):
         campaign_summary(campaign_for(VALID[1]), "de")
+
+
+# Column headers (or one of their documented alternates) from Google's "Import a CSV file in Google Ads Editor",
+# section "CSV file columns", and the responsive search ad columns Editor exports. Editor ignores case and spaces.
+EDITOR_COLUMNS = (
+    {"campaign", "campaign name"},
+    {"campaign type"},
+    {"campaign daily budget", "daily budget", "campaign budget", "budget"},
+    {"networks"},
+    {"language targeting", "language", "languages"},
+    {"location", "geo targeting"},
+    {"ad group", "ad group name"},
+    {"keyword"},
+    {"criterion type"},
+    {"ad type"},
+    *({f"headline {n}"} for n in range(1, 16)),
+    *({f"description {n}"} for n in range(1, 5)),
+    {"path 1"},
+    {"path 2"},
+    {"final url"},
+    {"status"},
+)
+EDITOR_NETWORKS = {"google search", "search partners", "search", "display", "select"}
+
+
+def _editor_key(header: str) -> str:
+    return " ".join(header.lower().replace("_", " ").split())
+
+
+def test_csv_header_uses_only_google_ads_editor_column_names():
+    with io.StringIO(campaign_csv(campaign_for(VALID[0]))) as handle:
+        header = [_editor_key(h) for h in next(csv.reader(handle))]
+    assert len(header) == len(EDITOR_COLUMNS), "one column per documented Editor field, no invented ones"
+    for names, column in zip(EDITOR_COLUMNS, header, strict=True):
+        assert column in names, f"{column!r} is not an Editor column name ({sorted(names)})"
+
+
+@pytest.mark.parametrize("data", VALID, ids=IDS)
+def test_csv_targets_the_brief_city_on_a_location_row_and_the_google_search_network(data):
+    rows = list(csv.DictReader(io.StringIO(campaign_csv(campaign_for(data)))))
+    campaign_row = rows[0]
+    assert campaign_row["Networks"] == "Google Search"  # Editor's exact spelling
+    assert {_editor_key(n) for n in campaign_row["Networks"].split(";")} <= EDITOR_NETWORKS
+    assert campaign_row["Languages"] == data["language"]
+    location_rows = [r for r in rows if r["Location"]]
+    assert [r["Location"] for r in location_rows] == [data["city"]]
+    (location,) = location_rows
+    # A location row names its campaign and nothing else: any other cell would edit another item.
+    assert location["Campaign"] == campaign_row["Campaign"]
+    assert {k for k, v in location.items() if v} == {"Campaign", "Location"}
+
+
+def test_a_brief_without_a_city_gets_no_location_row():
+    rows = list(csv.DictReader(io.StringIO(campaign_csv(campaign_for({**VALID[1], "city": ""})))))
+    assert [r for r in rows if r["Location"]] == []

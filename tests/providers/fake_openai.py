@@ -1,12 +1,16 @@
 """A fake OpenAI chat-completions endpoint on pytest-httpserver that checks request shapes.
 
 Answers a PageCopy JSON in ``choices[0].message.content``. Scripted replies are queued with
-``script(...)``: "malformed", "wrong_shape", "rate_limited", "unauthorized", "refusal", "ok".
+``script(...)``: "malformed", "wrong_shape", "rate_limited", "unauthorized", "refusal", "server_error" (500),
+"bad_gateway" (502), "slow" (answers after ``slow_seconds``), "ok". The server answers one request at a
+time, so a test that makes it slow waits with ``wait_answered`` before the next test uses it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +44,9 @@ class FakeOpenAI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     idempotency_keys: list[str | None] = field(default_factory=list)
     retry_after: str = "2"
+    slow_seconds: float = 0.5
+    answered: int = 0  # requests the handler has finished with, slow ones included
+    _answered_changed: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
         self.httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._handle)
@@ -51,9 +58,29 @@ class FakeOpenAI:
     def script(self, *replies: str) -> None:
         self.replies.extend(replies)
 
+    def wait_answered(self, count: int, timeout: float = 10.0) -> None:
+        """Block until the handler has finished `count` requests (slow answers outlive the client's wait)."""
+        with self._answered_changed:
+            if not self._answered_changed.wait_for(lambda: self.answered >= count, timeout=timeout):
+                raise AssertionError(f"the fake answered {self.answered} of {count} requests in {timeout} s")
+
     def _handle(self, request: Request) -> Response:
+        try:
+            return self._answer(request)
+        finally:
+            with self._answered_changed:
+                self.answered += 1
+                self._answered_changed.notify_all()
+
+    def _answer(self, request: Request) -> Response:
         self.idempotency_keys.append(request.headers.get("Idempotency-Key"))
         reply = self.replies.pop(0) if self.replies else "ok"
+        if reply == "slow":
+            time.sleep(self.slow_seconds)  # past the client's timeout: it gives up before this answer
+        if reply == "server_error":
+            return _error(500, "server_error", "The server had an error while processing your request.")
+        if reply == "bad_gateway":
+            return _error(502, "bad_gateway", "Bad gateway.")
         if reply == "unauthorized" or request.headers.get("Authorization") != f"Bearer {self.api_key}":
             # Like OpenAI, the message echoes the key it was given: clients must not repeat it.
             given = request.headers.get("Authorization", "").removeprefix("Bearer ")

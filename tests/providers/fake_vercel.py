@@ -40,6 +40,8 @@ class FakeVercel:
     final_state: str = "READY"
     error_message: str = "Command failed with exit code 1"
     honour_meta_filter: bool = True
+    # Vercel adds the team's scope to a production domain whose plain name is taken: "-acme".
+    alias_scope_suffix: str = ""
     page_size: int = 20
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
@@ -152,7 +154,8 @@ class FakeVercel:
             if polls < self.building_polls:
                 deployment["readyState"] = "BUILDING"
             elif self.final_state == "READY":
-                deployment.update(readyState="READY", alias=[f"{deployment['name']}.vercel.app"], aliasAssigned=True)
+                alias = f"{deployment['name']}{self.alias_scope_suffix}.vercel.app"
+                deployment.update(readyState="READY", alias=[alias], aliasAssigned=True)
             else:
                 deployment.update(readyState=self.final_state, errorCode="BUILD_FAILED")
                 deployment["errorMessage"] = self.error_message

@@ -63,13 +63,35 @@ def test_vercel_deploy_sends_the_right_shape_and_returns_the_url(fake, clock):
     assert result.detail["deployment_url"] == "https://boulangerie-martin-000001.vercel.app"
 
 
-def test_shared_project_returns_the_immutable_deployment_url(fake, clock):
+def test_a_named_project_returns_its_production_url_not_the_protected_deployment_url(fake, clock):
     result = make(fake, clock, project_name="client-sites").deploy(
         slug="boulangerie-martin", files=SITE, idempotency_key=KEY
     )
 
     assert fake.create_bodies[0]["name"] == "client-sites"
-    assert result.url == "https://client-sites-000001.vercel.app/"
+    # The address the sitemap and Open Graph tags use (agents.actions.common.site_base_url).
+    assert result.url == "https://client-sites.vercel.app/"
+    assert result.detail["deployment_url"] == "https://client-sites-000001.vercel.app"
+
+
+def test_the_alias_vercel_reports_wins_when_the_plain_name_was_taken(fake, clock):
+    fake.alias_scope_suffix = "-acme"
+
+    result = make(fake, clock, project_name="client-sites").deploy(
+        slug="boulangerie-martin", files=SITE, idempotency_key=KEY
+    )
+
+    assert result.url == "https://client-sites-acme.vercel.app/"
+
+
+def test_a_not_ready_deployment_only_has_its_own_url(fake, clock):
+    fake.building_polls = 1000
+    pending = make(fake, clock, project_name="client-sites", poll_timeout=3, poll_interval=3).deploy(
+        slug="boulangerie-martin", files=SITE, idempotency_key=KEY
+    )
+
+    assert pending.ready is False
+    assert pending.url == "https://client-sites-000001.vercel.app/"
 
 
 def test_no_team_id_sends_no_team_param(httpserver, clock):

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import copy
+import os
+import socket
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
-from agents.providers.errors import ProviderPermanentError
+from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
+from agents.providers.http import RetryPolicy
 from agents.providers.llm import PAGE_COPY_SCHEMA, ChatCompletionsCopywriter, get_llm_copywriter, validate_page_copy
 
 from . import FakeClock
 from .fake_openai import SAMPLE_COPY, FakeOpenAI
 
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "run-42:design:page-0"
 DESIGN = {"palette": {"primary": "#8a4b2a"}, "fonts": {"heading": "Fraunces"}, "tone": "chaleureux"}
 
@@ -147,6 +155,103 @@ def test_a_refusal_is_permanent(fake, clock):
         write(make(fake, clock))
 
 
+@pytest.fixture
+def threaded_fake():
+    """A fake that answers requests in parallel: a slow answer must not hold up the client's retry."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield FakeOpenAI(server, slow_seconds=1.5)
+    finally:
+        server.clear()
+        server.stop()
+
+
+def test_a_slow_server_hits_the_timeout_is_retried_and_is_then_reported_retryable(threaded_fake, clock):
+    threaded_fake.script("slow", "slow", "slow")
+    writer = make(threaded_fake, clock, timeout=0.4, retry=RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=2.0))
+
+    with pytest.raises(ProviderRetryableError, match="Timeout") as caught:
+        write(writer)
+
+    threaded_fake.wait_answered(3)
+    assert caught.value.retryable and caught.value.provider == "llm"
+    assert threaded_fake.idempotency_keys == [KEY] * 3, "each try is the same request, under the same key"
+    assert len(clock.sleeps) == 2
+    assert threaded_fake.api_key not in str(caught.value)
+
+
+def test_a_slow_answer_is_abandoned_and_the_retry_succeeds(threaded_fake, clock):
+    threaded_fake.script("slow")
+
+    result = write(make(threaded_fake, clock, timeout=0.4))
+
+    threaded_fake.wait_answered(2)
+    assert result == SAMPLE_COPY
+    assert threaded_fake.idempotency_keys == [KEY, KEY]
+
+
+def test_the_timeout_comes_from_llm_timeout_seconds(settings):
+    settings.LLM_BASE_URL = "http://127.0.0.1:1/v1"
+    settings.LLM_API_KEY = "sk-x"
+    settings.LLM_TIMEOUT_SECONDS = 7.5
+
+    assert get_llm_copywriter().http.timeout == 7.5
+
+
+def rising(fake: FakeOpenAI, clock: FakeClock, **policy: float) -> ChatCompletionsCopywriter:
+    """A writer whose jitter is always at its ceiling, so the sleeps show the backoff curve itself."""
+    return ChatCompletionsCopywriter(
+        fake.base_url, fake.api_key, fake.model, sleep=clock.sleep, rng=lambda: 1.0, retry=RetryPolicy(**policy)
+    )
+
+
+def test_5xx_answers_are_retried_with_exponential_capped_backoff(fake, clock):
+    fake.script("server_error", "bad_gateway", "server_error")
+
+    result = write(rising(fake, clock, max_attempts=4, base_delay=0.5, max_delay=1.0))
+
+    assert result == SAMPLE_COPY
+    assert clock.sleeps == [0.5, 1.0, 1.0]  # doubles, then stays at the cap
+    assert fake.idempotency_keys == [KEY] * 4
+
+
+def test_persistent_5xx_gives_up_after_the_last_attempt_as_retryable(fake, clock):
+    fake.script(*["server_error"] * 6)
+
+    with pytest.raises(ProviderRetryableError) as caught:
+        write(rising(fake, clock, max_attempts=4, base_delay=0.5, max_delay=8.0))
+
+    assert caught.value.status == 500 and "server_error" in str(caught.value)
+    assert len(fake.idempotency_keys) == 4
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+    assert sum(clock.sleeps) <= 3 * 8.0
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_connection_errors_are_retried_with_bounded_backoff_then_reported_retryable(clock):
+    writer = ChatCompletionsCopywriter(
+        f"http://127.0.0.1:{_closed_port()}/v1",
+        "sk-secret-key",
+        "gpt-4o-mini",
+        timeout=2,
+        sleep=clock.sleep,
+        rng=lambda: 1.0,
+        retry=RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=1.5),
+    )
+
+    with pytest.raises(ProviderRetryableError, match="ConnectionError") as caught:
+        write(writer)
+
+    assert clock.sleeps == [0.5, 1.0, 1.5]
+    assert "sk-secret-key" not in str(caught.value)
+
+
 def test_get_llm_copywriter_needs_base_url_and_key(settings):
     settings.LLM_BASE_URL = ""
     settings.LLM_API_KEY = "sk-x"
@@ -194,3 +299,15 @@ def test_validator_names_each_problem(value, error):
 
 def test_validator_accepts_the_sample():
     assert validate_page_copy(SAMPLE_COPY) == []
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "900"])
+def test_a_bad_llm_timeout_stops_start_up_naming_the_variable(value):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_")}
+    env.update({"LLM_TIMEOUT_SECONDS": value, "DEBUG": "1", "PYTHONPATH": str(ROOT)})
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "check"], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+    assert check.returncode != 0
+    assert "ImproperlyConfigured" in check.stderr and "LLM_TIMEOUT_SECONDS" in check.stderr
