@@ -207,7 +207,8 @@ ORCHESTRATION = {
     "ACTION_MODULES": _env("ENGINE_ACTION_MODULES", list, []),
     # After a commit that made work ready, POST /api/workflows/execute (fire and forget): on
     # Vercel nothing runs after a response, so this is how ready work starts at once.
-    "KICK": _env("ENGINE_KICK", bool, False),
+    # On by default on Vercel, which sets VERCEL=1 in every function's environment.
+    "KICK": _env("ENGINE_KICK", bool, _env("VERCEL", bool, False)),
     # HTTP dispatch: ask agents to answer 202 and call back later (hosts that keep the process
     # alive, e.g. gunicorn) instead of answering with the result (Vercel).
     "HTTP_RESPOND_ASYNC": _env("DISPATCH_RESPOND_ASYNC", bool, False),

@@ -38,13 +38,14 @@ from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
 from metrics.errors import location_of
+from metrics.logging import log_context
 from orchestration import clock, services
 from orchestration.budget import Budget
-from orchestration.exceptions import ActionError, UnknownAction
+from orchestration.exceptions import is_retryable
 from orchestration.heartbeat import heartbeater
 from orchestration.models import Task
 from orchestration.queue import ClaimedTask
-from orchestration.registry import Continue, TaskContext, get_action
+from orchestration.registry import Continue, TaskContext, checked_result, get_action
 
 logger = logging.getLogger("orchestration.dispatch")
 
@@ -255,8 +256,7 @@ def _fail(task: ClaimedTask, error: str, *, retryable: bool) -> str:
 def run_dispatched(request: dict[str, Any], *, budget: Budget) -> Report:
     """Run the action of a dispatch request (already verified) within `budget` and report.
 
-    Mirrors the inline executor: ActionError says retryable or not, TypeError and
-    ValueError are bugs (permanent), anything else retryable.
+    Mirrors the inline executor: the same result check, the same is_retryable.
     """
     task_id, attempt = int(request["taskId"]), int(request["attempt"])
     base = {"task_id": task_id, "attempt": attempt, "agent_id": agent_of(request["action"])}
@@ -265,19 +265,16 @@ def run_dispatched(request: dict[str, Any], *, budget: Budget) -> Report:
     try:
         func = get_action(request["action"])
         ctx = _agent_context(request, deadline)
-        result = func(ctx)
+        # The agent's log lines carry the attempt's ids, as in the inline executor.
+        with log_context(task_id=task_id, attempt=attempt, run_id=request.get("runId"), project_id=base["project_id"]):
+            result = checked_result(func(ctx))
         if isinstance(result, Continue):
             return Report(
                 "task_completed", data={"continue": True, "cursor": result.cursor, "progress": result.progress}, **base
             )
-        json.dumps(result)  # refuse output the database cannot store, as a bug in the action
         return Report("task_completed", data={"output": result}, **base)
-    except ActionError as exc:
-        return Report("task_failed", data=_failure(exc, retryable=exc.retryable), **base)
-    except (UnknownAction, TypeError, ValueError) as exc:
-        return Report("task_failed", data=_failure(exc, retryable=False), **base)
-    except Exception as exc:  # noqa: BLE001 - the action's own bug or outage: bounded by the retry policy
-        return Report("task_failed", data=_failure(exc, retryable=True), **base)
+    except Exception as exc:  # noqa: BLE001 - classified by is_retryable, retried only within the policy
+        return Report("task_failed", data=_failure(exc, retryable=is_retryable(exc)), **base)
 
 
 def _agent_context(request: dict[str, Any], deadline: float) -> TaskContext:

@@ -55,3 +55,12 @@ class IllegalTransition(OrchestrationError):
 
 class NotFound(OrchestrationError):
     code = "not_found"
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """How an attempt that raised `exc` failed (E5): an ActionError says so itself; an unknown
+    action never heals; anything else (an outage, a flaky dependency, the action's own bug)
+    is retried, bounded by the step's retry policy, and recorded as an error each time."""
+    if isinstance(exc, ActionError):
+        return exc.retryable
+    return not isinstance(exc, UnknownAction)

@@ -10,7 +10,6 @@ loop claims it at once: the cron tick is the safety net, not the heartbeat.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import socket
@@ -23,14 +22,15 @@ from typing import Any
 from django.conf import settings
 
 from metrics.errors import location_of
+from metrics.logging import log_context
 from orchestration import clock, dispatch, queue, services
 from orchestration.budget import Budget
-from orchestration.exceptions import ActionError, UnknownAction
+from orchestration.exceptions import UnknownAction, is_retryable
 from orchestration.faults import FaultPlan, inject
 from orchestration.heartbeat import heartbeater
 from orchestration.models import Task
 from orchestration.queue import ClaimedTask
-from orchestration.registry import Continue, TaskContext, get_action
+from orchestration.registry import Continue, TaskContext, checked_result, get_action
 
 logger = logging.getLogger("orchestration")
 
@@ -112,8 +112,10 @@ def _run_batch(claimed: list[ClaimedTask], *, budget: Budget, should_stop: Calla
             pending.clear()
 
     for index, task in enumerate(claimed):
-        # A checkpoint means time ran short: the rest waits for the next invocation.
-        if should_stop() or budget.expired() or report.continued:
+        # A checkpoint means time ran short: the rest waits for the next invocation. A task
+        # that waited behind slow ones for half its lease is handed back unstarted too: run
+        # now, its lease could run out mid-attempt and another worker would run it as well.
+        if should_stop() or budget.expired() or report.continued or (index and _lease_half_gone(task)):
             flush()
             for unstarted in claimed[index:]:
                 report.released += services.task_release(task_id=unstarted.id, lease_token=unstarted.lease_token)
@@ -128,12 +130,24 @@ def _run_batch(claimed: list[ClaimedTask], *, budget: Budget, should_stop: Calla
     return report
 
 
+def _lease_half_gone(task: ClaimedTask) -> bool:
+    return clock.now() >= task.claimed_at + (task.lease_expires_at - task.claimed_at) / 2
+
+
 def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | None = None) -> TickReport:
     """Run one claimed attempt in this process and report its outcome to the engine.
 
     With `deferred`, a success is put there for the caller to complete in a batch.
     In HTTP dispatch mode the agent's route runs it instead (orchestration/dispatch.py).
+    Every log line meanwhile, the engine's, the action's and its providers', carries the
+    attempt's ids (metrics/logging.py).
     """
+    project_id = task.input.get("project_id") if isinstance(task.input, dict) else None
+    with log_context(task_id=task.id, attempt=task.attempt, run_id=task.run_id, project_id=project_id):
+        return _execute(task, budget=budget, deferred=deferred)
+
+
+def _execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | None) -> TickReport:
     outcome = TickReport()
     if settings.ORCHESTRATION["DISPATCH_MODE"] == "http":
         result = dispatch.dispatch(task, budget=budget)
@@ -157,16 +171,9 @@ def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | Non
                 max_attempts=task.max_attempts,
                 timeout_left=ctx.time_left(),
             )
-        result = func(ctx)
-        if not isinstance(result, Continue):
-            json.dumps(result)  # refuse output the database cannot store, as a bug in the action
-    except ActionError as exc:
-        _report_failure(task, exc, retryable=exc.retryable, outcome=outcome)
-    except (TypeError, ValueError) as exc:
-        # A programming error (bad output, bad arguments) will not fix itself: no retry.
-        _report_failure(task, exc, retryable=False, outcome=outcome)
-    except Exception as exc:  # noqa: BLE001 - the action's own bug or outage: bounded by the retry policy
-        _report_failure(task, exc, retryable=True, outcome=outcome)
+        result = checked_result(func(ctx))
+    except Exception as exc:  # noqa: BLE001 - classified by is_retryable, retried only within the policy
+        _report_failure(task, exc, retryable=is_retryable(exc), outcome=outcome)
     else:
         heartbeater.untrack(task.id)
         if isinstance(result, Continue):

@@ -91,22 +91,34 @@ RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.max_attempts, 
 """
 
 
-def _then_claim_picked(picking_ctes: str) -> str:
+def _then_claim_picked(*picking_ctes: str) -> str:
     """A whole claim statement: the CTEs that choose `picked`, then _CLAIM_PICKED (constants only)."""
-    return picking_ctes + _CLAIM_PICKED
+    return "".join(picking_ctes) + _CLAIM_PICKED
 
+
+# `picked` takes every plain task among the candidates but one workflow step at most: steps
+# take seconds, and a worker runs its batch one task after another, so a second step would
+# wait (its lease ticking) while other workers sit idle, and a crash would cost it an attempt
+# it never started.
+_PICK_ONE_STEP = """
+picked AS (
+    SELECT id FROM eligible WHERE run_id IS NULL
+    UNION ALL
+    (SELECT id FROM eligible WHERE run_id IS NOT NULL ORDER BY priority DESC, run_after, id LIMIT 1)
+)"""
 
 _PG_CLAIM = _then_claim_picked(
     """
-WITH picked AS (
-    SELECT id FROM orchestration_task
+WITH eligible AS (
+    SELECT id, run_id, priority, run_after FROM orchestration_task
     WHERE status = 'queued' AND run_after <= %(now)s
       -- the execute route runs one workflow run's work only
       AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-)"""
+),""",
+    _PICK_ONE_STEP,
 )
 
 # Step one of a claim under limits: the limited keys that have due work, each with a
@@ -127,8 +139,9 @@ FROM (
 # - `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only if we hold
 #   that key and it has a free slot; matching by pattern (not by step one's list) also
 #   excludes a key whose first task became due between the two statements.
-# - `picked`: at most one row per limited key. A worker runs its batch one task after
-#   another, so taking more would hoard the key's slots while other workers sit idle.
+# - `eligible`: at most one row per limited key. A worker runs its batch one task after
+#   another, so taking more would hoard the key's slots while other workers sit idle;
+#   `picked` then keeps one workflow step at most, as in _PG_CLAIM.
 _PG_CLAIM_LIMITED = _then_claim_picked(
     """
 WITH cap AS (
@@ -138,7 +151,7 @@ WITH cap AS (
     FROM unnest(%(held)s::text[], %(limits)s::int[]) AS l(key, lim)
 ),
 candidates AS (
-    SELECT c.id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
+    SELECT c.id, c.run_id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
     WHERE c.status = 'queued' AND c.run_after <= %(now)s
       AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
       AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
@@ -147,15 +160,16 @@ candidates AS (
     LIMIT %(limit)s
     FOR UPDATE OF c SKIP LOCKED
 ),
-picked AS (
-    SELECT ranked.id FROM (
-        SELECT id, concurrency_key,
+eligible AS (
+    SELECT ranked.id, ranked.run_id, ranked.priority, ranked.run_after FROM (
+        SELECT id, run_id, concurrency_key, priority, run_after,
                row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, run_after, id) AS n
         FROM candidates
     ) AS ranked
     LEFT JOIN cap ON cap.key = ranked.concurrency_key
     WHERE cap.key IS NULL OR ranked.n = 1
-)"""
+),""",
+    _PICK_ONE_STEP,
 )
 
 
@@ -237,7 +251,9 @@ def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list
         else:
             rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token, run_id=run_id, limits=limits)
         claimed = [_claimed(row, token, now) for row in rows]
-        claimed.sort(key=lambda t: t.id)
+        # The workflow step first: it is the slow one, and once it runs a crash costs it
+        # only the attempt it really started (plain tasks behind it are quick).
+        claimed.sort(key=lambda t: (t.run_id is None, t.id))
         AgentRun.objects.bulk_create(
             [
                 AgentRun(
@@ -292,9 +308,12 @@ def _sqlite_claim(
     columns = ("id", "attempt", "resume", "timeout_seconds", "started_at")
     ordered = due.order_by("-priority", "run_after", "id")
     if limits:
-        picked = _pick_within_limits(ordered.values_list(*columns, "concurrency_key"), limit, limits)
+        eligible = _pick_within_limits(ordered.values_list(*columns, "run_id", "concurrency_key"), limit, limits)
     else:
-        picked = list(ordered.values_list(*columns)[:limit])
+        eligible = list(ordered.values_list(*columns, "run_id")[:limit])
+    # One workflow step at most, as _PICK_ONE_STEP does on Postgres.
+    steps = [row[:-1] for row in eligible if row[-1] is not None][:1]
+    picked = [row[:-1] for row in eligible if row[-1] is None] + steps
     rows = []
     for task_id, attempt, resume, timeout, started_at in picked:
         expires = now + timedelta(seconds=min(timeout, _lease_seconds()))

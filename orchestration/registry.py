@@ -8,12 +8,13 @@ and go on in the next invocation (E8). It raises `RetryableError` or
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestration import clock
-from orchestration.exceptions import UnknownAction
+from orchestration.exceptions import PermanentError, UnknownAction
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,18 @@ def action(name: str) -> Callable[[Action], Action]:
         return func
 
     return register
+
+
+def checked_result(result: Any) -> dict[str, Any] | Continue:
+    """An action's result as the engine can store it; output the database cannot hold is a
+    bug in the action that no retry fixes."""
+    if isinstance(result, Continue):
+        return result
+    try:
+        json.dumps(result, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PermanentError(f"The action returned output that cannot be stored as JSON: {exc}") from exc
+    return result
 
 
 def get_action(name: str) -> Action:

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from metrics.errors import record_error
@@ -357,6 +359,11 @@ def task_fail(
             queue.notify_ready()
         elif run is not None and run.status == RunStatus.RUNNING:
             _finish_run(run, RunStatus.FAILED, now, error=f"Step {task.step!r} failed: {error}")
+        elif run is None:
+            _mail_staff_on_commit(
+                f"Task {task.action} #{task.id} failed for good",
+                f"{error}\n\nAction: {task.action}\nTask: {task.id}\nAttempts: {task.attempt}\n",
+            )
     logger.warning(
         "attempt failed",
         extra={"action": "task_fail", "task_id": task_id, "attempt": task.attempt, "status": task.status},
@@ -615,9 +622,16 @@ def _finish_run(run: WorkflowRun, status: str, now: datetime, *, error: str = ""
     _call_status_hook(run)
     logger.info("run finished", extra={"action": "run_finish", "run_id": str(run.id), "status": status})
     if status == RunStatus.FAILED:
-        subject = f"Workflow {run.workflow} failed (run {run.id})"
-        body = f"{error}\n\nProject: {run.project_id or '-'}\nRun: {run.id}\n"
-        transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
+        _mail_staff_on_commit(
+            f"Workflow {run.workflow} failed (run {run.id})",
+            f"{error}\n\nProject: {run.project_id or '-'}\nRun: {run.id}\n"
+            f"Admin: {settings.SITE_URL}{reverse('admin:orchestration_workflowrun_change', args=[run.id])}\n",
+        )
+
+
+def _mail_staff_on_commit(subject: str, body: str) -> None:
+    """E5: staff hear of work that failed for good, once it is on record (ADMINS)."""
+    transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
 
 
 def _call_status_hook(run: WorkflowRun) -> None:

@@ -127,6 +127,11 @@ def register_workflow(workflow: Workflow) -> Workflow:
     return workflow
 
 
+def unregister_workflow(name: str, version: int) -> None:
+    """Forget one registered version (tests that register a newer one and clean up)."""
+    _workflows.pop((name, version), None)
+
+
 def get_workflow(name: str, version: int | None = None) -> Workflow:
     """The given version, or the latest registered one."""
     if version is not None:

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from orchestration import clock
 from orchestration.models import TaskStatus, WorkflowRun
-from orders.models import Project
+from orders.models import Project, ProjectStatus
 
 
 def project_latest_run(project: Project) -> WorkflowRun | None:
@@ -35,7 +35,10 @@ def project_elapsed_seconds(project: Project) -> float | None:
 def project_timing(project: Project) -> dict[str, Any]:
     elapsed = project_elapsed_seconds(project)
     slo = settings.ORDER_SLO_SECONDS
-    return {"elapsed_seconds": elapsed, "slo_seconds": slo, "late": elapsed is not None and elapsed > slo}
+    # Late: still under way past the SLO, or delivered after it. A failed or cancelled order
+    # is not "late" (its clock would run for ever); staff find it under failed instead.
+    counts = project.status in (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS, ProjectStatus.DELIVERED)
+    return {"elapsed_seconds": elapsed, "slo_seconds": slo, "late": counts and elapsed is not None and elapsed > slo}
 
 
 STEP_LABELS = {

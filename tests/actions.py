@@ -3,6 +3,7 @@ ENGINE_ACTION_MODULES=tests.actions. Each leaves evidence the tests can read."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any
@@ -120,6 +121,8 @@ FRAGILE = register_workflow(
     )
 )
 
+VERSIONED = register_workflow(Workflow(name="test-versioned", version=1, steps=(Step("only", "engine.echo"),)))
+
 # Two branches that can both fail (each on its own flag file), joined at the end.
 TWO_FRAGILE = register_workflow(
     Workflow(
@@ -166,3 +169,16 @@ SHARED_PROVIDER = register_workflow(
         ),
     )
 )
+
+
+@action("test.flaky_upstream")
+def flaky_upstream(ctx: TaskContext) -> dict[str, Any]:
+    """A dependency answering garbage once: a ValueError from outside is not a bug of ours."""
+    if ctx.attempt < 2:
+        json.loads("<html>502 Bad Gateway</html>")
+    return {"attempt": ctx.attempt}
+
+
+@action("test.unstorable_output")
+def unstorable_output(ctx: TaskContext) -> dict[str, Any]:
+    return {"when": object()}

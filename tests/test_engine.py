@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from metrics.models import ErrorGroup
@@ -13,9 +14,10 @@ from orchestration.budget import Budget
 from orchestration.exceptions import IllegalTransition
 from orchestration.execution import TickReport, tick
 from orchestration.faults import FaultPlan
-from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, RunStatus, Task, TaskStatus
+from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.queue import claim
 from orchestration.retry import RetryPolicy
+from orchestration.workflows import Step, Workflow, register_workflow, unregister_workflow
 from tests.actions import _CLOCK_ADVANCERS
 
 pytestmark = pytest.mark.django_db
@@ -83,17 +85,70 @@ def test_join_waits_while_one_branch_is_still_running(clock) -> None:
     run = services.run_start(workflow="test-diamond")
     drain_one = lambda: tick(budget=Budget.seconds(5), max_tasks=1)  # noqa: E731
     drain_one()  # start
-    [left, right] = sorted(claim(limit=2, worker="w", now=clock.now()), key=lambda t: t.step)
+    [first] = claim(limit=2, worker="w1", now=clock.now())
+    [second] = claim(limit=2, worker="w2", now=clock.now())  # the branches run in parallel (E7)
+    left, right = sorted([first, second], key=lambda t: t.step)
     services.task_complete(task_id=left.id, output={}, lease_token=left.lease_token)
     assert steps(run)["join"].status == TaskStatus.WAITING
     services.task_complete(task_id=right.id, output={}, lease_token=right.lease_token)
     assert steps(run)["join"].status == TaskStatus.QUEUED
 
 
+def test_a_claim_takes_any_number_of_plain_tasks_but_one_workflow_step(clock) -> None:
+    """A worker runs its batch in order: a second slow step would wait behind the first."""
+    services.run_start(workflow="test-diamond")
+    services.run_start(workflow="test-diamond")
+    plain = services.enqueue_many("engine.noop", [{} for _ in range(3)])
+    batch = claim(limit=10, worker="w", now=clock.now())
+    assert [t.run_id is not None for t in batch] == [True, False, False, False], "the step first, then the rest"
+    assert {t.id for t in batch[1:]} == set(plain)
+
+
+def test_an_unstarted_task_that_waited_half_its_lease_behind_a_slow_one_is_handed_back(clock) -> None:
+    _CLOCK_ADVANCERS["fake"] = clock.advance
+    lease = settings.ORCHESTRATION["LEASE_SECONDS"]
+    slow = services.enqueue("test.chunks", {"chunks": 1, "cost": lease * 0.6, "_advance": "fake"}, priority=1)
+    waiting = services.enqueue("engine.noop")
+    report = tick(budget=Budget.seconds(lease * 10), max_tasks=2)
+    assert (report.claimed, report.succeeded, report.released) == (2, 1, 1)
+    assert Task.objects.get(id=slow.id).status == TaskStatus.SUCCEEDED
+    assert list(AgentRun.objects.filter(task_id=waiting.id).values_list("outcome", flat=True)) == ["released"]
+    tick(budget=Budget.seconds(lease * 10))
+    assert Task.objects.values_list("status", "attempt").get(id=waiting.id) == ("succeeded", 1), "no attempt spent"
+
+
 def test_a_run_keeps_the_definition_version_it_started_with() -> None:
-    run = services.run_start(workflow="test-diamond")
+    run = services.run_start(workflow="test-versioned")
     assert run.version == 1
-    assert [s["name"] for s in run.definition["steps"]] == ["start", "left", "right", "join"]
+    register_workflow(
+        Workflow(
+            name="test-versioned",
+            version=2,
+            steps=(Step("one", "engine.echo"), Step("two", "engine.echo", needs=("one",))),
+        )
+    )
+    try:
+        newer = services.run_start(workflow="test-versioned")
+        drain()
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED
+        assert sorted(run.tasks.values_list("step", flat=True)) == ["only"], "v1's single step, not v2's"
+        assert (newer.version, sorted(newer.tasks.values_list("step", flat=True))) == (2, ["one", "two"])
+    finally:
+        unregister_workflow("test-versioned", 2)
+
+
+def test_the_tick_repairs_a_run_left_with_nothing_queued_after_a_crash_between_commits() -> None:
+    run = services.run_start(workflow="test-diamond")
+    drain()
+    # As if the process died after `start` succeeded but before its completion queued the
+    # branches: every step's state is right except that nobody queued the next ones.
+    Task.objects.filter(run=run).exclude(step="start").update(status=TaskStatus.WAITING, output=None)
+    WorkflowRun.objects.filter(id=run.id).update(status=RunStatus.RUNNING, finished_at=None)
+    report = drain()
+    run.refresh_from_db()
+    assert report.repaired == 1
+    assert run.status == RunStatus.SUCCEEDED
 
 
 def test_a_retryable_error_is_retried_after_its_backoff(clock) -> None:
@@ -139,6 +194,37 @@ def test_the_last_attempt_kills_the_task_fails_the_run_records_the_error_and_ema
     group = ErrorGroup.objects.get(error_type="PermanentError")
     assert group.count == 1 and group.last_run_id == run.id and "fail_unless" in group.location
     assert len(mail.outbox) == 1 and "failed" in mail.outbox[0].subject
+
+
+def test_a_value_error_from_a_flaky_dependency_is_retried_not_fatal(clock) -> None:
+    task = services.enqueue("test.flaky_upstream", retry=RetryPolicy(max_attempts=3, base_seconds=1))
+    drain()
+    clock.advance(2)
+    drain()
+    task.refresh_from_db()
+    assert (task.status, task.attempt) == (TaskStatus.SUCCEEDED, 2)
+    assert list(task.agent_runs.values_list("outcome", "error_type")) == [
+        ("retry", "JSONDecodeError"),
+        ("succeeded", ""),
+    ]
+
+
+def test_output_the_database_cannot_store_is_a_permanent_bug_of_the_action() -> None:
+    task = services.enqueue("test.unstorable_output", retry=RetryPolicy(max_attempts=5))
+    drain()
+    task.refresh_from_db()
+    assert (task.status, task.attempt) == (TaskStatus.DEAD, 1)
+    assert "cannot be stored as JSON" in task.last_error
+
+
+def test_a_plain_task_that_dies_emails_staff_too(django_capture_on_commit_callbacks) -> None:
+    task = services.enqueue("test.permanent")
+    with django_capture_on_commit_callbacks(execute=True):
+        drain()
+    assert Task.objects.get(id=task.id).status == TaskStatus.DEAD
+    [message] = mail.outbox
+    assert message.subject.endswith(f"Task test.permanent #{task.id} failed for good")
+    assert "the brief is invalid" in message.body
 
 
 def test_an_unexpected_exception_is_retried_within_the_policy_and_recorded_with_its_traceback(clock) -> None:

@@ -10,13 +10,20 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orchestration import clock, queue, services
+from orchestration.limits import parse_limits
 from orchestration.models import Task
 from tests.conftest import postgres_only
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 
 
-def test_eight_concurrent_claimers_never_claim_the_same_task() -> None:
+# Both claim statements: the plain one (no limits configured) and the one under limits.
+claim_paths = pytest.mark.parametrize("limits", ["", "design-ia=8,ads-management=8"], ids=["plain", "limited"])
+
+
+@claim_paths
+def test_eight_concurrent_claimers_never_claim_the_same_task(limits, settings) -> None:
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "CONCURRENCY_LIMITS": parse_limits(limits)}
     services.enqueue_many("engine.noop", [{} for _ in range(600)])
     claimed: list[int] = []
     lock = threading.Lock()
@@ -74,3 +81,41 @@ def test_bulk_enqueue_returns_ids_in_payload_order() -> None:
     ids = services.enqueue_many("engine.echo", [{"n": i} for i in range(100)])
     inputs = dict(Task.objects.filter(id__in=ids).values_list("id", "input"))
     assert [inputs[i]["n"] for i in ids] == list(range(100))
+
+
+@claim_paths
+def test_branches_finishing_at_the_same_moment_queue_the_join_exactly_once(limits, settings) -> None:
+    """Fan-in under real concurrency: two connections complete `left` and `right` together."""
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "CONCURRENCY_LIMITS": parse_limits(limits)}
+    for _ in range(10):  # ten diamonds: a lost race shows up as a join queued twice, or never
+        run = services.run_start(workflow="test-diamond")
+        [start] = queue.claim(limit=1, worker="w", now=clock.now())
+        services.task_complete(task_id=start.id, output={}, lease_token=start.lease_token)
+        branches = queue.claim(limit=1, worker="w1", now=clock.now()) + queue.claim(
+            limit=1, worker="w2", now=clock.now()
+        )
+        assert sorted(t.step for t in branches) == ["left", "right"]
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def complete(task, barrier=barrier, errors=errors) -> None:
+            try:
+                barrier.wait(timeout=10)
+                services.task_complete(task_id=task.id, output={}, lease_token=task.lease_token)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=complete, args=(t,)) for t in branches]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert not errors, errors
+        join = Task.objects.get(run=run, step="join")
+        assert join.status == "queued", "both branches succeeded: the join is ready"
+        [claimed_join] = queue.claim(limit=5, worker="w", now=clock.now())
+        assert claimed_join.id == join.id
+        services.task_complete(task_id=join.id, output={}, lease_token=claimed_join.lease_token)
+        assert queue.claim(limit=5, worker="w", now=clock.now()) == [], "nothing queued twice"

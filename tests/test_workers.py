@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -133,12 +134,25 @@ def children_of(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def kill_tree(process) -> None:
+    """A failed test must not leave workers behind: SIGKILL the supervisor's children, then it."""
+    if process.poll() is None:
+        for pid in children_of(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.kill()
+        process.communicate()
+
+
 def test_sigterm_to_the_supervisor_stops_every_worker_process() -> None:
     supervisor = start_worker("--processes", "3")
-    assert wait_until(lambda: len(children_of(supervisor.pid)) >= 3, timeout=60), stop(supervisor)
-    children = children_of(supervisor.pid)
-    supervisor.send_signal(signal.SIGTERM)
-    output, _ = supervisor.communicate(timeout=30)
+    try:
+        assert wait_until(lambda: len(children_of(supervisor.pid)) >= 3, timeout=60)
+        children = children_of(supervisor.pid)
+        supervisor.send_signal(signal.SIGTERM)
+        output, _ = supervisor.communicate(timeout=30)
+    finally:
+        kill_tree(supervisor)
     assert supervisor.returncode == 0, output
     for pid in children:
         with pytest.raises(ProcessLookupError):
@@ -147,9 +161,12 @@ def test_sigterm_to_the_supervisor_stops_every_worker_process() -> None:
 
 def test_sigterm_while_the_supervisor_starts_its_children_leaves_none_behind() -> None:
     supervisor = start_worker("--processes", "3")
-    assert wait_until(lambda: len(children_of(supervisor.pid)) >= 1, timeout=60, interval=0.001), stop(supervisor)
-    supervisor.send_signal(signal.SIGTERM)  # as early as the first fork
-    output, _ = supervisor.communicate(timeout=30)
+    try:
+        assert wait_until(lambda: len(children_of(supervisor.pid)) >= 1, timeout=60, interval=0.001)
+        supervisor.send_signal(signal.SIGTERM)  # as early as the first fork
+        output, _ = supervisor.communicate(timeout=30)
+    finally:
+        kill_tree(supervisor)
     assert supervisor.returncode == 0, output
     assert children_of(supervisor.pid) == []
 
