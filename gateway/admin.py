@@ -1,8 +1,10 @@
 """The webhook inbox in the admin: every event, its payload and what it did; reprocess in bulk.
 
-Reprocessing goes through `gateway.services.webhook_reprocess`, which records the
-act (OperatorAction REPROCESS_EVENT) with the staff user and refuses, changing
-nothing, an event that is not ignored, rejected or failed.
+Reprocessing is confirmed first on the page the engine's acts use (how many events it
+will touch, which will be refused and why), then goes through
+`gateway.services.webhook_reprocess`, which records the act (OperatorAction
+REPROCESS_EVENT) with the staff user; the admin adds Django's LogEntry. An event that
+is not ignored, rejected or failed is refused and left unchanged.
 """
 
 from __future__ import annotations
@@ -12,18 +14,19 @@ import json
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from gateway.models import WebhookEvent
+from gateway.models import REPROCESSABLE_STATUSES, EventStatus, WebhookEvent
 from gateway.services import webhook_reprocess
-from orchestration.exceptions import IllegalTransition
+from orchestration.admin import Done, Plan, badge, confirmed_act
 from orchestration.services import Actor
 
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "source", "type", "external_id", "status", "attempts", "short_outcome"]
+    list_display = ["received_at", "source", "type", "external_id", "status_badge", "attempts", "short_outcome"]
     list_filter = ["source", "status", "type", "received_at"]
     search_fields = ["external_id", "type", "outcome"]
     date_hierarchy = "received_at"
@@ -34,7 +37,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         "external_id",
         "type",
         "signature_ok",
-        "status",
+        "status_badge",
         "outcome",
         "received_at",
         "processed_at",
@@ -49,6 +52,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False  # read-only: the one way to act on an event is the reprocess action
 
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: WebhookEvent) -> SafeString:
+        return badge(obj.status, obj.get_status_display())
+
     @admin.display(description="Outcome")
     def short_outcome(self, obj: WebhookEvent) -> str:
         return obj.outcome if len(obj.outcome) <= 90 else obj.outcome[:87] + "..."
@@ -58,13 +65,29 @@ class WebhookEventAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False))
 
     @admin.action(description="Reprocess the selected events")
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> TemplateResponse | None:
         actor = Actor.of_user(request.user)
-        for event in queryset.order_by("received_at"):
-            try:
-                event = webhook_reprocess(event=event, actor=actor)
-            except IllegalTransition as exc:
-                self.message_user(request, f"Event {event.id}: refused, nothing changed. {exc}", messages.ERROR)
-                continue
-            level = messages.SUCCESS if event.status == "processed" else messages.WARNING
-            self.message_user(request, f"Event {event.id}: {event.status}. {event.outcome}", level)
+        allowed = ", ".join(str(s) for s in REPROCESSABLE_STATUSES)
+
+        def plan(event: WebhookEvent) -> Plan:
+            if event.status not in REPROCESSABLE_STATUSES:
+                return [], f"The event is {event.status}; only {allowed} events can be reprocessed."
+            return [f"apply {event.type} again (attempt {event.attempts + 1})"], ""
+
+        def act(event: WebhookEvent) -> Done:
+            before = event.status
+            event = webhook_reprocess(event=event, actor=actor)  # refusals raise IllegalTransition
+            message = f"Reprocessed ({before} -> {event.status}): {event.outcome}"
+            # Every event's result on its own line: a rejected-again event must not hide in a summary.
+            return Done(message, messages.INFO if event.status == EventStatus.PROCESSED else messages.WARNING)
+
+        return confirmed_act(
+            self,
+            request,
+            queryset.order_by("received_at"),
+            title="Reprocess the selected events",
+            plan=plan,
+            act=act,
+            noun=None,
+            column="what it will do",
+        )

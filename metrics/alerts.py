@@ -12,6 +12,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 
 from metrics.errors import record_error
 from metrics.models import AlertNotice, Rollup
@@ -41,7 +42,8 @@ def evaluate(rollup: Rollup) -> list[Alert]:
             )
         )
     waiting_max = settings.METRICS_ALERT_OLDEST_WAITING_SECONDS
-    if rollup.oldest_waiting_seconds > waiting_max:
+    # Gauges are None in a window filled in late (nobody measured them): nothing to judge.
+    if rollup.oldest_waiting_seconds is not None and rollup.oldest_waiting_seconds > waiting_max:
         alerts.append(
             Alert(
                 "oldest_waiting",
@@ -51,7 +53,7 @@ def evaluate(rollup: Rollup) -> list[Alert]:
                 "are the cron and the workers running?",
             )
         )
-    if rollup.orders_late:
+    if rollup.orders_late:  # None (not measured) and 0 alike raise nothing
         alerts.append(
             Alert(
                 "orders_late",
@@ -91,7 +93,9 @@ def check_alerts(rollup: Rollup, *, now: datetime) -> list[Alert]:
             notice.emailed_at = now
             notice.save(update_fields=["emailed_at"])
             subject = f"{len(alerts)} alert(s) at {rollup.window_start:%Y-%m-%d %H:%M} UTC"
-            body = "\n".join(f"- {a.message}" for a in alerts) + "\n\nDashboard: /admin/metrics/rollup/dashboard/\n"
+            # An absolute link: the email is read outside the site, where a bare path goes nowhere.
+            dashboard = settings.SITE_URL + reverse("admin:metrics_dashboard")
+            body = "\n".join(f"- {a.message}" for a in alerts) + f"\n\nDashboard: {dashboard}\n"
             transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
     for alert in fresh:
         logger.warning(alert.message, extra={"action": "alert", "alert": alert.name, "value": alert.value})

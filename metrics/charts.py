@@ -30,10 +30,17 @@ def line_chart(
     unit: str = "",
     threshold: float | None = None,
     percent: bool = False,
+    top: float | None = None,
+    live_from: datetime | None = None,
 ) -> SafeString:
-    """A line over time; gaps (None) break the line; an optional dashed threshold line."""
+    """A line over time; gaps (None) break the line; an optional dashed threshold line.
+
+    `top` fixes the scale (1.0 for a share); `live_from` shades the points from that
+    moment on as live: computed from raw rows just now, not yet rolled up (the window
+    under way is partial).
+    """
     values = [v for _, v in points if v is not None]
-    top = max([*values, threshold or 0.0, 0.0]) or 1.0
+    top = top or max([*values, threshold or 0.0, 0.0]) or 1.0
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     count = max(len(points) - 1, 1)
 
@@ -77,6 +84,24 @@ def line_chart(
                 f"{points[-1][0]:%d %b %H:%M}",
             )
         )
+    live_index = next((i for i, (at, _) in enumerate(points) if live_from is not None and at >= live_from), None)
+    if live_index is not None:
+        # The band starts half a step before the first live point, so a lone last point is inside it.
+        band_x = PAD_LEFT if live_index == 0 else xy(live_index, 0)[0] - plot_w / count / 2
+        band_w = max(PAD_LEFT + plot_w - band_x, 6.0)
+        parts.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" class="chart-live">'
+                "<title>live: computed from raw attempts now, not yet rolled up (the last window is partial)</title>"
+                '</rect><text x="{}" y="{}" class="chart-live-label" text-anchor="end">live</text>',
+                f"{band_x:.1f}",
+                PAD_TOP,
+                f"{band_w:.1f}",
+                plot_h,
+                PAD_LEFT + plot_w,
+                PAD_TOP - 6,
+            )
+        )
     if threshold is not None:
         _, ty = xy(0, threshold)
         parts.append(
@@ -94,7 +119,8 @@ def line_chart(
             parts.append(format_html('<polyline points="{}" class="chart-line"/>', " ".join(seg)))
         elif len(seg) == 1:
             x, y = seg[0].split(",")
-            parts.append(format_html('<circle cx="{}" cy="{}" r="2" class="chart-dot"/>', x, y))
+            # A lone point (one bucket with data, e.g. the live one) must stay visible.
+            parts.append(format_html('<circle cx="{}" cy="{}" r="3.5" class="chart-dot"/>', x, y))
     if not values:
         parts.append(
             format_html('<text x="{}" y="{}" class="chart-axis">no data yet</text>', WIDTH / 2 - 30, HEIGHT / 2)
@@ -114,7 +140,8 @@ def line_chart(
 def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: str, unit: str = "ms") -> SafeString:
     """Horizontal bars: one row per label, the p50 bar inside the p95 bar."""
     top = max([v for _, a, b in rows for v in (a, b) if v is not None] or [1.0]) or 1.0
-    row_h, label_w, bar_w = 22, 190, WIDTH - 190 - 90
+    # The right margin holds the "p50 … / p95 … ms" label in full.
+    row_h, label_w, bar_w = 22, 170, WIDTH - 170 - 150
     height = PAD_TOP + row_h * max(len(rows), 1) + 8
 
     def bar(y: int, value: float | None, css: str) -> SafeString:
@@ -181,7 +208,15 @@ def timeline(run: WorkflowRun) -> SafeString:
                     f"{a.duration_ms or 0:.0f} ms" + (f"\n{a.error_type}: {a.error}" if a.error else ""),
                 }
             )
-    ticks = [{"x": TIMELINE_LABEL + plot * i / 4, "label": "+" + _duration(span * i / 4)} for i in range(5)]
+    # The last tick's label ends at its line: centred, it would run off the drawing.
+    ticks = [
+        {
+            "x": TIMELINE_LABEL + plot * i / 4,
+            "label": "+" + _duration(span * i / 4),
+            "anchor": "end" if i == 4 else "middle",
+        }
+        for i in range(5)
+    ]
     context = {
         "run": run,
         "rows": rows,

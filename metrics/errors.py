@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import sysconfig
 import traceback as tb
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
@@ -17,13 +22,51 @@ def fingerprint(error_type: str, location: str) -> str:
     return hashlib.sha256(f"{error_type}|{location}".encode()).hexdigest()
 
 
+def _library_roots() -> tuple[str, ...]:
+    # The standard library and installed packages: a traceback's frames there are not
+    # where *our* code went wrong (the virtualenv may sit inside the project directory).
+    paths = sysconfig.get_paths()
+    roots = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(key)}
+    roots |= {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    return tuple(str(Path(root).resolve()) + os.sep for root in roots)
+
+
+_LIBRARIES = _library_roots()
+
+
+def is_our_code(filename: str) -> bool:
+    """True for a file of this project, not of Python or of an installed package."""
+    path = str(Path(filename).resolve())
+    root = str(Path(settings.BASE_DIR).resolve()) + os.sep
+    return path.startswith(root) and not path.startswith(_LIBRARIES) and "site-packages" not in path
+
+
+def module_path(filename: str) -> str:
+    """'/work/main/agents/providers/deploy.py' -> 'agents.providers.deploy' (the dotted module
+    of a file, relative to the project or to the sys.path entry it was imported from)."""
+    path = Path(filename).resolve()
+    bases = [Path(settings.BASE_DIR).resolve(), *(Path(p).resolve() for p in sys.path if p)]
+    for base in sorted(bases, key=lambda b: len(b.parts), reverse=True):
+        if base in path.parents:
+            parts = list(path.relative_to(base).with_suffix("").parts)
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            return ".".join(parts) or path.stem
+    return path.stem
+
+
 def location_of(exc: BaseException) -> str:
-    """The innermost frame of the traceback as 'module/file:function'."""
+    """Where the error comes from, as 'package.module:function': the innermost frame of our
+    own code, so that one bug is one group however deep in a library it surfaced (a
+    KeyError inside json and one inside requests, raised by two of our functions, are two
+    groups; the same bug seen through two library paths is one). Falls back to the
+    innermost frame when no frame is ours."""
     frames = tb.extract_tb(exc.__traceback__)
     if not frames:
         return type(exc).__module__
-    last = frames[-1]
-    return f"{last.filename.rsplit('/', 2)[-2:][-1]}:{last.name}"
+    ours = [frame for frame in frames if is_our_code(frame.filename)]
+    frame = (ours or frames)[-1]
+    return f"{module_path(frame.filename)}:{frame.name}"
 
 
 def record_error(

@@ -1,8 +1,14 @@
-"""Ids on every log record: request id, project id, task id and attempt, from contextvars.
+"""Ids on every log record: request id, run, project, task and attempt, from contextvars.
 
-The request middleware binds the request id; the engine (or any code) binds the ids of
-the work it is doing with `log_context(...)`. `ContextFilter` copies whatever is bound
-onto each record, unless the call already passed that key through `extra=`.
+The request middleware binds the request id; the engine binds the ids of the attempt it
+runs with `log_context(...)` (orchestration/execution.py), so every line an action or
+its providers log during that attempt carries them. `ContextFilter` copies whatever is
+bound onto each record, unless the call already passed that key through `extra=`. An id
+bound to None (a task outside any project) is put on the record as None, so a JSON line
+says `"project_id": null` rather than leaving the reader to wonder.
+
+Context variables follow the code into `asyncio` tasks, not into threads started
+meanwhile: code that hands work to a thread pool must run it in `contextvars.copy_context()`.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
-FIELDS = ("request_id", "project_id", "task_id", "attempt")
-_vars: dict[str, ContextVar[Any]] = {name: ContextVar(f"log_{name}", default=None) for name in FIELDS}
+FIELDS = ("request_id", "run_id", "project_id", "task_id", "attempt")
+_UNBOUND = object()  # "not bound here", as distinct from "bound to None"
+_vars: dict[str, ContextVar[Any]] = {name: ContextVar(f"log_{name}", default=_UNBOUND) for name in FIELDS}
 
 
 def bind(**ids: Any) -> dict[str, Token[Any]]:
@@ -41,7 +48,9 @@ def log_context(**ids: Any) -> Iterator[None]:
 
 
 def current(name: str) -> Any:
-    return _vars[name].get()
+    """The id bound for `name` here, or None."""
+    value = _vars[name].get()
+    return None if value is _UNBOUND else value
 
 
 class ContextFilter(logging.Filter):
@@ -50,6 +59,8 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for name in FIELDS:
             value = _vars[name].get()
-            if value is not None and not hasattr(record, name):
-                setattr(record, name, str(value) if name != "attempt" else value)
+            if value is _UNBOUND or hasattr(record, name):
+                continue
+            # Ids as strings (UUIDs serialise alike everywhere); the attempt stays a number.
+            setattr(record, name, value if value is None or name == "attempt" else str(value))
         return True

@@ -34,7 +34,9 @@ class Rollup(models.Model):
 
     Flow figures (attempts, durations, errors, finished runs and orders) count what
     finished inside [window_start, window_end); gauges (queue depth, oldest waiting
-    task, late orders) are snapshots taken when the rollup ran.
+    task, late orders) are snapshots taken when the rollup ran. A window filled in
+    late, by the catch-up after a missed cron, has its flows but no gauges (NULL):
+    nobody looked at the queue then, and today's queue would be a false reading.
     """
 
     window_start = models.DateTimeField(unique=True)
@@ -44,18 +46,21 @@ class Rollup(models.Model):
     attempts_failed = models.PositiveIntegerField(default=0)  # of which ended in an error
     error_rate = models.FloatField(default=0.0)  # attempts_failed / attempts (0 when none)
     by_outcome = models.JSONField(default=dict, blank=True)  # {outcome: count}
-    # {action: {"count", "errors", "outcomes": {...}, "p50", "p95", "p99" (ms), "buckets": [...]}}
+    # {action: {"count", "errors", "outcomes": {...}, "p50", "p95", "p99" (ms), "buckets": [...],
+    #           "durations": {"<ms to 3 significant digits>": count}}}; the durations merge exactly
+    # into the percentiles of any longer period (metrics/rollups.py).
     by_action = models.JSONField(default=dict, blank=True)
-    task_status = models.JSONField(default=dict, blank=True)  # snapshot {task status: count}
-    queue_depth = models.PositiveIntegerField(default=0)  # queued tasks already due
-    oldest_waiting_seconds = models.FloatField(default=0.0)  # how long the oldest due task has waited
+    task_status = models.JSONField(default=dict, blank=True)  # snapshot {task status: count}; {} when not measured
+    queue_depth = models.PositiveIntegerField(null=True, blank=True)  # queued tasks already due
+    oldest_waiting_seconds = models.FloatField(null=True, blank=True)  # how long the oldest due task has waited
     runs_finished = models.PositiveIntegerField(default=0)
     runs_succeeded = models.PositiveIntegerField(default=0)
     run_p50_seconds = models.FloatField(null=True, blank=True)
     run_p95_seconds = models.FloatField(null=True, blank=True)
+    run_durations = models.JSONField(default=dict, blank=True)  # succeeded runs: {"<s to 3 digits>": count}
     orders_delivered = models.PositiveIntegerField(default=0)
     orders_within_slo = models.PositiveIntegerField(default=0)  # delivered within ORDER_SLO_SECONDS of payment
-    orders_late = models.PositiveIntegerField(default=0)  # snapshot: unfinished orders past the SLO
+    orders_late = models.PositiveIntegerField(null=True, blank=True)  # snapshot: unfinished orders past the SLO
     db_connections = models.PositiveIntegerField(null=True, blank=True)  # Postgres only
     pruned_agent_runs = models.PositiveIntegerField(default=0)
 
@@ -64,6 +69,10 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"Rollup {self.window_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def gauges_measured(self) -> bool:
+        return self.queue_depth is not None
 
     @property
     def delivered_within_slo_share(self) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from metrics.charts import bar_rows, line_chart
 from metrics.models import ErrorGroup, Rollup
 from metrics.prometheus import exposition
-from metrics.rollups import WINDOW, late_orders, merge_rollups, queue_gauges
+from metrics.rollups import WINDOW, late_orders, live_rollups, merge_rollups, queue_gauges
 from orchestration import clock
 from orders.models import Project, ProjectStatus
 
@@ -63,73 +64,141 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
+def _floor(moment: datetime, step: timedelta) -> datetime:
+    """`moment` rounded down to a multiple of `step` since the epoch (buckets line up with windows)."""
+    epoch = datetime(1970, 1, 1, tzinfo=moment.tzinfo)
+    return moment - (moment - epoch) % step
+
+
 def _series(rows: list[Rollup], start: datetime, end: datetime, step: timedelta) -> list[dict[str, Any]]:
-    """Windows merged into buckets of `step`: sums for flows, maxima for gauges; None for no data."""
+    """Windows merged into buckets of `step`: sums for flows, maxima for gauges; None for no data.
+
+    A bucket is `live` when one of its windows was computed now rather than stored
+    (pk None): the window under way, or one the cron has not rolled up yet.
+    """
+    inside: dict[datetime, list[Rollup]] = defaultdict(list)
+    for row in rows:
+        inside[_floor(row.window_start, step)].append(row)
     buckets: list[dict[str, Any]] = []
     at = start
-    index = 0
-    ordered = sorted(rows, key=lambda r: r.window_start)
     while at < end:
-        inside = []
-        while index < len(ordered) and ordered[index].window_start < at + step:
-            if ordered[index].window_start >= at:
-                inside.append(ordered[index])
-            index += 1
-        attempts = sum(r.attempts for r in inside)
+        group = inside.get(at, [])
+        attempts = sum(r.attempts for r in group)
+        delivered = sum(r.orders_delivered for r in group)
+        measured = [r for r in group if r.gauges_measured]
         buckets.append(
             {
                 "at": at,
-                "attempts": attempts if inside else None,
-                "error_rate": (sum(r.attempts_failed for r in inside) / attempts if attempts else 0.0)
-                if inside
+                "live": any(r.pk is None for r in group),
+                "attempts": attempts if group else None,
+                "error_rate": (sum(r.attempts_failed for r in group) / attempts if attempts else 0.0)
+                if group
                 else None,
-                "queue_depth": max((r.queue_depth for r in inside), default=None),
-                "oldest_waiting": max((r.oldest_waiting_seconds for r in inside), default=None),
+                "queue_depth": max((r.queue_depth for r in measured), default=None),
+                "oldest_waiting": max((r.oldest_waiting_seconds for r in measured), default=None),
+                "within_slo": sum(r.orders_within_slo for r in group) / delivered if delivered else None,
             }
         )
         at += step
     return buckets
 
 
+def _ms(value: float | None) -> str:
+    """A duration in ms as the table shows it: whole ms when whole, else to 0.1 ms."""
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def _agent_rows(by_key: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "count": fig["count"],
+            "errors": fig["errors"],
+            **{f"p{q}": _ms(fig[f"p{q}"]) for q in (50, 95, 99)},
+        }
+        for name, fig in by_key.items()
+    ]
+
+
 def dashboard_context(period: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the dashboard shows for the last hour, day or week."""
+    """Everything the dashboard shows for the last hour, day or week: the stored rollups,
+    plus the windows computed live from raw rows (the one under way, and any the cron
+    has not rolled up yet), marked as such."""
     now = now or clock.now()
     span, step = PERIODS[period], STEP_OF_PERIOD[period]
-    start = now - span
-    rows = list(Rollup.objects.filter(window_start__gte=start, window_start__lt=now))
+    start = _floor(now - span, step)
+    stored = list(Rollup.objects.filter(window_start__gte=start, window_start__lt=now))
+    live = [r for r in live_rollups(now=now) if r.window_start >= start]
+    rows = [*stored, *live]
     summary = merge_rollups(rows)
-    series = _series(rows, start.replace(second=0, microsecond=0), now, step)
-    per_action = [(action, fig["p50"], fig["p95"]) for action, fig in summary["by_action"].items()]
+    series = _series(rows, start, now, step)
+    live_from = next((b["at"] for b in series if b["live"]), None)
+    slo_minutes = settings.ORDER_SLO_SECONDS // 60
     charts = [
-        line_chart([(b["at"], b["attempts"]) for b in series], title="Throughput (attempts)"),
+        line_chart([(b["at"], b["attempts"]) for b in series], title="Throughput (attempts)", live_from=live_from),
         line_chart(
             [(b["at"], b["error_rate"]) for b in series],
             title="Error rate",
             percent=True,
             threshold=settings.METRICS_ALERT_ERROR_RATE,
+            live_from=live_from,
         ),
-        line_chart([(b["at"], b["queue_depth"]) for b in series], title="Queue depth (due tasks)"),
+        line_chart([(b["at"], b["queue_depth"]) for b in series], title="Queue depth (due tasks)", live_from=live_from),
         line_chart(
             [(b["at"], b["oldest_waiting"]) for b in series],
             title="Oldest waiting task",
             unit="s",
             threshold=settings.METRICS_ALERT_OLDEST_WAITING_SECONDS,
+            live_from=live_from,
         ),
-        bar_rows(per_action, title="Attempt duration per agent action (p50 inside p95)"),
+        line_chart(
+            [(b["at"], b["within_slo"]) for b in series],
+            title=f"Orders delivered within {slo_minutes} min (share of deliveries)",
+            percent=True,
+            top=1.0,
+            live_from=live_from,
+        ),
+        bar_rows(
+            [(agent, fig["p50"], fig["p95"]) for agent, fig in summary["by_agent"].items()],
+            title="Attempt duration per agent (p50 inside p95)",
+        ),
+        bar_rows(
+            [(action, fig["p50"], fig["p95"]) for action, fig in summary["by_action"].items()],
+            title="Attempt duration per agent action (p50 inside p95)",
+        ),
     ]
+    partial = live[-1] if live else None
     return {
         "period": period,
         "periods": list(PERIODS),
         "summary": summary,
+        "stored_windows": len(stored),
+        "live_windows": len(live),
+        "partial": partial,
         "error_rate_text": f"{summary['error_rate']:.2%}",
+        "within_slo_text": "-"
+        if summary["within_slo_share"] is None
+        else f"{summary['within_slo_share']:.0%} ({summary['orders_within_slo']}/{summary['orders_delivered']})",
+        "run_p50_text": _seconds(summary["run_p50_seconds"]),
+        "run_p95_text": _seconds(summary["run_p95_seconds"]),
         "now_gauges": queue_gauges(now=now),
         "charts": charts,
+        "agent_rows": _agent_rows(summary["by_agent"]),
+        "action_rows": _agent_rows(summary["by_action"]),
         "late_orders": list(late_orders(now=now).order_by("paid_at")[:50]),
         "failed_orders": list(Project.objects.filter(status=ProjectStatus.FAILED).order_by("-updated_at")[:50]),
         "recent_errors": list(ErrorGroup.objects.filter(last_seen__gte=start).order_by("-last_seen")[:10]),
         "refresh_seconds": REFRESH_SECONDS,
-        "slo_minutes": settings.ORDER_SLO_SECONDS // 60,
+        "slo_minutes": slo_minutes,
     }
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
 def dashboard(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:

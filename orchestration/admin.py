@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import capfirst
 
 from metrics.charts import timeline
 from orchestration import clock, services
@@ -47,7 +49,19 @@ def admin_link(obj: Model, label: Any = None) -> SafeString:
 
 # --- Confirmed acts ----------------------------------------------------------------------
 
-Plan = tuple[list[str], str]  # (steps it will touch, refusal reason or "")
+Plan = tuple[list[str], str]  # (what it will touch: steps, or what it will do; refusal reason or "")
+
+
+@dataclass(frozen=True)
+class Done:
+    """What an act did: the change message kept in Django's history, and how to report it.
+
+    A level other than SUCCESS is also reported on its own line (an event rejected again,
+    say): the summary alone would hide that the act did not fix it.
+    """
+
+    message: str
+    level: int = messages.SUCCESS
 
 
 def confirmed_act(
@@ -57,10 +71,18 @@ def confirmed_act(
     *,
     title: str,
     plan: Callable[[Any], Plan],
-    act: Callable[[Any], str],
+    act: Callable[[Any], str | Done],
     step_choices: list[str] | None = None,
+    noun: str | None = "step",
+    column: str = "steps it will reset or run",
 ) -> TemplateResponse | None:
-    """Show what the act will touch; act on POST with confirm=yes, reporting per object."""
+    """Show what the act will touch; act on POST with confirm=yes, reporting per object.
+
+    Each object the act changed gets a LogEntry with the staff user (the engine's own
+    services record the OperatorAction); a refusal (OrchestrationError) changes nothing
+    and is reported with its reason. `noun` names the plan's items in the summary
+    ("2 steps"); None leaves the count out.
+    """
     objects = list(queryset)
     if request.POST.get("confirm") != "yes":
         rows = []
@@ -68,13 +90,15 @@ def confirmed_act(
             steps, refusal = plan(obj)
             rows.append({"obj": obj, "link": admin_link(obj), "status": obj.status, "steps": steps, "refusal": refusal})
         accepted = [r for r in rows if not r["refusal"]]
+        steps_total = sum(len(r["steps"]) for r in accepted)
         context = {
             **modeladmin.admin_site.each_context(request),
             "title": title,
             "opts": modeladmin.model._meta,
             "rows": rows,
             "accepted": len(accepted),
-            "steps_total": sum(len(r["steps"]) for r in accepted),
+            "items_text": f"{steps_total} {noun}{'s' if steps_total != 1 else ''}" if noun else "",
+            "column": column,
             "refused": len(rows) - len(accepted),
             "action": request.POST.get("action", ""),
             "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -84,14 +108,17 @@ def confirmed_act(
         return TemplateResponse(request, "admin/orchestration/confirm_action.html", context)
     done = []
     for obj in objects:
-        label = str(obj.pk)
+        label = f"{capfirst(obj._meta.verbose_name)} {obj.pk}"
         try:
-            message = act(obj)
+            result = act(obj)
         except OrchestrationError as exc:
             modeladmin.message_user(request, f"{label}: refused, nothing changed. {exc}", messages.ERROR)
             continue
-        modeladmin.log_change(request, obj, message)
-        done.append(label)
+        outcome = result if isinstance(result, Done) else Done(result)
+        modeladmin.log_change(request, obj, outcome.message)
+        if outcome.level != messages.SUCCESS:
+            modeladmin.message_user(request, f"{label}: {outcome.message}", outcome.level)
+        done.append(str(obj.pk))
     if done:
         modeladmin.message_user(request, f"{title}: done for {len(done)} of {len(objects)} ({', '.join(done)}).")
     return None
@@ -179,13 +206,25 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ("cancel_runs", "Cancel run"),
     )
 
+    def run_buttons(self, run: WorkflowRun) -> list[tuple[str, str]]:
+        """The acts this run's state allows: a button that can only be refused is noise."""
+        if run.status == RunStatus.RUNNING:
+            allowed = {"cancel_runs"}
+        elif run.status in REPLAYABLE:
+            allowed = {"replay_from_step", "replay_scratch"}
+            if run.tasks.filter(status__in=(TaskStatus.DEAD, TaskStatus.CANCELLED)).exists():
+                allowed.add("replay_failed")
+        else:
+            allowed = set()
+        return [(name, label) for name, label in self.RUN_BUTTONS if name in allowed]
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> Any:
         # Buttons that open the same confirmation page as the changelist's actions.
-        return super().change_view(
-            request, object_id, form_url, {**(extra_context or {}), "run_actions": self.RUN_BUTTONS}
-        )
+        run = self.get_object(request, object_id)
+        buttons = self.run_buttons(run) if run is not None else []
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "run_actions": buttons})
 
     @admin.display(description="run", ordering="id")
     def short_id(self, obj: WorkflowRun) -> str:

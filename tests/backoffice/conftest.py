@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from orchestration.models import RunStatus, WorkflowRun
+from gateway.models import WebhookEvent
+from metrics.models import ErrorGroup
+from orchestration.models import AgentRun, OperatorAction, RunStatus, Task, WorkflowRun
 from orders.models import Project
 from tests.backoffice.factories import order_run
+
+# Every table an operator act could touch: a refusal must leave each one as it was.
+WATCHED = (WorkflowRun, Task, AgentRun, OperatorAction, LogEntry, Project, WebhookEvent, ErrorGroup)
+
+
+@pytest.fixture
+def db_rows() -> Callable[[], dict[str, list[dict[str, Any]]]]:
+    """A function returning every row of the watched tables, for before/after comparisons."""
+
+    def snapshot() -> dict[str, list[dict[str, Any]]]:
+        return {model._meta.label: list(model.objects.order_by("pk").values()) for model in WATCHED}
+
+    return snapshot
 
 
 @pytest.fixture(autouse=True)

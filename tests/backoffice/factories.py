@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 from orchestration import clock
 from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.models import WorkflowRun
+from orchestration.registry import TaskContext, action
 from orchestration.services import run_start
-from orchestration.workflows import Workflow, register_workflow
+from orchestration.workflows import Step, Workflow, register_workflow
 from orders.models import Project, ProjectStatus
 from orders.services import project_create
 from tests.actions import FRAGILE
@@ -23,6 +26,19 @@ ORDERED_FRAGILE = register_workflow(
         on_finish="orders.services.project_on_run_status",
         steps=FRAGILE.steps,
     )
+)
+
+
+@action("design-ia.log_inside")
+def log_inside(ctx: TaskContext) -> dict[str, Any]:
+    """Logs as a provider does (through the provider's own logger, no ids passed)."""
+    logging.getLogger("agents.providers.llm").info("model answered", extra={"action": "llm.answer"})
+    return {"logged": True}
+
+
+# One step that logs: the structured-logging tests read what it wrote.
+LOGGING_WORKFLOW = register_workflow(
+    Workflow(name="backoffice-logs", version=1, steps=(Step("copy", "design-ia.log_inside"),))
 )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from orchestration.models import OperatorAction, RunStatus, Task, TaskStatus
+from orchestration.services import Actor, run_cancel, run_replay, run_start
 from orders.models import ProjectStatus
 from tests.backoffice.factories import drain
 
@@ -150,3 +152,100 @@ def test_actions_are_not_open_to_non_staff(client, outsider, failed_order):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
+
+
+# --- Wrong states: a clear refusal, and not one row changed --------------------------------
+
+
+@pytest.fixture
+def running_run(failed_order):
+    """The failed order replayed while its cause is not fixed: c queued again, d waiting."""
+    _, run = failed_order
+    run_replay(run=run, actor=Actor(label="test"), mode="failed")
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+    return run
+
+
+@pytest.fixture
+def cancelled_run(running_run):
+    run_cancel(run=running_run, actor=Actor(label="test"))
+    running_run.refresh_from_db()
+    return running_run
+
+
+def refused_without_change(client, url, action, obj, db_rows, expected, **extra):
+    """The confirmation page shows the refusal; confirming it changes no row and says why."""
+    before = db_rows()
+    page = post_action(client, url, action, [obj.pk], **extra).content.decode()
+    assert "This will touch 0 " in page and "1 will be refused and left unchanged" in page
+    assert 'id="confirm-act" disabled' in page
+    notes = messages_of(post_action(client, url, action, [obj.pk], confirm="yes", **extra))
+    assert len(notes) == 1 and "refused, nothing changed" in notes[0] and expected in notes[0], notes
+    assert db_rows() == before
+
+
+@pytest.fixture
+def succeeded_run(delivered_order):
+    return delivered_order[1]
+
+
+# Each state's fixture alone: making a second order would drain the queue, and with it the
+# running run's queued step.
+@pytest.mark.parametrize("state", ["running", "succeeded"])
+def test_replay_from_a_step_is_refused_on_a_running_or_succeeded_run(request, staff_client, db_rows, state):
+    run = request.getfixturevalue(f"{state}_run")
+    expected = f"Run {run.pk} is {state}; only a failed or cancelled run can be replayed"
+    refused_without_change(staff_client, RUNS, "replay_from_step", run, db_rows, expected, from_step="a")
+
+
+@pytest.mark.parametrize("state", ["succeeded", "failed", "cancelled"])
+def test_cancel_is_refused_on_a_run_that_is_not_running(request, staff_client, db_rows, state):
+    run = request.getfixturevalue("failed_order")[1] if state == "failed" else request.getfixturevalue(f"{state}_run")
+    expected = f"Run {run.pk} is {state}; only a running run can be cancelled"
+    refused_without_change(staff_client, RUNS, "cancel_runs", run, db_rows, expected)
+
+
+@pytest.mark.parametrize(("step", "status"), [("a", "succeeded"), ("d", "waiting")])
+def test_retry_of_a_task_of_a_running_run_is_refused(staff_client, running_run, db_rows, step, status):
+    task = Task.objects.get(run=running_run, step=step)
+    expected = f"Task {task.pk} is {status} in a running run; only a dead task of a failed run"
+    refused_without_change(staff_client, TASKS, "retry_now", task, db_rows, expected)
+
+
+def test_retry_of_a_task_of_a_cancelled_run_is_refused(staff_client, cancelled_run, db_rows):
+    task = Task.objects.get(run=cancelled_run, step="c")
+    expected = f"Task {task.pk} is cancelled in a cancelled run"
+    refused_without_change(staff_client, TASKS, "retry_now", task, db_rows, expected)
+
+
+def test_retrying_one_of_two_dead_branches_leaves_the_run_failed_not_running_forever(staff_client, tmp_path):
+    run = run_start(workflow="test-two-fragile", input={"flags": str(tmp_path)})
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert set(Task.objects.filter(run=run, status=TaskStatus.DEAD).values_list("step", flat=True)) == {"left", "right"}
+    (tmp_path / "left").touch()
+    post_action(staff_client, TASKS, "retry_now", [Task.objects.get(run=run, step="left").pk], confirm="yes")
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED  # right is still dead: back to failed, replayable again
+    assert run_buttons_allow_replay(staff_client, run)
+
+
+def run_buttons_allow_replay(client, run) -> bool:
+    page = client.get(reverse("admin:orchestration_workflowrun_change", args=[run.pk])).content.decode()
+    return 'value="replay_failed"' in page and 'value="cancel_runs"' not in page
+
+
+def test_replay_from_a_step_also_reruns_every_other_dead_step_and_delivers(staff_client, tmp_path):
+    run = run_start(workflow="test-two-fragile", input={"flags": str(tmp_path)})
+    drain()
+    (tmp_path / "left").touch()
+    (tmp_path / "right").touch()
+    preview = post_action(staff_client, RUNS, "replay_from_step", [run.pk], from_step="left").content.decode()
+    assert "This will touch 1 workflow run (3 steps)" in preview and "left, right, join" in preview
+    post_action(staff_client, RUNS, "replay_from_step", [run.pk], from_step="left", confirm="yes")
+    drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED

@@ -44,6 +44,23 @@ def test_metrics_parse_with_prometheus_own_parser_and_tell_the_database_figures(
     assert found[("rollup_attempt_duration_bucket", (("action", "design-ia.generate"), ("le", "0.05")))] == 50
 
 
+def test_attempts_are_scraped_at_once_before_any_rollup_and_marked_so(client, clock):
+    clock.advance(60)  # 09:01
+    attempts(clock, "design-ia.generate", [10.0, 20.0, 30.0])
+    clock.advance(300)  # 09:06: the 09:00 window is complete, and the cron has not run
+    attempts(clock, "automation.build", [40.0])  # in the window under way
+    found = samples(client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode())
+    assert found[("rollup_window_stored", ())] == 0
+    assert found[("rollup_attempts", (("action", "design-ia.generate"), ("outcome", "succeeded")))] == 3
+    assert found[("rollup_agent_attempt_duration_seconds", (("agent", "design-ia"), ("quantile", "0.5")))] == 0.02
+    assert found[("live_window_attempts", (("action", "automation.build"), ("outcome", "succeeded")))] == 1
+    assert found[("live_window_start_timestamp_seconds", ())] == clock.now().replace(minute=5, second=0).timestamp()
+    rollup()
+    found = samples(client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode())
+    assert found[("rollup_window_stored", ())] == 1
+    assert found[("rollup_attempts", (("action", "design-ia.generate"), ("outcome", "succeeded")))] == 3
+
+
 def test_no_token_is_401_with_a_json_error(client):
     response = client.get("/metrics")
     assert response.status_code == 401

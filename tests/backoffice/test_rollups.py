@@ -1,13 +1,30 @@
-"""Rollups: exact percentiles, one row per window whatever the number of runs, pruning."""
+"""Rollups: exact percentiles, one row per window whatever the number of runs, catch-up of
+missed windows, pruning."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from metrics.models import Rollup
-from metrics.rollups import histogram, histogram_quantile, percentile, rollup, window_of
+from metrics.rollups import (
+    CATCH_UP,
+    FLOW_FIELDS,
+    distribution,
+    distribution_percentile,
+    histogram,
+    histogram_quantile,
+    merge_distributions,
+    percentile,
+    rollup,
+    rollup_windows,
+    significant,
+    window_of,
+)
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.services import enqueue
 from tests.backoffice.factories import order_run, paid_order
@@ -140,3 +157,111 @@ def test_pruning_removes_only_old_finished_attempts_of_finished_runs(clock, tmp_
 @pytest.mark.django_db
 def test_rollup_counts_database_connections_on_postgres(clock):
     assert rollup().db_connections >= 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(12.0, 12.0), (999.0, 999.0), (12.34, 12.3), (1234.0, 1230.0), (98765.0, 98800.0), (0.4567, 0.457), (0.0, 0.0)],
+)
+def test_durations_are_kept_to_three_significant_digits(value, expected):
+    assert significant(value) == expected
+
+
+@pytest.mark.parametrize("q", [50, 95, 99])
+def test_merged_distributions_give_the_exact_percentiles_of_all_the_values(q):
+    # Two windows of 10-100 ms durations: coarse buckets (50, 100, 250...) would put every
+    # one of them in two buckets; the distributions keep each millisecond.
+    first, second = [float(v) for v in range(10, 60)], [float(v) for v in range(37, 101, 3)]
+    merged = merge_distributions([distribution(first), distribution(second)])
+    assert distribution_percentile(merged, q) == percentile(sorted(first + second), q)
+    assert distribution_percentile({}, q) is None
+
+
+def window_rows() -> dict[str, dict]:
+    """Every stored window's figures, by start (for before/after comparisons)."""
+    return {r["window_start"].strftime("%H:%M"): r for r in Rollup.objects.values()}
+
+
+@pytest.mark.django_db
+def test_a_missed_window_is_filled_in_by_the_next_rollup_with_its_flows_but_no_gauges(clock):
+    clock.advance(60)  # 09:01
+    attempts(clock, "design-ia.generate", [10.0, 20.0])
+    clock.advance(300)  # 09:06: the cron should roll up 09:00 now, and does not
+    attempts(clock, "automation.build", [30.0])
+    clock.advance(360)  # 09:12
+    written = rollup_windows()
+    assert [f"{r.window_start:%H:%M}" for r in written] == ["09:00", "09:05"]
+    rows = window_rows()
+    missed, latest = rows["09:00"], rows["09:05"]
+    assert (missed["attempts"], list(missed["by_action"])) == (2, ["design-ia.generate"])
+    assert missed["by_action"]["design-ia.generate"]["p95"] == 20.0
+    assert (missed["queue_depth"], missed["oldest_waiting_seconds"], missed["orders_late"]) == (None, None, None)
+    assert (latest["attempts"], latest["queue_depth"], latest["orders_late"]) == (1, 0, 0)
+
+
+@pytest.mark.django_db
+def test_rerunning_the_rollup_changes_nothing(clock):
+    clock.advance(60)
+    attempts(clock, "design-ia.generate", [10.0, 20.0])
+    clock.advance(720)  # 09:13: 09:00 and 09:05 are missing
+    rollup()
+    before = window_rows()
+    rollup()  # the cron delivered twice
+    assert window_rows() == before
+    clock.advance(60)  # later in the same window: the flows stay, the latest gauges are re-measured
+    rollup()
+    after = window_rows()
+    assert after.keys() == before.keys() == {"09:00", "09:05"}
+    for start in after:
+        assert {f: after[start][f] for f in FLOW_FIELDS} == {f: before[start][f] for f in FLOW_FIELDS}
+    assert after["09:00"]["computed_at"] == before["09:00"]["computed_at"]  # a filled-in window is left alone
+
+
+@pytest.mark.django_db
+def test_catching_up_never_erases_the_gauges_measured_in_time(clock):
+    enqueue("engine.noop", {})
+    clock.advance(400)  # 09:06:40
+    measured = rollup()
+    assert (f"{measured.window_start:%H:%M}", measured.queue_depth) == ("09:00", 1)
+    clock.advance(900)  # 09:21:40: 09:05 and 09:10 were missed
+    rollup_windows(since=clock.now() - timedelta(minutes=30))  # recompute from 08:50 on, 09:00 included
+    rows = window_rows()
+    assert rows["09:00"]["queue_depth"] == 1 and rows["09:00"]["oldest_waiting_seconds"] == 400.0
+    assert rows["09:05"]["queue_depth"] is None and rows["09:15"]["queue_depth"] == 1
+
+
+@pytest.mark.django_db
+def test_a_fresh_install_is_not_backfilled_before_its_first_activity(clock):
+    clock.advance(3600)  # 10:00: an hour with nothing at all
+    assert len(rollup_windows()) == 1
+
+
+@pytest.mark.django_db
+def test_catch_up_goes_back_at_most_a_day(clock):
+    clock.advance(60)
+    attempts(clock, "design-ia.generate", [10.0])  # 09:01 on day one, rolled up in time
+    clock.advance(300)
+    rollup()
+    clock.advance(30 * 3600)  # 15:06 the next day: the cron has been down for 30 hours
+    attempts(clock, "design-ia.generate", [20.0])
+    clock.advance(300)
+    written = rollup_windows()
+    assert written[0].window_start == window_of(clock.now())[0] - CATCH_UP  # not back to day one
+    assert len(written) == CATCH_UP // timedelta(minutes=5)
+    assert [r.attempts for r in written if r.attempts] == [1]  # the quiet windows are zeros, not holes
+
+
+@pytest.mark.django_db
+def test_rollup_metrics_since_recomputes_older_windows_within_the_retention(clock, settings):
+    settings.METRICS_RETENTION_DAYS = 30
+    clock.advance(60)
+    attempts(clock, "design-ia.generate", [10.0, 20.0, 30.0])
+    clock.advance(300)
+    rollup()
+    Rollup.objects.update(attempts=0, by_action={})  # a bug corrupted the stored figures
+    call_command("rollup_metrics", "--since", "10m", stdout=StringIO())
+    assert window_rows()["09:00"]["attempts"] == 3
+    with pytest.raises(CommandError, match="older than the raw rows kept"):
+        call_command("rollup_metrics", "--since", "31d", stdout=StringIO())
+    with pytest.raises(CommandError, match="give a duration"):
+        call_command("rollup_metrics", "--since", "yesterday", stdout=StringIO())

@@ -47,6 +47,10 @@ def test_staff_find_a_failed_order_by_email_replay_it_and_see_it_delivered(page,
     rows.first.locator("a", has_text="timeline").click()
     expect(page.locator("svg[aria-label='Task timeline'] rect[data-outcome='failed']")).to_have_count(1)
     assert "flag missing" in page.content()
+    # The legend's swatches are drawn (a colour, not a transparent box).
+    swatch = page.locator(".legend i.bar-failed")
+    assert swatch.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(220, 38, 38)"
+    expect(page.locator("button:has-text('Cancel run')")).to_have_count(0)  # a failed run cannot be cancelled
     page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
 
     page.click("button:has-text('Replay failed steps')")
@@ -62,8 +66,17 @@ def test_staff_find_a_failed_order_by_email_replay_it_and_see_it_delivered(page,
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
 
-    page.goto(f"{live_server.url}/admin/metrics/rollup/dashboard/?period=day")
-    expect(page.locator("svg.chart")).to_have_count(5)
+    # The dashboard after real attempts (8: a, b, c of both orders, then c and d replayed),
+    # before any cron: the window under way is computed live, so the charts have data.
+    page.goto(f"{live_server.url}/admin/metrics/rollup/dashboard/?period=hour")
+    expect(page.locator("svg.chart")).to_have_count(7)
+    expect(page.locator("#figure-attempts")).to_have_text("8")
+    expect(page.locator("#data-sources")).to_contain_text("partial window")
+    throughput = page.locator("svg[aria-label='Throughput (attempts)']")
+    expect(throughput.locator("polyline, circle")).not_to_have_count(0)
+    expect(throughput.locator("rect.chart-live")).to_have_count(1)
+    expect(page.locator("#agent-durations tr[data-name='engine'] td.p50")).not_to_have_text("-")
+    expect(page.locator("#figure-within-slo")).to_have_text("100% (1/1)")
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     for shot in ("project-list.png", "timeline.png", "dashboard.png"):
         assert (tmp_path / shot).stat().st_size > 10_000
