@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "metrics.middleware.RequestIdMiddleware",  # first: every response and log line gets the request id
+    # Refuses control characters in the path, query string and credential headers before anything reads them.
+    "gateway.middleware.ControlCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # JSON errors on /api/ paths (404, 413, 500...) and the body-size limit for JSON bodies.

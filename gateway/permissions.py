@@ -1,9 +1,11 @@
 """Who may call what. Every view names its permission; nothing relies on a default.
 
-- `IsStaff`: a staff user, by token or session (the admin's people, integrations).
+- `CanViewRuns`, `CanActOnRuns`, `CanRetryTasks` (`/api/orchestration/*`): staff, or any
+  active user (an integration's token user) holding Django's model permissions: view
+  permissions to read, change permissions to cancel, replay or retry.
 - `IsTokenClientOrStaff`: any DRF token (intake integrations) or a staff session.
-- `IsCron`: `Authorization: Bearer $CRON_SECRET` (Vercel cron).
-- `IsCronOrStaff`: either of the above (the metrics rollup).
+- `IsCron`: `Authorization: Bearer $CRON_SECRET` (Vercel cron; see gateway/authentication.py).
+- `IsCronOrStaff`: either the cron or a staff user (the metrics rollup).
 - `SignedByEngine`: a Standard Webhooks signature with a live key (the engine's
   own calls and the agents' callbacks); the verified webhook-id is kept on the request.
 - `Public`: anyone (health, schema, docs, the Stripe webhook, which checks its own signature).
@@ -14,11 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission
 from rest_framework.request import Request
 
+from gateway.authentication import CRON
 from gateway.exceptions import Unauthorized
-from gateway.signatures import cron_authorized, standard_verify
+from gateway.signatures import standard_verify
 
 
 def _is_staff(request: Request) -> bool:
@@ -30,11 +33,41 @@ class Public(AllowAny):
     """Open to anyone: the view itself decides (health, schema, signed by a third party)."""
 
 
-class IsStaff(BasePermission):
-    message = "Staff only: sign in to the admin, or send `Authorization: Token <key>` of a staff user."
+class ModelPermissions(BasePermission):
+    """Base (do not use directly): staff, or an active user with every permission the method
+    needs (`read` for GET/HEAD/OPTIONS, `act` for the rest), as `app_label.codename`.
+    Like DRF's DjangoModelPermissions, but for views that act through services, not a queryset."""
+
+    read: tuple[str, ...] = ()
+    act: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        needed = ", ".join(self.read + self.act)
+        return f"Staff, or a user with these permissions: {needed}."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return _is_staff(request)
+        user = request.user
+        if user is None or not user.is_authenticated or not user.is_active:
+            return False
+        if user.is_staff:
+            return True
+        needed = self.read if request.method in SAFE_METHODS else self.act
+        return bool(needed) and user.has_perms(needed)
+
+
+class CanViewRuns(ModelPermissions):
+    read = ("orchestration.view_workflowrun", "orchestration.view_task")
+
+
+class CanActOnRuns(ModelPermissions):
+    """Cancel and replay: they change the run and its tasks."""
+
+    act = ("orchestration.change_workflowrun", "orchestration.change_task")
+
+
+class CanRetryTasks(ModelPermissions):
+    act = ("orchestration.change_task",)
 
 
 class IsTokenClientOrStaff(BasePermission):
@@ -47,8 +80,10 @@ class IsTokenClientOrStaff(BasePermission):
 
 
 class IsCron(BasePermission):
+    """Needs CronSecretAuthentication among the view's authenticators."""
+
     def has_permission(self, request: Request, view: Any) -> bool:
-        if not cron_authorized(request.headers.get("Authorization")):
+        if request.auth is not CRON:
             raise Unauthorized("Send `Authorization: Bearer $CRON_SECRET`.")
         return True
 
@@ -57,7 +92,7 @@ class IsCronOrStaff(BasePermission):
     message = "Send `Authorization: Bearer $CRON_SECRET`, or sign in as staff."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return cron_authorized(request.headers.get("Authorization")) or _is_staff(request)
+        return request.auth is CRON or _is_staff(request)
 
 
 class SignedByEngine(BasePermission):

@@ -24,6 +24,18 @@ MAX_PAGES = 12
 MAX_PAGE_TITLE = 60
 
 
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    detail = serializers.JSONField(allow_null=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error body of the HTTP surface (gateway/exceptions.py), for the schema."""
+
+    error = ErrorDetailSerializer()
+
+
 class ProjectCreateSerializer(serializers.Serializer):
     business_name = serializers.CharField(min_length=1, max_length=120, trim_whitespace=True)
     sector = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")

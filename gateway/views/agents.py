@@ -12,7 +12,6 @@ through the engine, fenced by its attempt, deduplicated on webhook-id.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -26,10 +25,12 @@ from rest_framework.views import APIView
 
 from gateway.exceptions import MalformedBody, UnknownObject
 from gateway.functions import budget_for
+from gateway.parsers import json_object
 from gateway.permissions import SignedByEngine
 from gateway.serializers import AgentReportSerializer
 from gateway.services import agent_report_receive
 from gateway.throttling import WebhookThrottle
+from gateway.views.base import JsonApi
 from orchestration import dispatch
 from orchestration.budget import Budget
 from orchestration.exceptions import UnknownAction
@@ -73,18 +74,7 @@ ReportSerializer = inline_serializer(
 )
 
 
-def _json_object(request: Request) -> dict[str, Any]:
-    """The raw body as a JSON object (the signature was checked over these exact bytes)."""
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedBody("The body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise MalformedBody("The body must be a JSON object.")
-    return body
-
-
-class AgentActionView(APIView):
+class AgentActionView(JsonApi, APIView):
     authentication_classes: list = []
     permission_classes = [SignedByEngine]
     throttle_classes: list = []  # only the engine can call it, and it paces itself
@@ -97,7 +87,7 @@ class AgentActionView(APIView):
         operation_id="agent_action_run",
     )
     def post(self, request: Request, agent: str, name: str) -> Response:
-        serializer = DispatchRequestSerializer(data=_json_object(request))
+        serializer = DispatchRequestSerializer(data=json_object(request.body))
         serializer.is_valid(raise_exception=True)
         body = {**serializer.validated_data}
         body["runId"] = str(body["runId"]) if body["runId"] else None
@@ -122,7 +112,7 @@ def _run_and_call_back(body: dict[str, Any], budget: Budget) -> None:
         connections.close_all()  # this thread's connections only: they are per thread
 
 
-class AgentCallbackView(APIView):
+class AgentCallbackView(JsonApi, APIView):
     authentication_classes: list = []
     permission_classes = [SignedByEngine]
     throttle_classes = [WebhookThrottle]
@@ -146,7 +136,7 @@ class AgentCallbackView(APIView):
         operation_id="agent_callback",
     )
     def post(self, request: Request) -> Response:
-        serializer = AgentReportSerializer(data=_json_object(request))
+        serializer = AgentReportSerializer(data=json_object(request.body))
         serializer.is_valid(raise_exception=True)
         body = {**serializer.validated_data}
         body["projectId"] = str(body["projectId"]) if body["projectId"] else None

@@ -1,28 +1,38 @@
 """Routes that run the engine: Vercel's crons and the engine's own execute call.
 
-- `GET /api/orchestration/workflow` (cron, every 2 min): one tick within the
+- `GET /api/orchestration/workflow` (cron, every 2 min, `Bearer $CRON_SECRET`,
+  declared in the schema by gateway/authentication.py): one tick within the
   function's maxDuration. Safe to run concurrently and twice: claims are
   exclusive (SKIP LOCKED / SQLite's write lock) and recoveries are fenced.
 - `GET /api/system/metrics` (cron every 5 min, or staff): the metrics rollup,
   idempotent per window.
 - `POST /api/workflows/execute` (signed): runs ready work, of one workflow run
-  when `runId` is given, within 300 s; kicks itself again if ready work remains.
+  when `runId` (or `projectId`) is given, within 300 s; kicks itself again if ready
+  work remains. An unknown run or project is a 404 that runs nothing: it must not
+  turn into a tick over everyone's work.
 
 None of them ever answers 3xx: a redirect silently ends a Vercel cron run.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.authentication import CronSecretAuthentication
+from gateway.exceptions import UnknownObject
 from gateway.functions import budget_for
+from gateway.parsers import json_object
 from gateway.permissions import IsCron, IsCronOrStaff, SignedByEngine
-from gateway.serializers import ExecuteSerializer
-from gateway.views.agents import SIGNATURE_HEADERS, _json_object
+from gateway.serializers import ErrorSerializer, ExecuteSerializer
+from gateway.views.agents import SIGNATURE_HEADERS
+from gateway.views.base import JsonApi
 from metrics.rollups import rollup
 from orchestration import clock, dispatch
 from orchestration.execution import TickReport, tick
@@ -31,8 +41,8 @@ from orchestration.models import Task, TaskStatus, WorkflowRun
 TickSerializer = inline_serializer("TickReport", {name: serializers.IntegerField() for name in TickReport().as_dict()})
 
 
-class WorkflowTickView(APIView):
-    authentication_classes: list = []
+class WorkflowTickView(JsonApi, APIView):
+    authentication_classes = [CronSecretAuthentication]
     permission_classes = [IsCron]
     throttle_classes: list = []
 
@@ -42,7 +52,8 @@ class WorkflowTickView(APIView):
         return Response(report.as_dict())
 
 
-class MetricsRollupView(APIView):
+class MetricsRollupView(JsonApi, APIView):
+    authentication_classes = [CronSecretAuthentication, TokenAuthentication, SessionAuthentication]
     permission_classes = [IsCronOrStaff]
     throttle_classes: list = []
 
@@ -64,28 +75,45 @@ class MetricsRollupView(APIView):
         return Response({"window_start": row.window_start, "window_end": row.window_end, "attempts": row.attempts})
 
 
-class ExecuteView(APIView):
+class ExecuteView(JsonApi, APIView):
     authentication_classes: list = []
     permission_classes = [SignedByEngine]
     throttle_classes: list = []
 
     @extend_schema(
         request=ExecuteSerializer,
-        responses={200: TickSerializer},
+        responses={200: TickSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
         parameters=SIGNATURE_HEADERS,
         auth=[],
         operation_id="workflows_execute",
     )
     def post(self, request: Request) -> Response:
-        serializer = ExecuteSerializer(data=_json_object(request))
+        serializer = ExecuteSerializer(data=json_object(request.body))
         serializer.is_valid(raise_exception=True)
-        run_id = serializer.validated_data["runId"]
-        project_id = serializer.validated_data["projectId"]
-        if run_id is None and project_id is not None:
-            run_id = WorkflowRun.objects.filter(project_id=project_id).values_list("id", flat=True).first()
+        run_id = _run_to_execute(serializer.validated_data["runId"], serializer.validated_data["projectId"])
         # A run's own work only: recovery and repair are the cron tick's job.
         report = tick(budget=budget_for(request.path), run_id=run_id, recover=run_id is None)
         due = Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=clock.now())
         if (due.filter(run_id=run_id) if run_id else due).exists():
             dispatch.kick(run_id)  # the budget ran out with ready work left: go on in a new invocation
         return Response(report.as_dict())
+
+
+def _run_to_execute(run_id: uuid.UUID | None, project_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The run named by `runId` (of `projectId`, when both are given), or the latest run of
+    `projectId`; None when neither is given (ready work of any run: the engine's own kick)."""
+    if run_id is not None:
+        runs = WorkflowRun.objects.filter(id=run_id)
+        if project_id is not None:
+            runs = runs.filter(project_id=project_id)
+        if not runs.exists():
+            of_project = f" of project {project_id}" if project_id is not None else ""
+            raise UnknownObject(f"No workflow run {run_id}{of_project}.", code="unknown_run")
+        return run_id
+    if project_id is None:
+        return None
+    runs = WorkflowRun.objects.filter(project_id=project_id).order_by("-created_at")
+    latest = runs.values_list("id", flat=True).first()
+    if latest is None:
+        raise UnknownObject(f"No workflow run for project {project_id}.", code="unknown_project")
+    return latest

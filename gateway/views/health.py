@@ -21,6 +21,8 @@ from rest_framework.views import APIView
 
 from gateway.exceptions import error_body
 from gateway.permissions import Public
+from gateway.serializers import ErrorSerializer
+from gateway.views.base import JsonApi
 
 
 def _version() -> str:
@@ -48,12 +50,12 @@ HealthSerializer = inline_serializer(
 )
 
 
-class HealthView(APIView):
+class HealthView(JsonApi, APIView):
     authentication_classes: list = []
     permission_classes = [Public]
     throttle_classes: list = []
 
-    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, auth=[])
+    @extend_schema(responses={200: HealthSerializer, 503: ErrorSerializer}, auth=[])
     def get(self, request: Request) -> Response:
         started = time.perf_counter()
         try:

@@ -1,5 +1,9 @@
 """`/api/orchestration/*` for staff and integrations: read runs with their tasks; cancel,
-replay and retry through the engine's services, recorded with the acting user (E11)."""
+replay and retry through the engine's services, recorded with the acting user (E11).
+
+Staff may do everything; an integration's token user needs Django's model
+permissions (view to read, change to act), granted in the admin like any other.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway.exceptions import MalformedBody, UnknownObject
-from gateway.permissions import IsStaff
+from gateway.permissions import CanActOnRuns, CanRetryTasks, CanViewRuns
 from gateway.serializers import (
     CancelSerializer,
     ReplaySerializer,
@@ -24,6 +28,7 @@ from gateway.serializers import (
     TaskSerializer,
 )
 from gateway.throttling import StaffThrottle
+from gateway.views.base import JsonApi
 from orchestration.models import RunStatus, Task, WorkflowRun
 from orchestration.services import Actor, run_cancel, run_replay, task_retry
 
@@ -40,8 +45,8 @@ class RunPagination(LimitOffsetPagination):
     max_limit = 200
 
 
-class RunListView(ListAPIView):
-    permission_classes = [IsStaff]
+class RunListView(JsonApi, ListAPIView):
+    permission_classes = [CanViewRuns]
     throttle_classes = [StaffThrottle]
     serializer_class = RunSerializer
     pagination_class = RunPagination
@@ -72,8 +77,8 @@ class RunListView(ListAPIView):
         return runs
 
 
-class RunDetailView(APIView):
-    permission_classes = [IsStaff]
+class RunDetailView(JsonApi, APIView):
+    permission_classes = [CanViewRuns]
     throttle_classes = [StaffThrottle]
 
     @extend_schema(responses={200: RunDetailSerializer}, operation_id="run_get")
@@ -81,8 +86,8 @@ class RunDetailView(APIView):
         return Response(RunDetailSerializer(_run(run_id)).data)
 
 
-class RunCancelView(APIView):
-    permission_classes = [IsStaff]
+class RunCancelView(JsonApi, APIView):
+    permission_classes = [CanActOnRuns]
     throttle_classes = [StaffThrottle]
 
     @extend_schema(request=CancelSerializer, responses={200: RunDetailSerializer}, operation_id="run_cancel")
@@ -95,8 +100,8 @@ class RunCancelView(APIView):
         return Response(RunDetailSerializer(run).data)
 
 
-class RunReplayView(APIView):
-    permission_classes = [IsStaff]
+class RunReplayView(JsonApi, APIView):
+    permission_classes = [CanActOnRuns]
     throttle_classes = [StaffThrottle]
 
     @extend_schema(request=ReplaySerializer, responses={200: RunDetailSerializer}, operation_id="run_replay")
@@ -112,8 +117,8 @@ class RunReplayView(APIView):
         return Response(RunDetailSerializer(run).data)
 
 
-class TaskRetryView(APIView):
-    permission_classes = [IsStaff]
+class TaskRetryView(JsonApi, APIView):
+    permission_classes = [CanRetryTasks]
     throttle_classes = [StaffThrottle]
 
     @extend_schema(request=None, responses={200: TaskSerializer}, operation_id="task_retry")

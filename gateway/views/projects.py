@@ -14,11 +14,12 @@ from gateway.exceptions import UnknownObject
 from gateway.permissions import IsTokenClientOrStaff
 from gateway.serializers import ProjectCreateSerializer, ProjectSerializer
 from gateway.throttling import IntakeThrottle, StaffThrottle
+from gateway.views.base import JsonApi
 from orders.models import Project
 from orders.services import project_create
 
 
-class ProjectCreateView(APIView):
+class ProjectCreateView(JsonApi, APIView):
     permission_classes = [IsTokenClientOrStaff]
     throttle_classes = [IntakeThrottle]
 
@@ -30,7 +31,7 @@ class ProjectCreateView(APIView):
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-class ProjectDetailView(APIView):
+class ProjectDetailView(JsonApi, APIView):
     permission_classes = [IsTokenClientOrStaff]
     throttle_classes = [StaffThrottle]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -153,3 +154,20 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+# --- Logs -------------------------------------------------------------------------------------
+
+
+def logged(caplog: pytest.LogCaptureFixture, action: str) -> list[logging.LogRecord]:
+    """The captured records with this stable `action` key."""
+    return [record for record in caplog.records if getattr(record, "action", None) == action]
+
+
+def assert_nothing_secret_logged(caplog: pytest.LogCaptureFixture, *values: str) -> None:
+    """No record, message or extra field, carries any of these values (secrets, signatures, keys)."""
+    secrets = [value for value in (STRIPE_SECRET, WEBHOOK_SECRET, WEBHOOK_SECRET_NEXT, CRON_SECRET, *values) if value]
+    for record in caplog.records:
+        text = record.getMessage() + " " + " ".join(repr(v) for k, v in vars(record).items() if k != "msg")
+        leaked = [secret for secret in secrets if secret in text]
+        assert not leaked, f"{record.name} logged a secret value: {record.getMessage()!r}"

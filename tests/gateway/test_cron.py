@@ -3,7 +3,9 @@ within their budgets, never redirect, and refuse anyone else."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -13,7 +15,8 @@ from rest_framework.test import APIClient
 from metrics.models import Rollup
 from orchestration.models import RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.services import enqueue, run_start
-from tests.gateway.conftest import CRON_SECRET, OTHER_SECRET, assert_error, post_signed
+from orders.models import Project
+from tests.gateway.conftest import CRON_SECRET, OTHER_SECRET, assert_error, logged, post_signed
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +121,70 @@ def test_execute_kicks_itself_again_when_ready_work_is_left(api: APIClient, monk
 
     assert response.status_code == 200
     assert kicked == [run.id]
+
+
+def _nothing_ran(*runs: WorkflowRun) -> None:
+    for run in runs:
+        assert not Task.objects.filter(run=run).exclude(status__in=[TaskStatus.QUEUED, TaskStatus.WAITING]).exists()
+
+
+def test_execute_refuses_an_unknown_run_and_runs_nothing(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    kicked: list[Any] = []
+    monkeypatch.setattr("orchestration.dispatch.kick", lambda run_id=None: kicked.append(run_id))
+    someone_elses = run_start(workflow="test-diamond")
+    unknown = uuid.uuid4()
+
+    response = post_signed(api, "/api/workflows/execute", {"runId": str(unknown)})
+
+    error = assert_error(response, 404, "unknown_run")
+    assert str(unknown) in error["message"]
+    _nothing_ran(someone_elses)
+    assert kicked == []
+    assert [r.code for r in logged(caplog, "api_error")] == ["unknown_run"]
+
+
+def test_execute_refuses_an_unknown_project_instead_of_ticking_over_all_work(api: APIClient, project: Project) -> None:
+    someone_elses = run_start(workflow="test-diamond")
+
+    unknown = post_signed(api, "/api/workflows/execute", {"projectId": str(uuid.uuid4())})
+    without_run = post_signed(api, "/api/workflows/execute", {"projectId": str(project.id)})
+
+    assert_error(unknown, 404, "unknown_project")
+    error = assert_error(without_run, 404, "unknown_project")
+    assert str(project.id) in error["message"]
+    _nothing_ran(someone_elses)
+
+
+def test_execute_refuses_a_run_that_is_not_the_named_projects(api: APIClient, project: Project) -> None:
+    other = run_start(workflow="test-diamond")
+
+    response = post_signed(api, "/api/workflows/execute", {"runId": str(other.id), "projectId": str(project.id)})
+
+    assert_error(response, 404, "unknown_run")
+    _nothing_ran(other)
+
+
+def test_execute_by_project_runs_that_projects_run_only(api: APIClient, project: Project) -> None:
+    mine = run_start(workflow="test-diamond", project=project)
+    other = run_start(workflow="test-diamond")
+
+    response = post_signed(api, "/api/workflows/execute", {"projectId": str(project.id)})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["succeeded"] == 4
+    assert WorkflowRun.objects.get(id=mine.id).status == RunStatus.SUCCEEDED
+    _nothing_ran(other)
+
+
+def test_execute_without_a_run_or_project_runs_ready_work_of_any_run(api: APIClient) -> None:
+    """The engine's own kick after a commit names no run: it drains what is ready, as before."""
+    runs = [run_start(workflow="test-diamond") for _ in range(2)]
+
+    response = post_signed(api, "/api/workflows/execute", {"runId": None})
+
+    assert response.status_code == 200
+    assert response.json()["succeeded"] == 8
+    assert {WorkflowRun.objects.get(id=r.id).status for r in runs} == {RunStatus.SUCCEEDED}

@@ -1,10 +1,15 @@
-"""One error shape on every /api/ path, whoever raised it; the health check."""
+"""One error shape on every /api/ path, whoever raised it and whatever the client accepts; the
+health check, up and with its database gone."""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from metrics.models import ErrorGroup
@@ -60,3 +65,72 @@ def test_health_checks_the_database_without_auth(api: APIClient) -> None:
 
 def test_health_is_never_throttled(api: APIClient) -> None:
     assert {api.get("/api/health").status_code for _ in range(50)} == {200}
+
+
+@pytest.fixture
+def unreachable_database(tmp_path: Path) -> Iterator[None]:
+    """The default database pointed somewhere nothing answers: a closed port on PostgreSQL, a
+    file in a missing directory on SQLite. The real driver fails to connect; nothing is mocked."""
+    wrapper = connections["default"]
+    saved = dict(wrapper.settings_dict)
+    wrapper.close()
+    if wrapper.vendor == "postgresql":
+        with socket.socket() as probe:  # a port that was free a moment ago: connecting is refused
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        wrapper.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+    else:
+        wrapper.settings_dict["NAME"] = str(tmp_path / "missing" / "db.sqlite3")
+    try:
+        yield
+    finally:
+        wrapper.close()
+        wrapper.settings_dict.clear()
+        wrapper.settings_dict.update(saved)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_answers_503_json_when_the_database_is_unreachable(
+    unreachable_database: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = APIClient()
+    client.raise_request_exception = False
+
+    response = client.get("/api/health")
+
+    error = assert_error(response, 503, "database_unavailable")
+    assert error["detail"] == {"error": "OperationalError"}
+    assert response["Cache-Control"] == "no-store"
+    assert not [r for r in caplog.records if getattr(r, "action", None) == "api_unhandled"]
+
+
+def test_a_browser_asking_for_html_still_gets_the_json_error_with_its_fields(integration_client: APIClient) -> None:
+    response = integration_client.post(
+        "/api/projects/", {"business_name": "", "contact_email": "nope"}, format="json", HTTP_ACCEPT="text/html"
+    )
+
+    error = assert_error(response, 400, "invalid")
+    assert set(error["detail"]) == {"business_name", "contact_email"}
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html", "text/html,application/xhtml+xml,*/*;q=0.8", "application/xml", "image/png"]
+)
+def test_every_api_answer_is_json_whatever_the_client_accepts(
+    accept: str, staff_client: APIClient, project: Any
+) -> None:
+    ok = staff_client.get(f"/api/projects/{project.id}/", HTTP_ACCEPT=accept)
+    invalid = staff_client.get("/api/orchestration/runs/?status=exploded", HTTP_ACCEPT=accept)
+    wrong_method = staff_client.delete("/api/health", HTTP_ACCEPT=accept)
+    with_format = staff_client.get(f"/api/projects/{project.id}/?format=api", HTTP_ACCEPT=accept)
+
+    assert ok.status_code == 200 and ok.json()["id"] == str(project.id)
+    assert_error(invalid, 400, "invalid_filter")
+    assert_error(wrong_method, 405, "method_not_allowed")
+    assert with_format.status_code == 200 and with_format["Content-Type"] == "application/json"
+
+
+def test_intake_takes_json_only(integration_client: APIClient) -> None:
+    response = integration_client.post("/api/projects/", {"business_name": "x", "contact_email": "a@b.example"})
+
+    assert_error(response, 415, "unsupported_media_type")

@@ -1,5 +1,6 @@
-"""`/api/orchestration/*`: staff read runs and act on them through the engine; every act is
-recorded with the user, and a refused act is a 409 that says why."""
+"""`/api/orchestration/*`: staff, and integrations holding Django's model permissions (view to
+read, change to act), read runs and act on them through the engine; every act is recorded with
+the user, and a refused act is a 409 that says why."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from orchestration.budget import Budget
@@ -111,3 +113,87 @@ def test_non_staff_cannot_read_or_act(
         assert_error(client.get("/api/orchestration/runs/"), status)
         assert_error(client.post(f"/api/orchestration/runs/{failed_run.id}/replay", {}, format="json"), status)
     assert WorkflowRun.objects.get(id=failed_run.id).status == RunStatus.FAILED
+
+
+def _integration(*codenames: str) -> tuple[APIClient, User]:
+    """A non-staff token user (an integration) holding exactly these orchestration permissions."""
+    user = User.objects.create_user(f"integration-{len(codenames)}", "bot@studio.example", "pw")
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="orchestration", codename__in=codenames)
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client, user
+
+
+READ = ("view_workflowrun", "view_task")
+ACT = ("change_workflowrun", "change_task")
+
+
+def test_an_integration_with_view_permissions_reads_runs_but_cannot_act(failed_run: WorkflowRun) -> None:
+    client, _ = _integration(*READ)
+
+    listing = client.get("/api/orchestration/runs/")
+    detail = client.get(f"/api/orchestration/runs/{failed_run.id}/")
+    replay = client.post(f"/api/orchestration/runs/{failed_run.id}/replay", {}, format="json")
+    dead = Task.objects.get(run=failed_run, step="c")
+    retry = client.post(f"/api/orchestration/tasks/{dead.id}/retry")
+
+    assert listing.status_code == 200 and listing.json()["count"] == 1
+    assert detail.status_code == 200 and detail.json()["id"] == str(failed_run.id)
+    error = assert_error(replay, 403, "permission_denied")
+    assert "orchestration.change_workflowrun" in error["message"]
+    assert_error(retry, 403, "permission_denied")
+    assert WorkflowRun.objects.get(id=failed_run.id).status == RunStatus.FAILED
+    assert Task.objects.get(id=dead.id).status == TaskStatus.DEAD
+    assert not OperatorAction.objects.exists()
+
+
+def test_an_integration_with_change_permissions_acts_and_is_recorded(failed_run: WorkflowRun) -> None:
+    client, user = _integration(*READ, *ACT)
+    running = run_start(workflow="test-diamond")
+    dead = Task.objects.get(run=failed_run, step="c")
+
+    cancel = client.post(f"/api/orchestration/runs/{running.id}/cancel", {"reason": "by the bot"}, format="json")
+    retry = client.post(f"/api/orchestration/tasks/{dead.id}/retry")
+
+    assert cancel.status_code == 200 and cancel.json()["status"] == "cancelled"
+    assert retry.status_code == 200 and retry.json()["status"] == TaskStatus.QUEUED
+    assert {(a.actor, a.verb) for a in OperatorAction.objects.all()} == {
+        (user, OperatorAction.Verb.CANCEL_RUN),
+        (user, OperatorAction.Verb.RETRY_TASK),
+    }
+
+
+def test_change_permissions_without_view_permissions_do_not_open_reads(failed_run: WorkflowRun) -> None:
+    client, _ = _integration(*ACT)
+
+    assert_error(client.get("/api/orchestration/runs/"), 403, "permission_denied")
+    assert_error(client.get(f"/api/orchestration/runs/{failed_run.id}/"), 403, "permission_denied")
+
+
+def test_a_permission_on_another_model_is_not_enough(failed_run: WorkflowRun) -> None:
+    user = User.objects.create_user("reader", "reader@studio.example", "pw")
+    user.user_permissions.set(Permission.objects.filter(codename__in=["view_project", "change_project"]))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    assert_error(client.get("/api/orchestration/runs/"), 403)
+    assert_error(client.post(f"/api/orchestration/runs/{failed_run.id}/replay", {}, format="json"), 403)
+
+
+def test_a_deactivated_integration_is_refused_whatever_it_holds(failed_run: WorkflowRun) -> None:
+    client, user = _integration(*READ, *ACT)
+    user.is_active = False
+    user.save()
+
+    assert client.get("/api/orchestration/runs/").status_code in (401, 403)
+    assert WorkflowRun.objects.get(id=failed_run.id).status == RunStatus.FAILED
+
+
+def test_staff_keep_every_right_without_model_permissions(staff_client: APIClient, staff: User) -> None:
+    assert not staff.user_permissions.exists()
+    run = run_start(workflow="test-diamond")
+
+    assert staff_client.get(f"/api/orchestration/runs/{run.id}/").status_code == 200
+    assert staff_client.post(f"/api/orchestration/runs/{run.id}/cancel", {}, format="json").status_code == 200

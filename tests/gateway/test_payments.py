@@ -14,7 +14,8 @@ from rest_framework.test import APIClient
 from gateway.models import EventStatus, WebhookEvent
 from orchestration.models import Task, TaskStatus, WorkflowRun
 from orders.models import Project, ProjectStatus
-from tests.gateway.conftest import OTHER_SECRET, assert_error, checkout_event, post_stripe, stripe_headers
+from orders.services import project_create
+from tests.gateway.conftest import BRIEF, OTHER_SECRET, assert_error, checkout_event, post_stripe, stripe_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -221,3 +222,39 @@ def test_the_same_event_sent_concurrently_from_two_threads_starts_one_workflow(p
     assert statuses == [200, 200]
     assert WorkflowRun.objects.filter(project=project).count() == 1
     assert WebhookEvent.objects.count() == 1
+
+
+def test_a_checkout_session_that_already_paid_another_order_is_rejected_as_reused(
+    api: APIClient, project: Project
+) -> None:
+    post_stripe(api, checkout_event(project.id))  # the session pays `project`
+    other = project_create(**{**BRIEF, "business_name": "Plomberie Durand"})
+    replayed = checkout_event(other.id)  # the same checkout session, naming another project
+    replayed["id"] = "evt_replayed_session"
+
+    response = post_stripe(api, replayed)
+
+    assert response.status_code == 200  # recorded; Stripe must not redeliver it
+    body = response.json()
+    assert body["status"] == EventStatus.REJECTED
+    assert body["outcome"].startswith("session_reused:")
+    assert "cs_test_a1demoB2c3D4e5F6g7H8i9J0kLmNoPqRsTuV" in body["outcome"]
+    other.refresh_from_db()
+    assert (other.status, other.checkout_session_id, other.paid_at) == (ProjectStatus.AWAITING_PAYMENT, None, None)
+    assert not WorkflowRun.objects.filter(project=other).exists()
+    assert WorkflowRun.objects.filter(project=project).count() == 1
+    assert WebhookEvent.objects.get(external_id="evt_replayed_session").status == EventStatus.REJECTED
+
+
+def test_a_payment_for_a_project_no_longer_awaiting_payment_is_rejected(api: APIClient, project: Project) -> None:
+    Project.objects.filter(id=project.id).update(status=ProjectStatus.CANCELLED)
+
+    response = post_stripe(api, checkout_event(project.id))
+
+    assert response.status_code == 200
+    assert response.json()["status"] == EventStatus.REJECTED
+    assert response.json()["outcome"].startswith("not_awaiting_payment:")
+    assert "cancelled" in response.json()["outcome"]
+    project.refresh_from_db()
+    assert (project.status, project.checkout_session_id) == (ProjectStatus.CANCELLED, None)
+    assert not WorkflowRun.objects.exists()

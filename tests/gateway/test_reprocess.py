@@ -50,19 +50,26 @@ def test_a_processed_event_is_not_reprocessed(api: APIClient, project: Project, 
     assert WebhookEvent.objects.get().attempts == 1
 
 
-def test_the_admin_action_reprocesses_and_reports_refusals(api: APIClient, project: Project, staff: User) -> None:
+def test_the_admin_action_shows_its_plan_then_reprocesses_and_reports_refusals(
+    api: APIClient, project: Project, staff: User
+) -> None:
     post_stripe(api, checkout_event(project.id, amount_total=100))  # rejected: wrong amount
     good = checkout_event(project.id)
     good["id"] = "evt_good"
     post_stripe(api, good)  # processed
     browser = Client()
     browser.force_login(User.objects.create_superuser("root", "root@studio.example", "pw"))
+    selected = {"action": "reprocess", "_selected_action": [e.id for e in WebhookEvent.objects.all()]}
 
-    response = browser.post(
-        "/admin/gateway/webhookevent/",
-        {"action": "reprocess", "_selected_action": [e.id for e in WebhookEvent.objects.all()]},
-        follow=True,
-    )
+    plan = browser.post("/admin/gateway/webhookevent/", selected)
+
+    assert plan.status_code == 200
+    page = plan.content.decode()
+    assert "This will touch 1 webhook event" in page and "1 will be refused" in page
+    assert "only ignored, rejected, failed events can be reprocessed" in page
+    assert not OperatorAction.objects.exists()  # the plan changes nothing
+
+    response = browser.post("/admin/gateway/webhookevent/", {**selected, "confirm": "yes"}, follow=True)
 
     assert response.status_code == 200
     text = response.content.decode()

@@ -1,20 +1,30 @@
-"""vercel.json, the entry modules, the URLconf and the engine's budgets agree."""
+"""vercel.json, the entry modules, the URLconf and the engine's budgets agree.
+
+Limits are read from vercel.json itself (route -> rewrite -> function file ->
+maxDuration), never from gateway/functions.py's table, so a change on either side
+alone fails here.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.conf import settings
 from django.urls import Resolver404, resolve
 
 from gateway.functions import DEFAULT_ENTRY, DEFAULT_MAX_DURATION, FUNCTIONS, budget_for
-from orchestration import clock
+from orchestration import dispatch
+from orchestration.workflows import Step, get_workflow
+from tests.gateway.test_url_guard import all_patterns, example_path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / "vercel.json").read_text())
@@ -81,15 +91,75 @@ def test_the_crons_are_the_tick_every_two_minutes_and_metrics_every_five() -> No
     }
 
 
-@pytest.mark.parametrize("path", [*FUNCTIONS, "/api/health", "/api/projects/"])
-def test_the_engine_budget_of_every_route_ends_before_its_max_duration(path: str) -> None:
-    entry = FUNCTIONS.get(path, (DEFAULT_ENTRY, 0))[0]
-    max_duration = CONFIG["functions"][entry]["maxDuration"]
+def _source_regex(source: str) -> str:
+    """A rewrite source as a regex. Ours are literal paths or end in `(.*)`; anything richer
+    (`:param`, a regex group) needs path-to-regexp here first, so it is refused rather than guessed."""
+    parts = source.split("(.*)")
+    assert all(re.fullmatch(r"[A-Za-z0-9/_.-]*", part) for part in parts), f"unsupported rewrite source {source!r}"
+    return "(.*)".join(re.escape(part) for part in parts)
+
+
+def vercel_entry_for(path: str) -> str:
+    """The function file Vercel runs for `path`: the destination of the first matching rewrite."""
+    for rewrite in CONFIG["rewrites"]:
+        if re.fullmatch(_source_regex(rewrite["source"]), path):
+            return _destination_entry(rewrite["destination"])
+    raise AssertionError(f"no rewrite in vercel.json matches {path}")
+
+
+def vercel_max_duration(path: str) -> int:
+    return int(CONFIG["functions"][vercel_entry_for(path)]["maxDuration"])
+
+
+def _margin() -> float:
+    return float(settings.ORCHESTRATION["SAFETY_MARGIN_SECONDS"])
+
+
+API_PATHS = sorted({example_path(route) for route, _ in all_patterns() if route.startswith(("api/", "^api/"))})
+ORDER_STEPS = get_workflow("order").steps
+
+
+def test_the_table_of_limits_names_the_file_vercel_really_runs() -> None:
+    for path, (entry, seconds) in FUNCTIONS.items():
+        assert vercel_entry_for(path) == entry
+        assert vercel_max_duration(path) == seconds
+
+
+@pytest.mark.parametrize("path", sorted({*FUNCTIONS, *API_PATHS}))
+def test_the_engine_budget_of_every_route_ends_before_its_max_duration(path: str, clock: Any) -> None:
     resolve(path)
+    max_duration = vercel_max_duration(path)  # from vercel.json, not from gateway/functions.py
 
-    budget = budget_for(path)
+    budget = budget_for(path).deadline - clock.monotonic()
 
-    assert 0 < budget.deadline - clock.monotonic() < max_duration
+    assert 0 < budget <= max_duration - _margin()
+
+
+@pytest.mark.parametrize("step", ORDER_STEPS, ids=lambda step: step.name)
+def test_every_order_step_fits_the_budget_of_the_agent_route_that_runs_it(step: Step, clock: Any) -> None:
+    """In HTTP mode a step runs inside its agent route's invocation: a timeout longer than that
+    route's budget would be cut by Vercel (maxDuration), not by the engine."""
+    route = dispatch.agent_path(step.action)
+    resolve(route)
+    max_duration = vercel_max_duration(route)
+
+    route_budget = budget_for(route).deadline - clock.monotonic()
+
+    assert step.timeout_seconds <= route_budget, (
+        f"step {step.name} ({step.action}) may run {step.timeout_seconds} s, but {route} has {route_budget} s"
+    )
+    assert route_budget <= max_duration - _margin()
+
+
+@pytest.mark.parametrize("step", ORDER_STEPS, ids=lambda step: step.name)
+def test_a_fresh_execute_invocation_can_wait_for_any_order_steps_answer(step: Step, clock: Any) -> None:
+    """The engine dispatching over HTTP (from /api/workflows/execute on Vercel) holds its request
+    open for the step's deadline plus a grace period: that must fit in the execute budget."""
+    execute = dispatch.EXECUTE_PATH
+    budget = budget_for(execute).deadline - clock.monotonic()
+
+    assert step.timeout_seconds + dispatch.ANSWER_GRACE_SECONDS <= budget
+    assert budget <= vercel_max_duration(execute) - _margin()
 
 
 def test_build_files_installs_collects_and_migrates_only_on_request(tmp_path: Path) -> None:
