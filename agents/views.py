@@ -9,11 +9,14 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from gateway.throttling import CustomerPageThrottle, throttle_page
+
 # Published sites are public pages; they may be framed by nobody and sniffed by no browser.
 SITE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=60"}
 
 
 @require_safe
+@throttle_page(CustomerPageThrottle)
 def published_site(request: HttpRequest, slug: str, path: str = "") -> HttpResponse:
     normalised = posixpath.normpath("/" + path).lstrip("/")
     if normalised.startswith("..") or "\\" in path:

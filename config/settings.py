@@ -151,7 +151,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(_env("STATIC_ROOT", str, str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = _env("MEDIA_ROOT", str, str(VAR_DIR / "media"))
 STORAGES = {
@@ -266,6 +266,7 @@ REST_FRAMEWORK = {
         "public": _env("THROTTLE_PUBLIC", str, "120/min"),
         "webhook": _env("THROTTLE_WEBHOOK", str, "600/min"),
         "staff": _env("THROTTLE_STAFF", str, "600/min"),
+        "customer": _env("THROTTLE_CUSTOMER", str, "300/min"),
     },
 }
 

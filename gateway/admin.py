@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from gateway.models import REPROCESSABLE_STATUSES, EventStatus, WebhookEvent
 from gateway.services import webhook_reprocess
@@ -91,3 +93,24 @@ class WebhookEventAdmin(admin.ModelAdmin):
             noun=None,
             column="what it will do",
         )
+
+
+class MaskedTokenAdmin(TokenAdmin):
+    """API tokens without their keys: a key is a password, shown once when it is made."""
+
+    list_display = ("key_hint", "user", "created")
+
+    @admin.display(description="key")
+    def key_hint(self, obj: TokenProxy) -> str:
+        return f"{obj.key[:4]}…"
+
+    def save_model(self, request: HttpRequest, obj: TokenProxy, form: object, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request, f"Token for {obj.user}: {obj.key} (copy it now: it is not shown again)", messages.WARNING
+            )
+
+
+admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, MaskedTokenAdmin)

@@ -8,17 +8,25 @@ Counts live in Django's cache (per instance with the default local-memory cache)
 
 from __future__ import annotations
 
+import functools
+import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger("gateway")
+ViewFunc = Callable[..., HttpResponse]
 
 
 class ClientRateThrottle(SimpleRateThrottle):
     """Base (do not use directly): `scope` names the rate."""
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
-        user = request.user
+    def get_cache_key(self, request: Request | HttpRequest, view: Any) -> str:
+        user = getattr(request, "user", None)
         ident = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
@@ -37,3 +45,30 @@ class WebhookThrottle(ClientRateThrottle):
 
 class StaffThrottle(ClientRateThrottle):
     scope = "staff"  # project reads and the engine's controls
+
+
+class CustomerPageThrottle(ClientRateThrottle):
+    scope = "customer"  # the status page and its feed (polled every few seconds), published sites
+
+
+def throttle_page(throttle_class: type[ClientRateThrottle]) -> Callable[[ViewFunc], ViewFunc]:
+    """The same rate limit for a plain Django view (no DRF): 429 with Retry-After when spent."""
+
+    def decorate(view: ViewFunc) -> ViewFunc:
+        @functools.wraps(view)
+        def throttled(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            throttle = throttle_class()
+            if not throttle.allow_request(request, None):
+                wait = throttle.wait()
+                logger.warning("page throttled", extra={"action": "throttled", "scope": throttle.scope})
+                response = HttpResponse(
+                    "Too many requests; try again shortly.\n", status=429, content_type="text/plain"
+                )
+                if wait is not None:
+                    response["Retry-After"] = str(max(1, math.ceil(wait)))
+                return response
+            return view(request, *args, **kwargs)
+
+        return throttled
+
+    return decorate

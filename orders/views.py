@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from gateway.throttling import CustomerPageThrottle, throttle_page
 from orders.models import Project
 from orders.selectors import project_status_view
 
@@ -57,6 +58,7 @@ def format_elapsed(seconds: float | None) -> str:
 
 
 @require_safe
+@throttle_page(CustomerPageThrottle)
 def status_page(request: HttpRequest, token: str) -> HttpResponse:
     project = _project(token)
     view = status_view(project)
@@ -74,6 +76,7 @@ def status_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_safe
+@throttle_page(CustomerPageThrottle)
 def status_feed(request: HttpRequest, token: str) -> JsonResponse:
     response = JsonResponse(status_view(_project(token)))
     response["Cache-Control"] = "no-store"
