@@ -181,3 +181,16 @@ def test_an_idle_worker_is_woken_by_notify_long_before_its_poll_interval() -> No
     finally:
         output = stop(worker)
     assert woke, f"a 120 s poll interval, yet NOTIFY should wake it at once:\n{output[-2000:]}"
+
+
+@postgres_only
+def test_a_worker_that_cannot_listen_falls_back_to_polling() -> None:
+    """Behind a pooler (or with the direct URL down) LISTEN fails: work still runs, by polling."""
+    worker = start_worker("--poll-interval", "0.2", DIRECT_DATABASE_URL="postgres://postgres@127.0.0.1:1/unreachable")
+    try:
+        task = services.enqueue("engine.noop")
+        done = wait_until(lambda: Task.objects.get(id=task.id).status == TaskStatus.SUCCEEDED, timeout=30)
+    finally:
+        output = stop(worker)
+    assert done, output[-2000:]
+    assert "LISTEN unavailable; polling" in output
