@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import logging
 import re
-import traceback
 from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from gateway.exceptions import error_response
-from metrics.errors import location_of, record_error
+from metrics.errors import record_exception
 
 logger = logging.getLogger("gateway")
 
@@ -141,15 +139,7 @@ class ApiErrorMiddleware:
             return None
         logger.exception("unhandled error", extra={"action": "api_unhandled", "path": request.path})
         if ERROR_RECORDER not in settings.MIDDLEWARE:  # it records first when installed: count once
-            try:
-                record_error(
-                    error_type=type(exception).__name__,
-                    location=location_of(exception),
-                    message=f"{request.method} {request.path}: {exception}",
-                    traceback="".join(traceback.format_exception(exception)),
-                )
-            except DatabaseError:  # the database may be why the request failed: never mask the error
-                logger.exception("could not record the error", extra={"action": "record_error"})
+            record_exception(exception, message=f"{request.method} {request.path}: {exception}", context="request")
         return error_response(500, *_CODES[500])
 
 

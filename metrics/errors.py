@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sys
 import sysconfig
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 
 from metrics.models import ErrorGroup
 from orchestration import clock
+
+logger = logging.getLogger("metrics")
 
 
 def fingerprint(error_type: str, location: str) -> str:
@@ -104,3 +107,18 @@ def record_error(
         except IntegrityError:  # created by a concurrent writer between our update and insert
             ErrorGroup.objects.filter(fingerprint=key).update(count=F("count") + 1, **latest)
     return ErrorGroup.objects.get(fingerprint=key)
+
+
+def record_exception(exc: BaseException, *, message: str, context: str) -> None:
+    """Record an unhandled exception (a request's, a command's) as a grouped error, never
+    raising: the database may be why it failed, and the original error must not be masked.
+    `context` names where it happened in the log line when recording itself fails."""
+    try:
+        record_error(
+            error_type=type(exc).__name__,
+            location=location_of(exc),
+            message=message,
+            traceback="".join(tb.format_exception(exc)),
+        )
+    except DatabaseError:
+        logger.exception(f"could not record the {context}'s error", extra={"action": "record_error"})

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import logging
 import re
-import traceback
 import uuid
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 
 from metrics import logging as log_ids
-from metrics.errors import location_of, record_error
+from metrics.errors import record_exception
 
 logger = logging.getLogger("metrics")
 
@@ -59,13 +57,5 @@ class ErrorRecordingMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         if isinstance(exception, _EXPECTED):
             return None
-        try:
-            record_error(
-                error_type=type(exception).__name__,
-                location=location_of(exception),
-                message=f"{request.method} {request.path}: {exception}",
-                traceback="".join(traceback.format_exception(exception)),
-            )
-        except DatabaseError:  # the database may be why the request failed: log, never mask the error
-            logger.exception("could not record the request's error", extra={"action": "record_error"})
+        record_exception(exception, message=f"{request.method} {request.path}: {exception}", context="request")
         return None

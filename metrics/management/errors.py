@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from types import TracebackType
 
-from django.db import DatabaseError
-
-from metrics.errors import location_of, record_error
+from metrics.errors import record_exception
 
 logger = logging.getLogger("metrics")
 
@@ -28,15 +25,7 @@ def command_name(argv: list[str]) -> str | None:
 
 
 def record_command_error(command: str, exc: BaseException) -> None:
-    try:
-        record_error(
-            error_type=type(exc).__name__,
-            location=location_of(exc),
-            message=f"manage.py {command}: {exc}",
-            traceback="".join(traceback.format_exception(exc)),
-        )
-    except DatabaseError:
-        logger.exception("could not record the command's error", extra={"action": "record_error"})
+    record_exception(exc, message=f"manage.py {command}: {exc}", context="command")
 
 
 def install(argv: list[str] | None = None) -> bool:
