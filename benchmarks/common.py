@@ -120,6 +120,7 @@ class Workers:
                 command = [
                     pyspy,
                     "record",
+                    *(["--idle"] if os.environ.get("BENCH_PYSPY_IDLE") else []),  # waits too: where wall time goes
                     "--format",
                     "raw",
                     "--subprocesses",

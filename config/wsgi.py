@@ -1,10 +1,145 @@
-"""WSGI entry point: gunicorn, runserver and Vercel's Python runtime load `application`."""
+"""WSGI entry point: gunicorn, runserver and Vercel's Python runtime load `application`.
 
+`GET /api/health` is answered here, before Django's middleware and URL resolution: an uptime
+check wants "is this process up and can it reach its database?", fast, under load. It is the
+same check as gateway.views.health.HealthView (one `SELECT 1` on the default connection, on
+every request: nothing is cached) with the same JSON body, status codes and headers that
+matter (Cache-Control: no-store, X-Request-ID); a request that is not exactly that (another
+method, a Host outside ALLOWED_HOSTS, a query string) goes through Django as usual.
+"""
+
+from __future__ import annotations
+
+import json
 import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# After Django is set up: these read settings and models.
+from django.conf import settings  # noqa: E402
+from django.core.signals import request_finished, request_started  # noqa: E402
+from django.db import DatabaseError, connection  # noqa: E402
+from django.http.request import split_domain_port, validate_host  # noqa: E402
+
+from gateway.exceptions import error_body  # noqa: E402
+from gateway.views.health import COMMIT, VERSION  # noqa: E402
+
+HEALTH_PATH = "/api/health"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # as metrics.middleware keeps a caller's id
+# The headers Django's middleware would add to this response (SecurityMiddleware, XFrameOptions).
+_HEADERS = [
+    ("Content-Type", "application/json"),
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", settings.X_FRAME_OPTIONS),
+    ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
+    ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin"),
+]
+
+StartResponse = Callable[..., Any]
+
+
+class HealthCheckHandler:
+    """The sender of the request signals for health checks answered here."""
+
+
+class _Response(list[bytes]):
+    """The body; the server's close() ends the request, as Django's responses do (WSGI)."""
+
+    def close(self) -> None:
+        request_finished.send(sender=HealthCheckHandler)
+
+
+def health_check() -> tuple[int, dict[str, Any]]:
+    """(status, body) of the health check: a real round trip to the database, every time."""
+    started = time.perf_counter()
+    try:
+        _ping_database()
+    except DatabaseError as exc:
+        body = error_body("database_unavailable", "The database did not answer.", {"error": type(exc).__name__})
+        return 503, body
+    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
+    return 200, {"status": "ok", "database": "ok", "database_ms": elapsed_ms, "version": VERSION, "commit": COMMIT}
+
+
+def _ping_database() -> None:
+    """`SELECT 1` on the default connection. A kept connection the server dropped (a restart, an
+    idle timeout) is replaced once, as Django's CONN_HEALTH_CHECKS would: the SELECT is the
+    health check, so it is one round trip instead of Django's check plus the SELECT."""
+    kept = connection.connection is not None
+    try:
+        _select_one()
+    except DatabaseError:
+        connection.close()
+        if not kept:
+            raise
+        _select_one()
+
+
+def _select_one() -> None:
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        connection.connection.execute("SELECT 1").fetchone()
+
+
+def _is_health_request(environ: dict[str, Any]) -> bool:
+    if environ.get("PATH_INFO") != HEALTH_PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return False
+    if environ.get("QUERY_STRING"):
+        return False
+    if settings.SECURE_SSL_REDIRECT and not _is_secure(environ):
+        exempt = any(re.search(pattern, HEALTH_PATH.lstrip("/")) for pattern in settings.SECURE_REDIRECT_EXEMPT)
+        if not exempt:
+            return False  # Django redirects it to https
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    domain, _port = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def _is_secure(environ: dict[str, Any]) -> bool:
+    """HttpRequest.is_secure() on the raw environ (SECURE_PROXY_SSL_HEADER, then the scheme)."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = environ.get(header)
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def _hsts() -> str:
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return value
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    if not _is_health_request(environ):
+        return django_application(environ, start_response)
+    # Django's request signals, as its handler sends them: connections past CONN_MAX_AGE (or
+    # broken) are closed when a request starts and when the server closes its response.
+    request_started.send(sender=HealthCheckHandler, environ=environ)
+    status, body = health_check()
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    headers = [*_HEADERS, ("Content-Length", str(len(payload))), ("X-Request-ID", request_id)]
+    if settings.SECURE_HSTS_SECONDS and _is_secure(environ):
+        headers.append(("Strict-Transport-Security", _hsts()))
+    start_response("200 OK" if status == 200 else "503 Service Unavailable", headers)
+    return _Response([] if environ["REQUEST_METHOD"] == "HEAD" else [payload])
+
+
 app = application

@@ -4,7 +4,10 @@ the inline executor (E8, E9, E10 inline mode).
 `tick(budget=...)` recovers expired leases, repairs stalled runs, then claims
 and runs due tasks until the budget, `max_tasks` or `should_stop` says stop.
 A completed task queues what it made ready in the same transaction, and the
-loop claims it at once: the cron tick is the safety net, not the heartbeat.
+loop claims it at once; the step a completion made ready is even claimed by that
+completion's own statement when it is the one this worker would claim next (a
+chain runs on one worker with one commit per step): the cron tick is the safety
+net, not the heartbeat.
 """
 
 from __future__ import annotations
@@ -86,7 +89,8 @@ def tick(
         if not claimed:
             break
         report.claimed += len(claimed)
-        batch_report = _run_batch(claimed, budget=budget, should_stop=should_stop)
+        handoffs = None if max_tasks is None else max_tasks - report.claimed
+        batch_report = _run_batch(claimed, budget=budget, should_stop=should_stop, worker=worker, handoffs=handoffs)
         report.add(batch_report)
         if batch_report.continued:
             break
@@ -97,12 +101,22 @@ def tick(
 COMPLETION_FLUSH_SECONDS = 0.05
 
 
-def _run_batch(claimed: list[ClaimedTask], *, budget: Budget, should_stop: Callable[[], bool]) -> TickReport:
+def _run_batch(
+    claimed: list[ClaimedTask],
+    *,
+    budget: Budget,
+    should_stop: Callable[[], bool],
+    worker: str,
+    handoffs: int | None = None,
+) -> TickReport:
     """Run one claim's tasks in order. Successes of tasks outside any workflow are
-    completed together, in one transaction, at the end (or every 50 ms)."""
+    completed together, in one statement, at the end (or every 50 ms). The completion of
+    the batch's last task, a workflow step, may hand this worker the step it made ready
+    (at most `handoffs` times, None: no limit); it runs next, as part of this batch."""
     report = TickReport()
     pending: dict[int, Any] = {}
     pending_since = 0.0
+    tasks = list(claimed)
 
     def flush() -> None:
         if pending:
@@ -111,21 +125,37 @@ def _run_batch(claimed: list[ClaimedTask], *, budget: Budget, should_stop: Calla
             report.stale += len(pending) - applied
             pending.clear()
 
-    for index, task in enumerate(claimed):
+    index = 0
+    while index < len(tasks):
+        task = tasks[index]
         # A checkpoint means time ran short: the rest waits for the next invocation. A task
         # that waited behind slow ones for half its lease is handed back unstarted too: run
         # now, its lease could run out mid-attempt and another worker would run it as well.
         if should_stop() or budget.expired() or report.continued or (index and _lease_half_gone(task)):
             flush()
-            for unstarted in claimed[index:]:
+            for unstarted in tasks[index:]:
                 report.released += services.task_release(task_id=unstarted.id, lease_token=unstarted.lease_token)
             break
-        report.add(execute(task, budget=budget, deferred=pending if task.run_id is None else None))
+        last = index == len(tasks) - 1
+        may_hand_off = last and task.run_id is not None and (handoffs is None or report.claimed < handoffs)
+        handed: list[ClaimedTask] = []
+        report.add(
+            execute(
+                task,
+                budget=budget,
+                deferred=pending if task.run_id is None else None,
+                hand_off_to=(worker, handed) if may_hand_off else None,
+            )
+        )
+        if handed:
+            tasks.extend(handed)
+            report.claimed += len(handed)
         if pending:
             pending_since = pending_since or time.monotonic()
             if time.monotonic() - pending_since >= COMPLETION_FLUSH_SECONDS:
                 flush()
                 pending_since = 0.0
+        index += 1
     flush()
     return report
 
@@ -134,20 +164,34 @@ def _lease_half_gone(task: ClaimedTask) -> bool:
     return clock.now() >= task.claimed_at + (task.lease_expires_at - task.claimed_at) / 2
 
 
-def execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | None = None) -> TickReport:
+def execute(
+    task: ClaimedTask,
+    *,
+    budget: Budget,
+    deferred: dict[int, Any] | None = None,
+    hand_off_to: tuple[str, list[ClaimedTask]] | None = None,
+) -> TickReport:
     """Run one claimed attempt in this process and report its outcome to the engine.
 
-    With `deferred`, a success is put there for the caller to complete in a batch.
+    With `deferred`, a success is put there for the caller to complete in a batch. With
+    `hand_off_to` (worker, list), a success of a workflow step may claim the step it made
+    ready for that worker (services.task_complete_and_claim_next) and append it to the list.
     In HTTP dispatch mode the agent's route runs it instead (orchestration/dispatch.py).
     Every log line meanwhile, the engine's, the action's and its providers', carries the
     attempt's ids (metrics/logging.py).
     """
     project_id = task.input.get("project_id") if isinstance(task.input, dict) else None
     with log_context(task_id=task.id, attempt=task.attempt, run_id=task.run_id, project_id=project_id):
-        return _execute(task, budget=budget, deferred=deferred)
+        return _execute(task, budget=budget, deferred=deferred, hand_off_to=hand_off_to)
 
 
-def _execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | None) -> TickReport:
+def _execute(
+    task: ClaimedTask,
+    *,
+    budget: Budget,
+    deferred: dict[int, Any] | None,
+    hand_off_to: tuple[str, list[ClaimedTask]] | None = None,
+) -> TickReport:
     outcome = TickReport()
     if settings.ORCHESTRATION["DISPATCH_MODE"] == "http":
         result = dispatch.dispatch(task, budget=budget)
@@ -184,6 +228,14 @@ def _execute(task: ClaimedTask, *, budget: Budget, deferred: dict[int, Any] | No
         elif deferred is not None:
             deferred[task.id] = result
             return outcome
+        elif hand_off_to is not None and not budget.expired():
+            worker, handed = hand_off_to
+            applied, following = services.task_complete_and_claim_next(
+                task_id=task.id, output=result, lease_token=task.lease_token, run_id=task.run_id, worker=worker
+            )
+            if following is not None:
+                handed.append(following)
+            outcome.succeeded += applied
         else:
             applied = services.task_complete(
                 task_id=task.id, output=result, lease_token=task.lease_token, run_id=task.run_id
@@ -223,7 +275,7 @@ def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
         action=task.action,
         attempt=task.attempt,
         input=task.input,
-        inputs=_dependency_outputs(task),
+        inputs=task.inputs if task.inputs is not None else _dependency_outputs(task),
         cursor=task.cursor,
         idempotency_key=task.idempotency_key,
         deadline=min(budget.deadline, clock.monotonic() + timeout_left),

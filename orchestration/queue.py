@@ -21,25 +21,38 @@ has due work (`pg_try_advisory_xact_lock`: no session state, so it works
 through PgBouncer too), then counts that key's running attempts in a *second*
 statement, whose snapshot sees every claim committed before the lock was
 granted. A key another claimer is holding is skipped this time, like a row
-under SKIP LOCKED.
+under SKIP LOCKED. When the rows a claim would take include no limited key, the
+locks are not needed: the one-statement claim takes them (and stands back, taking
+nothing, the moment it sees a limited row among them).
+
+Round trips and commits are the cost of a durable queue, so on Postgres each state
+change is one statement where it can be: a claim is one autocommitted statement
+(rows turned running, their attempt rows inserted, their inputs read), a batch of
+plain completions is one, and a workflow step's completion is one statement after
+the lock on its run (the completion, its attempt row, the steps it made ready,
+and, for the worker that asks, the claim of the next step).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from psycopg.pq import ExecStatus
 
 from orchestration.limits import ConcurrencyLimits, parse_limits
-from orchestration.models import AgentRun, Task, TaskStatus
+from orchestration.models import AgentRun, Task, TaskStatus, WorkflowRun
 
 NOTIFY_CHANNEL = "orchestration_tasks"
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class ClaimedTask:
     lease_expires_at: datetime
     claimed_at: datetime
     idempotency_key: str
+    # The outputs of the steps this one needs, read by the claim itself (None: not read yet).
+    inputs: dict[str, Any] | None = None
 
 
 def is_postgres() -> bool:
@@ -74,51 +89,107 @@ def is_postgres() -> bool:
 # - `attempt + CASE WHEN resume ...`: a continuation (E8) goes on with the same attempt.
 # - `lease_token`, `lease_expires_at`: the fence and the lease (E4): the shorter of the
 #   step's timeout and LEASE_SECONDS; a running attempt renews it (heartbeat.py).
+# - `attempts`: each claimed task's attempt row (its agent run), opened by the same
+#   statement, so a claim is one round trip and one commit.
+# - the final SELECT: what the executor needs, with the outputs of the steps each
+#   task needs (`needs ? step`: the step is an element of the JSON array).
 # `_CLAIM_PICKED` is the second half of every claim: it turns the `picked` rows into running ones.
 _CLAIM_PICKED = """
-UPDATE orchestration_task AS t
-SET status = 'running',
-    attempt = t.attempt + CASE WHEN t.resume THEN 0 ELSE 1 END,
-    resume = false,
-    lease_token = %(token)s,
-    lease_expires_at = %(now)s + make_interval(secs => LEAST(t.timeout_seconds, %(lease)s)),
-    claimed_by = %(worker)s,
-    started_at = COALESCE(t.started_at, %(now)s)
-FROM picked
-WHERE t.id = picked.id
-RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.max_attempts, t.input, t.cursor,
-          t.timeout_seconds, t.lease_expires_at, t.idempotency_key
+claimed AS (
+    UPDATE orchestration_task AS t
+    SET status = 'running',
+        attempt = t.attempt + CASE WHEN t.resume THEN 0 ELSE 1 END,
+        resume = false,
+        lease_token = %(token)s,
+        lease_expires_at = %(now)s + make_interval(secs => LEAST(t.timeout_seconds, %(lease)s)),
+        claimed_by = %(worker)s,
+        started_at = COALESCE(t.started_at, %(now)s)
+    FROM picked
+    WHERE t.id = picked.id
+    RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.max_attempts, t.input, t.cursor,
+              t.timeout_seconds, t.lease_expires_at, t.idempotency_key
+),
+attempts AS (
+    INSERT INTO orchestration_agentrun (
+        task_id, run_id, action, attempt, lease_token, worker, outcome, started_at, error_type, error
+    )
+    SELECT id, run_id, action, attempt, %(token)s, %(worker)s, 'running', %(now)s, '', '' FROM claimed
+)
+SELECT false AS blocked, c.id, c.run_id, c.step, c.action, c.needs, c.attempt, c.max_attempts, c.input, c.cursor,
+       c.timeout_seconds, c.lease_expires_at, c.idempotency_key,
+       (SELECT jsonb_object_agg(d.step, d.output) FROM orchestration_task AS d
+        WHERE c.run_id IS NOT NULL AND d.run_id = c.run_id AND c.needs ? d.step) AS inputs
+FROM claimed AS c
 """
 
 
-def _then_claim_picked(*picking_ctes: str) -> str:
+def _then_claim_picked(*picking_ctes: str, then: str = "") -> str:
     """A whole claim statement: the CTEs that choose `picked`, then _CLAIM_PICKED (constants only)."""
-    return "".join(picking_ctes) + _CLAIM_PICKED
+    return "".join(picking_ctes) + _CLAIM_PICKED + then
 
 
-# `picked` takes every plain task among the candidates but one workflow step at most: steps
+# The one row a blocked claim returns instead of claimed tasks (the columns of _CLAIM_PICKED's SELECT).
+_BLOCKED_MARKER = """UNION ALL
+SELECT true, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM blocked
+"""
+
+
+# A claim's commit does not wait for its WAL to reach the disk (`synchronous_commit` off for
+# the claim's transaction only: SET LOCAL, so it works through PgBouncer too): that wait is
+# most of a claim's time here (a flush per claim, 0.5-2 ms), and nothing relies on a claim
+# being durable. A claim lost in a server crash leaves its task queued with no lease, which
+# is what a lost lease leads to anyway: the task runs again, and the first worker's report is
+# fenced off as stale (its token is on no row). A claim is never lost once anything durable
+# follows it: WAL is flushed in order, so the commit of the task's completion (synchronous,
+# like every other commit: enqueues, completions, failures, operator acts) flushes it too.
+# Written as a condition of the first scan, so it is set on every execution, rows or none.
+
+# A claim takes every plain task among the candidates but one workflow step at most: steps
 # take seconds, and a worker runs its batch one task after another, so a second step would
 # wait (its lease ticking) while other workers sit idle, and a crash would cost it an attempt
-# it never started.
-_PICK_ONE_STEP = """
+# it never started. So the candidates are two scans, each locking only what it may take:
+# `plain`, up to `limit` tasks outside any run, and `step`, one workflow step (locking a whole
+# batch of steps to take one would hide the rest from every other worker until the statement
+# ends); `eligible` keeps the first `limit` of both in claim order.
+_PICK_ELIGIBLE = """
 picked AS (
-    SELECT id FROM eligible WHERE run_id IS NULL
-    UNION ALL
-    (SELECT id FROM eligible WHERE run_id IS NOT NULL ORDER BY priority DESC, run_after, id LIMIT 1)
-)"""
+    SELECT id FROM eligible WHERE NOT EXISTS (SELECT 1 FROM blocked)
+),"""
 
+# The one-statement claim (autocommit: no BEGIN/COMMIT round trips). `blocked`: a row of a
+# limited key among the candidates means this statement takes nothing and says so (the
+# marker row), and the claim goes down the locking path below; with no limits configured
+# `patterns` is empty and nothing is ever blocked. (`%(run_id)s`: the execute route claims
+# one workflow run's steps only, and no plain task.)
 _PG_CLAIM = _then_claim_picked(
     """
-WITH eligible AS (
-    SELECT id, run_id, priority, run_after FROM orchestration_task
-    WHERE status = 'queued' AND run_after <= %(now)s
-      -- the execute route runs one workflow run's work only
-      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
+WITH plain AS (
+    SELECT id, run_id, priority, run_after, concurrency_key FROM orchestration_task
+    WHERE status = 'queued' AND run_after <= %(now)s AND run_id IS NULL AND %(run_id)s::uuid IS NULL
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'  -- see "A claim's commit"
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+),
+step AS (
+    SELECT id, run_id, priority, run_after, concurrency_key FROM orchestration_task
+    WHERE status = 'queued' AND run_after <= %(now)s AND run_id IS NOT NULL
+      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
+    ORDER BY priority DESC, run_after, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+eligible AS (
+    SELECT * FROM (SELECT * FROM plain UNION ALL SELECT * FROM step) AS u
+    ORDER BY priority DESC, run_after, id
+    LIMIT %(limit)s
+),
+blocked AS (
+    SELECT 1 FROM eligible WHERE concurrency_key LIKE ANY(%(patterns)s::text[]) LIMIT 1
 ),""",
-    _PICK_ONE_STEP,
+    _PICK_ELIGIBLE,
+    then=_BLOCKED_MARKER,
 )
 
 # Step one of a claim under limits: the limited keys that have due work, each with a
@@ -136,12 +207,11 @@ FROM (
 # Step two: the claim itself, in a new statement (a new snapshot under READ COMMITTED).
 # - `cap`: the free slots of each key whose lock we hold: its limit less its running
 #   attempts (a dead worker's attempt counts until its lease is recovered).
-# - `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only if we hold
-#   that key and it has a free slot; matching by pattern (not by step one's list) also
-#   excludes a key whose first task became due between the two statements.
+# - `plain`, `step`, `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only
+#   if we hold that key and it has a free slot; matching by pattern (not by step one's list)
+#   also excludes a key whose first task became due between the two statements.
 # - `eligible`: at most one row per limited key. A worker runs its batch one task after
-#   another, so taking more would hoard the key's slots while other workers sit idle;
-#   `picked` then keeps one workflow step at most, as in _PG_CLAIM.
+#   another, so taking more would hoard the key's slots while other workers sit idle.
 _PG_CLAIM_LIMITED = _then_claim_picked(
     """
 WITH cap AS (
@@ -150,15 +220,31 @@ WITH cap AS (
     ) AS free
     FROM unnest(%(held)s::text[], %(limits)s::int[]) AS l(key, lim)
 ),
-candidates AS (
+plain AS (
     SELECT c.id, c.run_id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
-    WHERE c.status = 'queued' AND c.run_after <= %(now)s
-      AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
+    WHERE c.status = 'queued' AND c.run_after <= %(now)s AND c.run_id IS NULL AND %(run_id)s::uuid IS NULL
       AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
            OR c.concurrency_key IN (SELECT key FROM cap WHERE free > 0))
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'  -- see "A claim's commit"
     ORDER BY c.priority DESC, c.run_after, c.id
     LIMIT %(limit)s
     FOR UPDATE OF c SKIP LOCKED
+),
+step AS (
+    SELECT c.id, c.run_id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
+    WHERE c.status = 'queued' AND c.run_after <= %(now)s AND c.run_id IS NOT NULL
+      AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
+      AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
+           OR c.concurrency_key IN (SELECT key FROM cap WHERE free > 0))
+      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
+    ORDER BY c.priority DESC, c.run_after, c.id
+    LIMIT 1
+    FOR UPDATE OF c SKIP LOCKED
+),
+candidates AS (
+    SELECT * FROM (SELECT * FROM plain UNION ALL SELECT * FROM step) AS u
+    ORDER BY priority DESC, run_after, id
+    LIMIT %(limit)s
 ),
 eligible AS (
     SELECT ranked.id, ranked.run_id, ranked.priority, ranked.run_after FROM (
@@ -168,8 +254,9 @@ eligible AS (
     ) AS ranked
     LEFT JOIN cap ON cap.key = ranked.concurrency_key
     WHERE cap.key IS NULL OR ranked.n = 1
-),""",
-    _PICK_ONE_STEP,
+),
+blocked AS (SELECT 1 WHERE false),""",
+    _PICK_ELIGIBLE,
 )
 
 
@@ -194,6 +281,58 @@ SELECT array_agg(id ORDER BY id){notify} FROM ins
 """
 
 
+# One task (the plain `enqueue`): the same insert with scalar parameters, cheaper to send than
+# arrays; no row (an existing idempotency key) means no id and no NOTIFY.
+_PG_INSERT_ONE = """
+WITH ins AS (
+    INSERT INTO orchestration_task (
+        step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
+        timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at, concurrency_key
+    )
+    VALUES ('', %(action)s, '[]'::jsonb, 'queued', %(priority)s, %(run_after)s, 0, %(max_attempts)s,
+            %(retry)s::jsonb, %(timeout)s, '', false, %(payload)s::jsonb, %(key)s, '', %(now)s, %(concurrency_key)s)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)
+SELECT id{notify} FROM ins
+"""
+_PG_INSERT_ONE_NOTIFY = _PG_INSERT_ONE.format(notify=", pg_notify(%(channel)s, '')")
+_PG_INSERT_ONE_QUIET = _PG_INSERT_ONE.format(notify="")
+
+
+def insert_task(
+    *,
+    action: str,
+    payload_json: str,
+    priority: int,
+    run_after: datetime,
+    max_attempts: int,
+    retry_json: str,
+    timeout_seconds: float,
+    idempotency_key: str | None,
+    now: datetime,
+    concurrency_key: str = "",
+) -> int | None:
+    """Insert one queued task (Postgres fast path); returns its id, None if its key exists."""
+    rows = _pg_execute(
+        _PG_INSERT_ONE_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_ONE_QUIET,
+        {
+            "action": action,
+            "priority": priority,
+            "run_after": run_after,
+            "max_attempts": max_attempts,
+            "retry": retry_json,
+            "timeout": float(timeout_seconds),
+            "payload": payload_json,
+            "key": idempotency_key,
+            "now": now,
+            "channel": NOTIFY_CHANNEL,
+            "concurrency_key": concurrency_key,
+        },
+    )
+    return rows[0][0] if rows else None
+
+
 def insert_tasks(
     *,
     action: str,
@@ -208,26 +347,34 @@ def insert_tasks(
     concurrency_key: str = "",
 ) -> list[int]:
     """Insert queued tasks of one action (Postgres fast path); returns their ids in order."""
-    notify = ", pg_notify(%(channel)s, '')" if settings.ORCHESTRATION["NOTIFY"] else ""
-    with connection.cursor() as cur:
-        cur.execute(
-            _PG_INSERT.format(notify=notify),
-            {
-                "action": action,
-                "priority": priority,
-                "run_after": run_after,
-                "max_attempts": max_attempts,
-                "retry": json.dumps(retry),
-                "timeout": timeout_seconds,
-                "payloads": [json.dumps(p) for p in payloads],
-                "key": idempotency_key,
-                "now": now,
-                "channel": NOTIFY_CHANNEL,
-                "concurrency_key": concurrency_key,
-            },
-        )
-        row = cur.fetchone()
-    return list(row[0] or []) if row else []
+    rows = _pg_execute(
+        _PG_INSERT_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_QUIET,
+        {
+            "action": action,
+            "priority": priority,
+            "run_after": run_after,
+            "max_attempts": max_attempts,
+            "retry": json.dumps(retry),
+            "timeout": timeout_seconds,
+            "payloads": [json.dumps(p) for p in payloads],
+            "key": idempotency_key,
+            "now": now,
+            "channel": NOTIFY_CHANNEL,
+            "concurrency_key": concurrency_key,
+        },
+    )
+    return list(rows[0][0] or []) if rows else []
+
+
+_PG_INSERT_NOTIFY = _PG_INSERT.format(notify=", pg_notify(%(channel)s, '')")
+_PG_INSERT_QUIET = _PG_INSERT.format(notify="")
+
+
+# A per-process hint, never a rule: whether the last claim met due work of a limited key. While
+# it did, claims go straight down the locking path instead of first trying the one-statement
+# claim (which would only stand back again); once a locking claim finds no limited key with
+# due work, the one-statement claim is tried again. Either way the result is the same.
+_limited_work_seen = False
 
 
 def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list[ClaimedTask]:
@@ -245,30 +392,52 @@ def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list
         "lease": _lease_seconds(),
         "run_id": str(run_id) if run_id else None,
     }
-    with transaction.atomic():
-        if is_postgres():
-            rows = _pg_claim_limited(params, limits) if limits else _pg_execute(_PG_CLAIM, params)
-        else:
+    if is_postgres():
+        claimed = [_claimed(row[1:13], token, now, inputs=row[13] or {}) for row in _pg_claim(params, limits)]
+    else:
+        with transaction.atomic():
             rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token, run_id=run_id, limits=limits)
-        claimed = [_claimed(row, token, now) for row in rows]
-        # The workflow step first: it is the slow one, and once it runs a crash costs it
-        # only the attempt it really started (plain tasks behind it are quick).
-        claimed.sort(key=lambda t: (t.run_id is None, t.id))
-        AgentRun.objects.bulk_create(
-            [
-                AgentRun(
-                    task_id=t.id,
-                    run_id=t.run_id,
-                    action=t.action,
-                    attempt=t.attempt,
-                    lease_token=token,
-                    worker=worker,
-                    started_at=now,
-                )
-                for t in claimed
-            ]
-        )
+            claimed = [_claimed(row, token, now) for row in rows]
+            _open_attempts(claimed, token=token, worker=worker, now=now)
+    # The workflow step first: it is the slow one, and once it runs a crash costs it
+    # only the attempt it really started (plain tasks behind it are quick).
+    claimed.sort(key=lambda t: (t.run_id is None, t.id))
     return claimed
+
+
+def _pg_claim(params: dict[str, Any], limits: ConcurrencyLimits) -> list[tuple]:
+    global _limited_work_seen
+    patterns = limits.like_patterns() if limits else []
+    if not (limits and _limited_work_seen):
+        rows = _pg_execute(_PG_CLAIM, {**params, "patterns": patterns})
+        if not rows or not rows[-1][0]:  # not blocked: the claim is done, in one statement
+            return rows
+        _limited_work_seen = True
+    with transaction.atomic():
+        keys = _pg_execute(_PG_LOCK_LIMITED_KEYS, {**params, "patterns": patterns})
+        _limited_work_seen = bool(keys)
+        held = limits.limited(key for key, locked in keys if locked)
+        return _pg_execute(
+            _PG_CLAIM_LIMITED,
+            {**params, "patterns": patterns, "held": list(held), "limits": list(held.values())},
+        )
+
+
+def _open_attempts(claimed: list[ClaimedTask], *, token: uuid.UUID, worker: str, now: datetime) -> None:
+    AgentRun.objects.bulk_create(
+        [
+            AgentRun(
+                task_id=t.id,
+                run_id=t.run_id,
+                action=t.action,
+                attempt=t.attempt,
+                lease_token=token,
+                worker=worker,
+                started_at=now,
+            )
+            for t in claimed
+        ]
+    )
 
 
 def concurrency_limits() -> ConcurrencyLimits:
@@ -277,19 +446,70 @@ def concurrency_limits() -> ConcurrencyLimits:
 
 
 def _pg_execute(sql: str, params: dict[str, Any]) -> list[tuple]:
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
+    """Run one of this module's statements on Django's connection and return its rows.
+
+    Through a server-binding psycopg cursor, so psycopg prepares it on the connection at its
+    first use (Django's own cursors bind client-side and never prepare): parsing and planning
+    these CTEs cost more than running them. Protocol-level prepared statements work through
+    Neon's pooler (and PgBouncer >= 1.21 with `max_prepared_statements`); for a pooler without
+    them, ORCHESTRATION["PREPARE"] = False (ENGINE_PREPARE_STATEMENTS=0) turns them off.
+    Django's checks, error wrapping and query log apply as with `connection.cursor()`.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    raw = _raw_connection(db)
+    started = time.monotonic()
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cur:
+        cur.execute(sql, params, prepare=_prepare_statements())
+        rows = cur.fetchall() if cur.pgresult is not None and cur.pgresult.status == TUPLES_OK else []
+    if db.queries_logged:
+        db.queries_log.append({"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"})
+    return rows
 
 
-def _pg_claim_limited(params: dict[str, Any], limits: ConcurrencyLimits) -> list[tuple]:
-    patterns = limits.like_patterns()
-    keys = _pg_execute(_PG_LOCK_LIMITED_KEYS, {**params, "patterns": patterns})
-    held = limits.limited(key for key, locked in keys if locked)
-    return _pg_execute(
-        _PG_CLAIM_LIMITED,
-        {**params, "patterns": patterns, "held": list(held), "limits": list(held.values())},
-    )
+def _pg_execute_pipelined(statements: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
+    """Run several statements in one round trip (psycopg's pipeline mode, with the BEGIN of
+    the caller's transaction if it has not started yet); returns each one's rows. The server
+    runs them in order, each with its own snapshot, as if sent one by one."""
+    db = connections[DEFAULT_DB_ALIAS]
+    raw = _raw_connection(db)
+    prepare = _prepare_statements()
+    started = time.monotonic()
+    cursors = []
+    with db.wrap_database_errors:
+        with raw.pipeline():
+            for sql, params in statements:
+                cur = psycopg.Cursor(raw)
+                cur.execute(sql, params, prepare=prepare)
+                cursors.append(cur)
+        results = [cur.fetchall() if cur.description is not None else [] for cur in cursors]
+        for cur in cursors:
+            cur.close()
+    if db.queries_logged:
+        elapsed = f"{time.monotonic() - started:.3f}"
+        for sql, params in statements:
+            db.queries_log.append({"sql": f"{sql} -- {params!r} (pipelined)", "time": elapsed})
+    return results
+
+
+def _raw_connection(db: Any) -> Any:
+    """Django's psycopg connection, checked as `connection.cursor()` checks it."""
+    db.validate_thread_sharing()
+    db.validate_no_broken_transaction()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    raw = db.connection
+    if raw.prepare_threshold is None and _prepare_statements():
+        # Django turns psycopg's preparation off on its connections; with this threshold psycopg
+        # prepares only what is executed with prepare=True (ours; Django's cursors never are).
+        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    return raw
+
+
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+def _prepare_statements() -> bool:
+    return bool(settings.ORCHESTRATION.get("PREPARE", True))
 
 
 def _sqlite_claim(
@@ -311,7 +531,7 @@ def _sqlite_claim(
         eligible = _pick_within_limits(ordered.values_list(*columns, "run_id", "concurrency_key"), limit, limits)
     else:
         eligible = list(ordered.values_list(*columns, "run_id")[:limit])
-    # One workflow step at most, as _PICK_ONE_STEP does on Postgres.
+    # One workflow step at most, as the `step` scan of _PG_CLAIM takes on Postgres.
     steps = [row[:-1] for row in eligible if row[-1] is not None][:1]
     picked = [row[:-1] for row in eligible if row[-1] is None] + steps
     rows = []
@@ -370,7 +590,7 @@ def _lease_seconds() -> float:
     return float(settings.ORCHESTRATION["LEASE_SECONDS"])
 
 
-def _claimed(row: tuple, token: uuid.UUID, now: datetime) -> ClaimedTask:
+def _claimed(row: tuple, token: uuid.UUID, now: datetime, *, inputs: Any = None) -> ClaimedTask:
     task_id, run_id, step, action, needs, attempt, max_attempts, input_, cursor, timeout, expires, key = row
     return ClaimedTask(
         id=task_id,
@@ -387,6 +607,7 @@ def _claimed(row: tuple, token: uuid.UUID, now: datetime) -> ClaimedTask:
         lease_expires_at=expires,
         claimed_at=now,
         idempotency_key=key or f"task:{task_id}",
+        inputs=None if inputs is None else _json(inputs),
     )
 
 
@@ -399,14 +620,25 @@ def _json(value: Any) -> Any:
 
 # Completing a batch of plain tasks from one claim in one statement: every row is
 # fenced by the claim's token and `status = 'running'`, so a row whose lease was
-# lost meanwhile is simply not returned (its report is stale).
+# lost meanwhile is simply not returned (its report is stale); `closed` closes the
+# attempt rows of the rows that were (duration computed where the start is).
 _PG_COMPLETE = """
-UPDATE orchestration_task AS t
-SET status = 'succeeded', output = v.output::jsonb, cursor = NULL, finished_at = %(now)s,
-    last_error = '', lease_token = NULL, lease_expires_at = NULL
-FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(outputs)s::text[]) AS output) AS v
-WHERE t.id = v.id AND t.lease_token = %(token)s AND t.status = 'running'
-RETURNING t.id
+WITH done AS (
+    UPDATE orchestration_task AS t
+    SET status = 'succeeded', output = v.output::jsonb, cursor = NULL, finished_at = %(now)s,
+        last_error = '', lease_token = NULL, lease_expires_at = NULL
+    FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(outputs)s::text[]) AS output) AS v
+    WHERE t.id = v.id AND t.lease_token = %(token)s AND t.status = 'running'
+    RETURNING t.id
+),
+closed AS (
+    UPDATE orchestration_agentrun
+    SET outcome = 'succeeded', finished_at = %(now)s,
+        duration_ms = EXTRACT(EPOCH FROM (%(now)s - started_at)) * 1000,
+        error = '', error_type = '', detail = NULL
+    WHERE task_id IN (SELECT id FROM done) AND outcome = 'running' AND lease_token = %(token)s
+)
+SELECT id FROM done
 """
 
 # Closing the attempts' agent-run rows in one statement, duration computed where the start is.
@@ -422,17 +654,17 @@ WHERE task_id = ANY(%(ids)s) AND outcome = 'running'
 
 
 def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: datetime) -> list[int]:
-    """Mark the tasks of one claim succeeded with their outputs; returns the ids still held."""
+    """Mark the tasks of one claim succeeded with their outputs and close their attempts;
+    returns the ids still held (the others' reports are stale)."""
     if not outputs:
         return []
     if is_postgres():
         ids = list(outputs)
-        with connection.cursor() as cur:
-            cur.execute(
-                _PG_COMPLETE,
-                {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": now},
-            )
-            return [row[0] for row in cur.fetchall()]
+        rows = _pg_execute(
+            _PG_COMPLETE,
+            {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": now},
+        )
+        return [row[0] for row in rows]
     done = []
     for task_id, output in outputs.items():
         if Task.objects.filter(id=task_id, lease_token=lease_token, status=TaskStatus.RUNNING).update(
@@ -445,7 +677,222 @@ def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: da
             lease_expires_at=None,
         ):
             done.append(task_id)
+    close_attempts(task_ids=done, outcome="succeeded", now=now, lease_token=lease_token)
     return done
+
+
+# --- A workflow step's completion (Postgres) ---------------------------------------------
+#
+# After the run's row lock (_PG_LOCK_RUN, a statement of its own: the statement below then
+# takes its snapshot after every completion of this run that committed before us, so two
+# branches finishing together cannot both miss, or both queue, their join). The two are sent
+# together (psycopg's pipeline: BEGIN, lock and completion in one round trip; the server still
+# runs them one after the other). One statement:
+# - `run`: the run's status (the lock is held: it cannot change); only a running run advances.
+# - `done`: the fenced completion (status 'running' and the holder's token or attempt).
+# - `closed`: that attempt's agent-run row.
+# - `steps`: the run's steps as they stand once this one succeeded (a statement's CTEs all
+#   read one snapshot and cannot see each other's writes, hence the LEFT JOIN on `done`).
+# - `ready`: waiting steps whose needs have all succeeded, if the completion applied and the
+#   run goes on.
+# - `handoff`, for a worker that asks (`worker`): the first ready step in claim order, if its
+#   key has no limit and no due queued task ranks with it or before it (same or higher
+#   priority: any such task is older), i.e. the very task a claim would take next. It is
+#   claimed here with a fresh token and lease, its attempt row opened, and handed back with
+#   its inputs: the worker runs it without another claim, another commit or a NOTIFY.
+# - `queued`: the other ready steps, queued. The NOTIFY for them is sent after the commit, by
+#   the caller (notify_after_commit): in the transaction, Postgres would hold its one global
+#   NOTIFY lock through the commit's WAL flush, and every completion of every worker that
+#   queues something would wait in line for it.
+# `= ANY(ARRAY(...))` and `= (SELECT ...)` look the rows up by primary key whatever the
+# planner knows of the table (a join could scan every waiting task of every run).
+# - `finished`: the run, succeeded, when this was its last step (the caller then calls the
+#   run's status hook with it, in this transaction).
+# - the last row: what the caller needs to fail the run (a dead step and nothing left to run)
+#   with the columns of the handed-off task and of the finished run, if any.
+_PG_LOCK_RUN = "SELECT status FROM orchestration_workflowrun WHERE id = %(run_id)s FOR UPDATE"
+
+_PG_COMPLETE_STEP = """
+WITH run AS (
+    SELECT status FROM orchestration_workflowrun WHERE id = %(run_id)s::uuid
+),
+done AS (
+    UPDATE orchestration_task
+    SET status = 'succeeded', output = %(output)s::jsonb, cursor = NULL, finished_at = %(now)s,
+        last_error = '', lease_token = NULL, lease_expires_at = NULL
+    WHERE id = %(id)s AND status = 'running'
+      AND (%(token)s::uuid IS NULL OR lease_token = %(token)s::uuid)
+      AND (%(attempt)s::int IS NULL OR attempt = %(attempt)s::int)
+    RETURNING id, output
+),
+closed AS (
+    UPDATE orchestration_agentrun
+    SET outcome = 'succeeded', finished_at = %(now)s,
+        duration_ms = EXTRACT(EPOCH FROM (%(now)s - started_at)) * 1000,
+        error = '', error_type = '', detail = NULL
+    WHERE task_id IN (SELECT id FROM done) AND outcome = 'running'
+      AND (%(token)s::uuid IS NULL OR lease_token = %(token)s::uuid)
+      AND (%(attempt)s::int IS NULL OR attempt = %(attempt)s::int)
+),
+steps AS (
+    SELECT t.id, t.step, t.needs, t.priority, t.concurrency_key,
+           CASE WHEN d.id IS NULL THEN t.status ELSE 'succeeded' END AS status,
+           CASE WHEN d.id IS NULL THEN t.output ELSE d.output END AS output
+    FROM orchestration_task AS t LEFT JOIN done AS d ON d.id = t.id
+    WHERE t.run_id = %(run_id)s::uuid
+),
+ready AS (
+    SELECT s.id, s.priority, s.concurrency_key FROM steps AS s
+    WHERE EXISTS (SELECT 1 FROM run WHERE status = 'running') AND EXISTS (SELECT 1 FROM done)
+      AND s.status = 'waiting'
+      AND NOT EXISTS (
+          SELECT 1 FROM jsonb_array_elements_text(s.needs) AS n(step)
+          WHERE n.step NOT IN (SELECT step FROM steps WHERE status = 'succeeded')
+      )
+),
+handoff AS (
+    SELECT r.id FROM ready AS r
+    WHERE %(worker)s::text IS NOT NULL
+      AND NOT (r.concurrency_key LIKE ANY(%(patterns)s::text[]))
+      AND NOT EXISTS (
+          SELECT 1 FROM orchestration_task AS q
+          WHERE q.status = 'queued' AND q.run_after <= %(now)s AND q.priority >= r.priority
+      )
+    ORDER BY r.priority DESC, r.id
+    LIMIT 1
+),
+queued AS (
+    UPDATE orchestration_task AS t SET status = 'queued', run_after = %(now)s
+    WHERE t.id = ANY(ARRAY(SELECT id FROM ready WHERE id NOT IN (SELECT id FROM handoff))) AND t.status = 'waiting'
+    RETURNING t.id
+),
+handed AS (
+    UPDATE orchestration_task AS t
+    SET status = 'running',
+        run_after = %(now)s,
+        attempt = t.attempt + CASE WHEN t.resume THEN 0 ELSE 1 END,
+        resume = false,
+        lease_token = %(handoff_token)s,
+        lease_expires_at = %(now)s + make_interval(secs => LEAST(t.timeout_seconds, %(lease)s)),
+        claimed_by = %(worker)s,
+        started_at = COALESCE(t.started_at, %(now)s)
+    WHERE t.id = (SELECT id FROM handoff) AND t.status = 'waiting'
+    RETURNING t.id, t.run_id, t.step, t.action, t.needs, t.attempt, t.max_attempts, t.input, t.cursor,
+              t.timeout_seconds, t.lease_expires_at, t.idempotency_key
+),
+handed_attempt AS (
+    INSERT INTO orchestration_agentrun (
+        task_id, run_id, action, attempt, lease_token, worker, outcome, started_at, error_type, error
+    )
+    SELECT id, run_id, action, attempt, %(handoff_token)s, %(worker)s, 'running', %(now)s, '', '' FROM handed
+),
+finished AS (
+    UPDATE orchestration_workflowrun AS w SET status = 'succeeded', finished_at = %(now)s, error = ''
+    WHERE w.id = %(run_id)s::uuid AND w.status = 'running' AND EXISTS (SELECT 1 FROM done)
+      AND NOT EXISTS (SELECT 1 FROM steps WHERE status <> 'succeeded')
+    RETURNING {run_columns}
+),
+counts AS (
+    SELECT count(*) AS total,
+           count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE status IN ('queued', 'running')) AS active,
+           coalesce(array_agg(step ORDER BY step) FILTER (WHERE status IN ('dead', 'cancelled')), '{{}}') AS dead
+    FROM steps
+)
+SELECT (SELECT status FROM run) AS run_status, (SELECT count(*) FROM done) AS applied,
+       (SELECT count(*) FROM ready) AS ready,
+       counts.total, counts.succeeded, counts.active, counts.dead, (SELECT count(*) FROM queued) AS queued,
+       h.id, h.run_id, h.step, h.action, h.needs, h.attempt, h.max_attempts, h.input, h.cursor,
+       h.timeout_seconds, h.lease_expires_at, h.idempotency_key,
+       (SELECT jsonb_object_agg(s.step, s.output) FROM steps AS s WHERE h.needs ? s.step) AS inputs,
+       f.*
+FROM counts LEFT JOIN handed AS h ON true LEFT JOIN finished AS f ON true
+"""
+# The run's columns in the model's field order, for WorkflowRun.from_db (a finished run).
+_RUN_FIELDS = [f.attname for f in WorkflowRun._meta.concrete_fields]
+_RUN_COLUMNS = ", ".join(f"w.{f.column}" for f in WorkflowRun._meta.concrete_fields)
+_PG_COMPLETE_STEP = _PG_COMPLETE_STEP.format(run_columns=_RUN_COLUMNS)
+
+
+def _run_from_row(row: list[Any]) -> WorkflowRun:
+    """A WorkflowRun from its columns, each through its field's database converter (JSON arrives
+    as text through Django's loaders), as the ORM would load it."""
+    values = [
+        f.from_db_value(value, None, connection) if hasattr(f, "from_db_value") else value
+        for f, value in zip(WorkflowRun._meta.concrete_fields, row, strict=True)
+    ]
+    return WorkflowRun.from_db(connection.alias, _RUN_FIELDS, values)
+
+
+@dataclass(frozen=True)
+class StepCompletion:
+    """What one step's completion did to its run, as the statement saw it."""
+
+    run_status: str | None  # the run's status (None: a plain task)
+    applied: bool  # false: the report was stale (the fence did not match)
+    ready: int  # steps it made ready (queued, or handed to the worker)
+    total: int
+    succeeded: int  # including this one
+    active: int  # other steps queued or running
+    dead: list[str]  # steps dead or cancelled
+    queued: int  # steps it queued for any worker (ready, not handed off): wake idle ones
+    handoff: ClaimedTask | None  # the next step, claimed for the worker that asked
+    finished_run: WorkflowRun | None = None  # the run, which this completion finished (succeeded)
+
+
+def complete_step(
+    *,
+    task_id: int,
+    run_id: Any,
+    output: Any,
+    now: datetime,
+    lease_token: uuid.UUID | None = None,
+    attempt: int | None = None,
+    handoff_to: str | None = None,
+) -> StepCompletion:
+    """Complete one task (Postgres), inside the caller's transaction: for a step of a run, the
+    run's lock, then the fenced update, its attempt closed, the steps it made ready queued and
+    the next one claimed for `handoff_to` if it asks; for a plain task (`run_id` None) the
+    first two only. The caller finishes the run if the result says it is done."""
+    token = uuid.uuid4()
+    limits = concurrency_limits()
+    sql = _PG_COMPLETE_STEP
+    params = {
+        "id": task_id,
+        "run_id": str(run_id) if run_id is not None else None,
+        "output": json.dumps(output),
+        "now": now,
+        "token": lease_token,
+        "attempt": attempt,
+        "worker": handoff_to,
+        "patterns": limits.like_patterns() if limits else [],
+        "handoff_token": token,
+        "lease": _lease_seconds(),
+    }
+    if run_id is None:
+        [row] = _pg_execute(sql, params)
+    else:
+        _, [row] = _pg_execute_pipelined([(_PG_LOCK_RUN, {"run_id": params["run_id"]}), (sql, params)])
+    run_status, applied, ready, total, succeeded, active, dead, queued, *rest = row
+    handed, finished = rest[:13], rest[13:]
+    handoff = None
+    if handed[0] is not None:
+        handoff = _claimed(tuple(handed[:12]), token, now, inputs=handed[12] or {})
+    run = None
+    if finished[0] is not None:
+        run = _run_from_row(finished)
+    return StepCompletion(
+        finished_run=run,
+        run_status=run_status,
+        applied=bool(applied),
+        ready=ready,
+        total=total,
+        succeeded=succeeded,
+        active=active,
+        dead=list(dead),
+        queued=queued,
+        handoff=handoff,
+    )
 
 
 def close_attempts(
@@ -463,20 +910,19 @@ def close_attempts(
     if not task_ids:
         return
     if is_postgres():
-        with connection.cursor() as cur:
-            cur.execute(
-                _PG_CLOSE_ATTEMPTS,
-                {
-                    "ids": list(task_ids),
-                    "outcome": outcome,
-                    "now": now,
-                    "token": lease_token,
-                    "attempt": attempt,
-                    "error": error,
-                    "error_type": error_type,
-                    "detail": None if detail is None else json.dumps(detail),
-                },
-            )
+        _pg_execute(
+            _PG_CLOSE_ATTEMPTS,
+            {
+                "ids": list(task_ids),
+                "outcome": outcome,
+                "now": now,
+                "token": lease_token,
+                "attempt": attempt,
+                "error": error,
+                "error_type": error_type,
+                "detail": None if detail is None else json.dumps(detail),
+            },
+        )
         return
     runs = AgentRun.objects.filter(task_id__in=task_ids, outcome="running")
     if lease_token is not None:
@@ -508,9 +954,23 @@ def expired_leases(*, now: datetime, limit: int = 100) -> list[tuple[int, uuid.U
 
 def next_due_at() -> datetime | None:
     """When the earliest queued task becomes due (workers sleep until then at most)."""
+    if is_postgres():  # the same query without the ORM's cost: workers ask it every time they go idle
+        rows = _pg_execute(
+            "SELECT run_after FROM orchestration_task WHERE status = 'queued' ORDER BY run_after LIMIT 1", {}
+        )
+        return rows[0][0] if rows else None
     return (
         Task.objects.filter(status=TaskStatus.QUEUED).order_by("run_after").values_list("run_after", flat=True).first()
     )
+
+
+def notify_after_commit() -> None:
+    """Wake LISTENing workers once the current transaction has committed (or now, outside one),
+    in a statement of its own: a transaction that only notifies writes no WAL, so Postgres's
+    NOTIFY lock is held for microseconds instead of through a commit's flush. A process that
+    dies between the two leaves idle workers to their poll interval (E12's fallback)."""
+    if is_postgres() and settings.ORCHESTRATION["NOTIFY"]:
+        transaction.on_commit(lambda: _pg_execute("SELECT pg_notify(%(channel)s, '')", {"channel": NOTIFY_CHANNEL}))
 
 
 def notify_ready() -> None:
@@ -521,3 +981,69 @@ def notify_ready() -> None:
     if is_postgres() and settings.ORCHESTRATION["NOTIFY"]:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+
+
+# Starting a workflow run on Postgres in one round trip: the run, one task per step (those
+# without needs queued, the others waiting) and the NOTIFY. `ON CONFLICT DO NOTHING` on the
+# run: a second start with the same idempotency key inserts nothing and returns no row (the
+# caller then returns the first run); its tasks are inserted only with the run.
+_PG_INSERT_RUN = """
+WITH run AS (
+    INSERT INTO orchestration_workflowrun (
+        id, workflow, version, definition, project_id, status, input, idempotency_key, generation, error,
+        created_at, finished_at
+    )
+    VALUES (%(id)s, %(workflow)s, %(version)s, %(definition)s::jsonb, %(project_id)s, 'running', %(input)s::jsonb,
+            %(key)s, %(generation)s, '', %(created_at)s, NULL)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+),
+tasks AS (
+    INSERT INTO orchestration_task (
+        run_id, step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
+        timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at, concurrency_key
+    )
+    SELECT run.id, s.step, s.action, s.needs, CASE WHEN s.needs = '[]'::jsonb THEN 'queued' ELSE 'waiting' END,
+           s.priority, %(now)s, 0, s.max_attempts, s.retry, s.timeout, '', false, %(input)s::jsonb, s.key, '',
+           %(created_at)s, s.concurrency_key
+    FROM run, unnest(%(steps)s::text[], %(actions)s::text[], %(needs)s::jsonb[], %(priorities)s::int[],
+                     %(max_attempts)s::int[], %(retries)s::jsonb[], %(timeouts)s::float8[], %(keys)s::text[],
+                     %(concurrency_keys)s::text[])
+         AS s(step, action, needs, priority, max_attempts, retry, timeout, key, concurrency_key)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM run){notify}
+"""
+_PG_INSERT_RUN_NOTIFY = _PG_INSERT_RUN.format(notify=", (SELECT pg_notify(%(channel)s, '') FROM run)")
+_PG_INSERT_RUN_QUIET = _PG_INSERT_RUN.format(notify="")
+
+
+def insert_run(*, run: WorkflowRun, steps: list[dict[str, Any]], now: datetime) -> bool:
+    """Insert a new run and its tasks (Postgres fast path). False: its idempotency key exists."""
+    sql = _PG_INSERT_RUN_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_RUN_QUIET
+    [row] = _pg_execute(
+        sql,
+        {
+            "id": run.id,
+            "workflow": run.workflow,
+            "version": run.version,
+            "definition": json.dumps(run.definition),
+            "project_id": run.project_id,
+            "input": json.dumps(run.input),
+            "key": run.idempotency_key,
+            "generation": run.generation,
+            "created_at": run.created_at,
+            "now": now,
+            "steps": [s["step"] for s in steps],
+            "actions": [s["action"] for s in steps],
+            "needs": [json.dumps(s["needs"]) for s in steps],
+            "priorities": [s["priority"] for s in steps],
+            "max_attempts": [s["max_attempts"] for s in steps],
+            "retries": [json.dumps(s["retry"]) for s in steps],
+            "timeouts": [float(s["timeout_seconds"]) for s in steps],
+            "keys": [s["idempotency_key"] for s in steps],
+            "concurrency_keys": [s["concurrency_key"] for s in steps],
+            "channel": NOTIFY_CHANNEL,
+        },
+    )
+    return bool(row[0])

@@ -9,6 +9,8 @@ that no longer holds the task changes nothing and is recorded as stale (E6).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from metrics.errors import record_error
@@ -101,14 +104,11 @@ def enqueue(
 
     With `concurrency_key`, the task counts against that key's limit (E13), if it has one.
     """
-    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds, concurrency_key)
     if queue.is_postgres() and not transaction.get_connection().in_atomic_block:
-        ids = _insert(task, [task.input])
-        if ids:
-            task.id = ids[0]
-            task.created_at = task.run_after if run_after is None else clock.now()
-            return task
-        return Task.objects.get(idempotency_key=idempotency_key)
+        return _enqueue_pg(
+            action, payload, priority, run_after, idempotency_key, retry, timeout_seconds, concurrency_key
+        )
+    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds, concurrency_key)
     if idempotency_key:
         existing = Task.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -123,6 +123,87 @@ def enqueue(
             raise
         return existing
     return task
+
+
+def _enqueue_pg(
+    action: str,
+    payload: dict[str, Any] | None,
+    priority: int,
+    run_after: datetime | None,
+    idempotency_key: str | None,
+    retry: RetryPolicy | None,
+    timeout_seconds: float,
+    concurrency_key: str,
+) -> Task:
+    """enqueue on Postgres outside a transaction: one statement (insert and NOTIFY), and the
+    Task built from what was inserted instead of through the ORM."""
+    _check_task(action, timeout_seconds, concurrency_key)
+    policy = retry or _DEFAULT_RETRY
+    retry_dict = _DEFAULT_RETRY_DICT if retry is None else policy.as_dict()
+    now = clock.now()
+    payload = payload or {}
+    key = idempotency_key or None
+    due = run_after or now
+    task_id = queue.insert_task(
+        action=action,
+        payload_json=json.dumps(payload),
+        priority=priority,
+        run_after=due,
+        max_attempts=policy.max_attempts,
+        retry_json=_DEFAULT_RETRY_JSON if retry is None else json.dumps(retry_dict),
+        timeout_seconds=timeout_seconds,
+        idempotency_key=key,
+        now=now,
+        concurrency_key=concurrency_key,
+    )
+    if task_id is None:  # the idempotency key exists: the first task
+        return Task.objects.get(idempotency_key=idempotency_key)
+    return _queued_task(
+        {
+            "id": task_id,
+            "run_id": None,
+            "step": "",
+            "action": action,
+            "needs": [],
+            "status": TaskStatus.QUEUED,
+            "priority": priority,
+            "run_after": due,
+            "attempt": 0,
+            "max_attempts": policy.max_attempts,
+            "retry": dict(retry_dict),
+            "timeout_seconds": timeout_seconds,
+            "lease_token": None,
+            "lease_expires_at": None,
+            "claimed_by": "",
+            "resume": False,
+            "input": payload,
+            "output": None,
+            "cursor": None,
+            "progress": None,
+            "idempotency_key": key,
+            "concurrency_key": concurrency_key,
+            "last_error": "",
+            "created_at": now,
+            "started_at": None,
+            "finished_at": None,
+        }
+    )
+
+
+_DEFAULT_RETRY = RetryPolicy()
+_DEFAULT_RETRY_DICT = _DEFAULT_RETRY.as_dict()
+_DEFAULT_RETRY_JSON = json.dumps(_DEFAULT_RETRY_DICT)
+_TASK_FIELDS: list[Any] = []
+
+
+def _queued_task(values: dict[str, Any]) -> Task:
+    """A freshly inserted plain task as a model instance, as the ORM would load it (`from_db`,
+    positional: a fraction of the cost of `Task(**kwargs)`); a field not named gets its default."""
+    if not _TASK_FIELDS:
+        _TASK_FIELDS.extend(Task._meta.concrete_fields)
+    names = [f.attname for f in _TASK_FIELDS]
+    row = [values[f.attname] if f.attname in values else f.get_default() for f in _TASK_FIELDS]
+    return Task.from_db(transaction.get_connection().alias, names, row)
 
 
 def enqueue_many(
@@ -171,12 +252,7 @@ def _new_task(
     timeout_seconds: float,
     concurrency_key: str = "",
 ) -> Task:
-    if "." not in action:
-        raise InvalidWorkflow(f"Action names are 'agent.action', got {action!r}")
-    if timeout_seconds <= 0:
-        raise InvalidWorkflow(f"timeout_seconds must be positive, got {timeout_seconds}")
-    if len(concurrency_key) > limits.MAX_KEY_LENGTH:
-        raise InvalidWorkflow(f"concurrency_key is longer than {limits.MAX_KEY_LENGTH} characters: {concurrency_key!r}")
+    _check_task(action, timeout_seconds, concurrency_key)
     policy = retry or RetryPolicy()
     return Task(
         action=action,
@@ -190,6 +266,15 @@ def _new_task(
         status=TaskStatus.QUEUED,
         concurrency_key=concurrency_key,
     )
+
+
+def _check_task(action: str, timeout_seconds: float, concurrency_key: str) -> None:
+    if "." not in action:
+        raise InvalidWorkflow(f"Action names are 'agent.action', got {action!r}")
+    if timeout_seconds <= 0:
+        raise InvalidWorkflow(f"timeout_seconds must be positive, got {timeout_seconds}")
+    if len(concurrency_key) > limits.MAX_KEY_LENGTH:
+        raise InvalidWorkflow(f"concurrency_key is longer than {limits.MAX_KEY_LENGTH} characters: {concurrency_key!r}")
 
 
 def run_start(
@@ -207,6 +292,8 @@ def run_start(
         if existing is not None:
             return existing
     now = clock.now()
+    if queue.is_postgres():
+        return _run_start_pg(definition, input=input, project=project, idempotency_key=idempotency_key, now=now)
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
@@ -217,28 +304,7 @@ def run_start(
                 input=input or {},
                 idempotency_key=idempotency_key or None,
             )
-            Task.objects.bulk_create(
-                [
-                    Task(
-                        run=run,
-                        step=step.name,
-                        action=step.action,
-                        needs=list(step.needs),
-                        status=TaskStatus.WAITING if step.needs else TaskStatus.QUEUED,
-                        priority=step.priority,
-                        run_after=now,
-                        max_attempts=step.max_attempts,
-                        retry=step.retry.as_dict(),
-                        timeout_seconds=step.timeout_seconds,
-                        input=run.input,
-                        idempotency_key=_step_key(run, step.name),
-                        concurrency_key=limits.concurrency_key(
-                            step.concurrency_key, action=step.action, run_id=run.id, project_id=run.project_id
-                        ),
-                    )
-                    for step in definition.steps
-                ]
-            )
+            Task.objects.bulk_create([Task(run=run, run_after=now, **fields) for fields in _step_rows(run, definition)])
             queue.notify_ready()
             _call_status_hook(run)
     except IntegrityError:
@@ -248,6 +314,57 @@ def run_start(
         return existing
     logger.info("run started", extra={"action": "run_start", "run_id": str(run.id), "workflow": run.workflow})
     return run
+
+
+def _run_start_pg(
+    definition: Workflow, *, input: dict[str, Any] | None, project: Any, idempotency_key: str | None, now: datetime
+) -> WorkflowRun:
+    """run_start on Postgres: the run, its tasks and the NOTIFY in one statement, in one
+    transaction with the status hook (none: the statement is its own transaction)."""
+    run = WorkflowRun(
+        id=uuid.uuid4(),
+        workflow=definition.name,
+        version=definition.version,
+        definition=definition.as_dict(),
+        project=project,
+        input=input or {},
+        idempotency_key=idempotency_key or None,
+        status=RunStatus.RUNNING,
+        created_at=timezone.now(),
+    )
+    with transaction.atomic() if definition.on_finish else contextlib.nullcontext():
+        if not queue.insert_run(run=run, steps=_step_rows(run, definition), now=now):
+            existing = WorkflowRun.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:  # inserted nothing, yet no run holds the key: not a duplicate
+                raise IntegrityError(f"Run {run.id} of {definition.name} was not inserted")
+            return existing
+        run._state.adding = False  # as Model.save leaves it: the row exists
+        run._state.db = transaction.get_connection().alias
+        _call_status_hook(run)
+    logger.info("run started", extra={"action": "run_start", "run_id": str(run.id), "workflow": run.workflow})
+    return run
+
+
+def _step_rows(run: WorkflowRun, definition: Workflow) -> list[dict[str, Any]]:
+    """The fields of the run's tasks, one per step (those without needs are queued at once)."""
+    return [
+        {
+            "step": step.name,
+            "action": step.action,
+            "needs": list(step.needs),
+            "status": TaskStatus.WAITING if step.needs else TaskStatus.QUEUED,
+            "priority": step.priority,
+            "max_attempts": step.max_attempts,
+            "retry": step.retry.as_dict(),
+            "timeout_seconds": step.timeout_seconds,
+            "input": run.input,
+            "idempotency_key": _step_key(run, step.name),
+            "concurrency_key": limits.concurrency_key(
+                step.concurrency_key, action=step.action, run_id=run.id, project_id=run.project_id
+            ),
+        }
+        for step in definition.steps
+    ]
 
 
 def _step_key(run: WorkflowRun, step: str) -> str:
@@ -269,8 +386,57 @@ def task_complete(
 
     `run_id` saves a lookup when the caller knows it (the executor does).
     """
-    fence = Fence(lease_token, attempt)
+    applied, _ = _complete(task_id=task_id, output=output, fence=Fence(lease_token, attempt), run_id=run_id)
+    return applied
+
+
+def task_complete_and_claim_next(
+    *, task_id: int, output: dict[str, Any] | None, lease_token: uuid.UUID, run_id: Any, worker: str
+) -> tuple[bool, queue.ClaimedTask | None]:
+    """`task_complete` for the worker that ran the attempt, which also takes the step this
+    completion made ready when that step is the one its next claim would take anyway (the
+    first in claim order, with no limited key): claimed in the same statement, with no NOTIFY
+    round trip and no claim of its own (E9). Returns (applied, the claimed step or None)."""
+    return _complete(task_id=task_id, output=output, fence=Fence(lease_token), run_id=run_id, handoff_to=worker)
+
+
+def _complete(
+    *, task_id: int, output: dict[str, Any] | None, fence: Fence, run_id: Any, handoff_to: str | None = None
+) -> tuple[bool, queue.ClaimedTask | None]:
     now = clock.now()
+    if not queue.is_postgres():
+        return _complete_portable(task_id=task_id, output=output, fence=fence, run_id=run_id, now=now), None
+    with transaction.atomic():
+        if run_id is None:
+            run_id = _run_id_of(task_id)
+        done = queue.complete_step(
+            task_id=task_id,
+            run_id=run_id,
+            output=output,
+            now=now,
+            lease_token=fence.lease_token,
+            attempt=fence.attempt,
+            handoff_to=handoff_to,
+        )
+        if run_id is not None and done.run_status is None:
+            raise NotFound(f"No workflow run {run_id}")
+        if not done.applied:
+            _record_stale(task_id, fence, "completed", now, detail={"output": output})
+            return False, None
+        if done.queued:
+            queue.notify_after_commit()
+        if done.finished_run is not None:
+            _run_finished(done.finished_run, RunStatus.SUCCEEDED)
+        elif done.run_status == RunStatus.RUNNING and not done.ready and not done.active and done.dead:
+            error = f"Steps {done.dead} failed and nothing else can run"
+            _finish_run(WorkflowRun.objects.get(id=run_id), RunStatus.FAILED, now, error=error)
+    return True, done.handoff
+
+
+def _complete_portable(
+    *, task_id: int, output: dict[str, Any] | None, fence: Fence, run_id: Any, now: datetime
+) -> bool:
+    """The completion through the ORM (SQLite): the same steps, one statement each."""
     with transaction.atomic():
         run = _lock_run_of(task_id, run_id)
         updated = Task.objects.filter(fence.q(), id=task_id).update(
@@ -286,18 +452,24 @@ def task_complete(
 
 
 def task_complete_batch(*, outputs: dict[int, dict[str, Any] | None], lease_token: uuid.UUID) -> int:
-    """Complete several tasks of one claim that belong to no workflow, in one transaction.
+    """Complete several tasks of one claim that belong to no workflow.
 
-    The fast path for plain queued work: two statements for the whole batch.
-    Returns how many were applied; the others' reports were stale and are recorded so.
+    The fast path for plain queued work: one statement for the whole batch on Postgres
+    (completions and their attempt rows), one transaction elsewhere. Returns how many were
+    applied; the others' reports were stale and are recorded so.
     """
     now = clock.now()
-    with transaction.atomic():
+    if queue.is_postgres():
         done = queue.complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
-        queue.close_attempts(task_ids=done, outcome=AttemptOutcome.SUCCEEDED, now=now, lease_token=lease_token)
+    else:
+        with transaction.atomic():
+            done = queue.complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
+    stale = set(outputs) - set(done)
+    if stale:
         fence = Fence(lease_token)
-        for task_id in set(outputs) - set(done):
-            _record_stale(task_id, fence, "completed", now, detail={"output": outputs[task_id]})
+        with transaction.atomic():
+            for task_id in stale:
+                _record_stale(task_id, fence, "completed", now, detail={"output": outputs[task_id]})
     return len(done)
 
 
@@ -583,6 +755,13 @@ def _lock_run(run_id: Any) -> WorkflowRun:
         raise NotFound(f"No workflow run {run_id}") from None
 
 
+def _run_id_of(task_id: int) -> Any:
+    row = Task.objects.filter(id=task_id).values_list("run_id").first()
+    if row is None:
+        raise NotFound(f"No task {task_id}")
+    return row[0]
+
+
 def _lock_run_of(task_id: int, run_id: Any = None) -> WorkflowRun | None:
     """Lock the task's run first: completions of one run are serialised, so a join step
     whose branches finish at the same moment is seen ready by exactly one of them."""
@@ -619,6 +798,11 @@ def _finish_run(run: WorkflowRun, status: str, now: datetime, *, error: str = ""
     run.finished_at = now
     run.error = error
     run.save(update_fields=["status", "finished_at", "error"])
+    _run_finished(run, status, error=error)
+
+
+def _run_finished(run: WorkflowRun, status: str, *, error: str = "") -> None:
+    """What follows a run's end, once its row says so: the status hook, the log, staff's mail."""
     _call_status_hook(run)
     logger.info("run finished", extra={"action": "run_finish", "run_id": str(run.id), "status": status})
     if status == RunStatus.FAILED:

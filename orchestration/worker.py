@@ -22,7 +22,7 @@ import psycopg
 from django import db
 from django.conf import settings
 
-from orchestration import clock, queue
+from orchestration import clock, queue, services
 from orchestration.budget import Budget
 from orchestration.execution import TickReport, default_worker_name, tick
 
@@ -69,7 +69,8 @@ class Worker:
                 left = None if self.options.max_tasks is None else self.options.max_tasks - self.total.claimed
                 if left is not None and left <= 0:
                     break
-                # Lease recovery costs two queries: once a second per worker is plenty.
+                # Lease recovery costs two queries: once a second per worker is plenty. An idle
+                # worker runs it before it waits (below), so work that wakes it is claimed at once.
                 recover = time.monotonic() - last_recovery >= RECOVERY_INTERVAL_SECONDS
                 if recover:
                     last_recovery = time.monotonic()
@@ -92,6 +93,10 @@ class Worker:
                     if self.options.idle_exit:
                         break
                     try:
+                        if time.monotonic() - last_recovery >= RECOVERY_INTERVAL_SECONDS:
+                            last_recovery = time.monotonic()
+                            self._recover()
+                            continue  # what it queued again may be due now
                         self._wait_for_work()
                     except db.Error as exc:
                         self._database_lost(exc)
@@ -117,6 +122,11 @@ class Worker:
         if self.options.listen and not self.stopping:
             self._listener = _open_listener_quietly()
 
+    def _recover(self) -> None:
+        """The tick's safety net (expired leases, stalled runs), run while there is nothing to do."""
+        report = TickReport(recovered=services.recover_expired_leases(), repaired=services.repair_stalled_runs())
+        self.total.add(report)
+
     def _wait_for_work(self) -> None:
         """Sleep until NOTIFY says work is ready, the earliest retry falls due, or the poll interval ends."""
         timeout = self.options.poll_interval
@@ -133,11 +143,25 @@ class Worker:
                 return
             try:
                 # Slices of at most a second keep SIGTERM responsive while blocked in the driver.
-                if any(True for _ in self._listener.notifies(timeout=min(left, 1.0), stop_after=1)):
+                if self._notified(timeout=min(left, 1.0)):
                     return
             except psycopg.Error as exc:
                 logger.warning("LISTEN connection lost; polling", extra={"action": "listen_lost", "error": str(exc)})
                 self._listener = None
+
+    def _notified(self, *, timeout: float) -> bool:
+        """True when another session's NOTIFY arrives within `timeout`. Ours are skipped: this
+        process sends one when its own commit makes work ready, and its tick loop claims that
+        work right after (or was handed it by the completion), so waking for it would only
+        cost an empty claim, late, while work from elsewhere waits behind it."""
+        own = _backend_pid(db.connection)
+        return any(notify.pid != own for notify in self._listener.notifies(timeout=timeout))
+
+
+def _backend_pid(connection: Any) -> int | None:
+    """The server process of Django's connection in this thread (None: not connected)."""
+    raw = connection.connection
+    return raw.info.backend_pid if raw is not None and not raw.closed else None
 
 
 def _open_listener() -> Any:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from orchestration.cli import positive_float, positive_int
-from orders.loadtest import LoadTestOptions, run_loadtest
+from orders.loadtest import LoadTestError, LoadTestOptions, describe, run_loadtest
 
 
 def rate(text: str) -> float:
@@ -20,27 +20,76 @@ def rate(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {text!r}") from None
     if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a rate between 0 and 1, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = rate(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a share of the orders above 0 and at most 1, got {text!r}")
     return value
 
 
 class Command(BaseCommand):
     help = (
-        "Run N concurrent paid orders through the real workflow with worker processes and injected faults; "
-        "exit non-zero if any order is lost or delivered twice, or any side effect happened twice."
+        "Run N paid orders through the real workflow with worker processes and injected faults; exit non-zero "
+        "if any order is lost, not finished or delivered twice, any side effect happened twice, the orders that "
+        "failed are not the ones the fault plan dooms, or a killed worker's task took too long to run again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--orders", type=positive_int, default=100)
-        parser.add_argument("--workers", type=positive_int, default=4, help="worker processes")
-        parser.add_argument("--failure-rate", type=rate, default=0.2, help="share of attempts that raise")
-        parser.add_argument("--kill-rate", type=rate, default=0.05, help="share of attempts whose worker is SIGKILLed")
-        parser.add_argument("--duplicate-rate", type=rate, default=0.2, help="share of payments and reports sent twice")
-        parser.add_argument("--hang-rate", type=rate, default=0.0, help="share of attempts hanging past timeout")
-        parser.add_argument("--db-drop-rate", type=rate, default=0.0, help="share of attempts losing their connection")
-        parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--lease", type=positive_float, default=5.0, help="lease seconds given to the workers")
-        parser.add_argument("--timeout", type=positive_float, default=1800.0, help="give up after this many seconds")
+        d = LoadTestOptions()
+        parser.add_argument("--orders", type=positive_int, default=d.orders)
+        parser.add_argument("--workers", type=positive_int, default=d.workers, help="worker processes")
+        parser.add_argument("--failure-rate", type=rate, default=d.failure_rate, help="share of attempts that raise")
+        parser.add_argument(
+            "--kill-rate", type=rate, default=d.kill_rate, help="share of attempts whose worker is SIGKILLed"
+        )
+        parser.add_argument(
+            "--duplicate-rate",
+            type=rate,
+            default=d.duplicate_rate,
+            help="share of payments sent twice or reordered, and of tasks sent late or duplicate callbacks",
+        )
+        parser.add_argument(
+            "--hang-rate", type=rate, default=d.hang_rate, help="share of attempts hanging past their timeout"
+        )
+        parser.add_argument(
+            "--db-drop-rate",
+            type=rate,
+            default=d.db_drop_rate,
+            help="share of attempts (and of the driver's polls) whose database connection is dropped",
+        )
+        parser.add_argument("--seed", type=int, default=d.seed)
+        parser.add_argument("--lease", type=positive_float, default=d.lease_seconds, help="the workers' lease seconds")
+        parser.add_argument(
+            "--timeout", type=positive_float, default=d.timeout_seconds, help="give up after this many seconds"
+        )
+        parser.add_argument(
+            "--pay-rate", type=positive_float, default=d.pay_rate, help="orders paid per second while workers run"
+        )
+        parser.add_argument(
+            "--restart-db-at",
+            type=fraction,
+            default=None,
+            metavar="FRACTION",
+            help="restart the database server once this share of the orders is finished (PostgreSQL only)",
+        )
+        parser.add_argument(
+            "--restart-db-command",
+            default=None,
+            metavar="COMMAND",
+            help="how to restart it (default: pg_ctlcluster --skip-systemctl-redirect <version> main restart)",
+        )
+        parser.add_argument(
+            "--allow-existing-data",
+            action="store_true",
+            help="run even though the database holds projects the load test did not create (their queued "
+            "work runs too, with faults): never on production",
+        )
+        parser.add_argument("--keep-artifacts", action="store_true", help="keep worker logs and sinks after success")
+        parser.add_argument("--dry-run", action="store_true", help="check the target and print the plan; run nothing")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -55,21 +104,29 @@ class Command(BaseCommand):
             seed=options["seed"],
             lease_seconds=options["lease"],
             timeout_seconds=options["timeout"],
+            pay_rate=options["pay_rate"],
+            restart_db_at=options["restart_db_at"],
+            restart_db_command=options["restart_db_command"],
+            allow_existing_data=options["allow_existing_data"],
+            keep_artifacts=options["keep_artifacts"],
         )
-        with tqdm(total=load.orders, desc="orders", unit="order", file=sys.stderr, disable=None) as bar:
+        try:
+            if options["dry_run"]:
+                self.stdout.write(json.dumps(describe(load), indent=None if options["json"] else 2))
+                return
+            with tqdm(total=load.orders, desc="orders", unit="order", file=sys.stderr, disable=None) as bar:
 
-            def progress(done: int, total: int) -> None:
-                bar.n = done
-                bar.refresh()
+                def progress(done: int, total: int) -> None:
+                    bar.n = done
+                    bar.refresh()
 
-            report = run_loadtest(load, progress=progress)
+                report = run_loadtest(load, progress=progress)
+        except LoadTestError as exc:
+            raise CommandError(str(exc)) from exc
         if options["json"]:
-            self.stdout.write(json.dumps(report.as_dict()))
+            self.stdout.write(json.dumps(report.as_dict(), default=str))
         else:
             for key, value in report.as_dict().items():
-                self.stdout.write(f"{key:>24}: {value}")
+                self.stdout.write(f"{key:>26}: {value}")
         if not report.ok:
-            raise CommandError(
-                f"lost {report.lost}, double delivered {report.double_delivered}, "
-                f"duplicate side effects {report.duplicate_side_effects}"
-            )
+            raise CommandError("load test failed: " + "; ".join(report.failures))
