@@ -507,7 +507,10 @@ def task_fail(
             delay = 0.0
         if delay is not None:
             task.status = TaskStatus.QUEUED
-            task.run_after = now + timedelta(seconds=delay)
+            if not timed_out:
+                task.run_after = now + timedelta(seconds=delay)
+            # A recovered task keeps its run_after: its place at the head of the queue, not
+            # behind everything queued while its worker was dying.
             outcome = AttemptOutcome.TIMED_OUT if timed_out else AttemptOutcome.RETRY
         else:
             task.status = TaskStatus.DEAD

@@ -277,7 +277,7 @@ def test_an_expired_lease_is_recovered_and_retried_at_once(clock) -> None:
     assert services.recover_expired_leases() == 1
     task.refresh_from_db()
     assert task.status == TaskStatus.QUEUED
-    assert task.run_after == clock.now(), "a dead worker costs the lease, not a backoff"
+    assert task.run_after <= clock.now(), "a dead worker costs the lease, not a backoff"
     assert AgentRun.objects.get(task=task).outcome == AttemptOutcome.TIMED_OUT
     drain()
     task.refresh_from_db()
