@@ -144,46 +144,35 @@ SELECT true, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, N
 # like every other commit: enqueues, completions, failures, operator acts) flushes it too.
 # Written as a condition of the first scan, so it is set on every execution, rows or none.
 
-# A claim takes every plain task among the candidates but one workflow step at most: steps
+# `picked` takes every plain task among the candidates but one workflow step at most: steps
 # take seconds, and a worker runs its batch one task after another, so a second step would
 # wait (its lease ticking) while other workers sit idle, and a crash would cost it an attempt
-# it never started. So the candidates are two scans, each locking only what it may take:
-# `plain`, up to `limit` tasks outside any run, and `step`, one workflow step (locking a whole
-# batch of steps to take one would hide the rest from every other worker until the statement
-# ends); `eligible` keeps the first `limit` of both in claim order.
+# it never started. `AND NOT EXISTS (SELECT 1 FROM blocked)`: see _PG_CLAIM. (The candidates
+# are one scan of the claim index, bounded by `limit` whatever the queue holds; the steps it
+# locks and does not take are free again when the statement ends.)
 _PICK_ELIGIBLE = """
 picked AS (
-    SELECT id FROM eligible WHERE NOT EXISTS (SELECT 1 FROM blocked)
+    SELECT id FROM eligible WHERE run_id IS NULL AND NOT EXISTS (SELECT 1 FROM blocked)
+    UNION ALL
+    (SELECT id FROM eligible WHERE run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM blocked)
+     ORDER BY priority DESC, run_after, id LIMIT 1)
 ),"""
 
 # The one-statement claim (autocommit: no BEGIN/COMMIT round trips). `blocked`: a row of a
 # limited key among the candidates means this statement takes nothing and says so (the
 # marker row), and the claim goes down the locking path below; with no limits configured
-# `patterns` is empty and nothing is ever blocked. (`%(run_id)s`: the execute route claims
-# one workflow run's steps only, and no plain task.)
+# `patterns` is empty and nothing is ever blocked.
 _PG_CLAIM = _then_claim_picked(
     """
-WITH plain AS (
+WITH eligible AS (
     SELECT id, run_id, priority, run_after, concurrency_key FROM orchestration_task
-    WHERE status = 'queued' AND run_after <= %(now)s AND run_id IS NULL AND %(run_id)s::uuid IS NULL
+    WHERE status = 'queued' AND run_after <= %(now)s
+      -- the execute route runs one workflow run's work only
+      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
       AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'  -- see "A claim's commit"
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-),
-step AS (
-    SELECT id, run_id, priority, run_after, concurrency_key FROM orchestration_task
-    WHERE status = 'queued' AND run_after <= %(now)s AND run_id IS NOT NULL
-      AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
-      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
-    ORDER BY priority DESC, run_after, id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-),
-eligible AS (
-    SELECT * FROM (SELECT * FROM plain UNION ALL SELECT * FROM step) AS u
-    ORDER BY priority DESC, run_after, id
-    LIMIT %(limit)s
 ),
 blocked AS (
     SELECT 1 FROM eligible WHERE concurrency_key LIKE ANY(%(patterns)s::text[]) LIMIT 1
@@ -207,11 +196,12 @@ FROM (
 # Step two: the claim itself, in a new statement (a new snapshot under READ COMMITTED).
 # - `cap`: the free slots of each key whose lock we hold: its limit less its running
 #   attempts (a dead worker's attempt counts until its lease is recovered).
-# - `plain`, `step`, `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only
-#   if we hold that key and it has a free slot; matching by pattern (not by step one's list)
-#   also excludes a key whose first task became due between the two statements.
+# - `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only if we hold
+#   that key and it has a free slot; matching by pattern (not by step one's list) also
+#   excludes a key whose first task became due between the two statements.
 # - `eligible`: at most one row per limited key. A worker runs its batch one task after
-#   another, so taking more would hoard the key's slots while other workers sit idle.
+#   another, so taking more would hoard the key's slots while other workers sit idle;
+#   `picked` then keeps one workflow step at most, as in _PG_CLAIM (nothing is `blocked`).
 _PG_CLAIM_LIMITED = _then_claim_picked(
     """
 WITH cap AS (
@@ -220,31 +210,16 @@ WITH cap AS (
     ) AS free
     FROM unnest(%(held)s::text[], %(limits)s::int[]) AS l(key, lim)
 ),
-plain AS (
+candidates AS (
     SELECT c.id, c.run_id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
-    WHERE c.status = 'queued' AND c.run_after <= %(now)s AND c.run_id IS NULL AND %(run_id)s::uuid IS NULL
+    WHERE c.status = 'queued' AND c.run_after <= %(now)s
+      AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
       AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
            OR c.concurrency_key IN (SELECT key FROM cap WHERE free > 0))
       AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'  -- see "A claim's commit"
     ORDER BY c.priority DESC, c.run_after, c.id
     LIMIT %(limit)s
     FOR UPDATE OF c SKIP LOCKED
-),
-step AS (
-    SELECT c.id, c.run_id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
-    WHERE c.status = 'queued' AND c.run_after <= %(now)s AND c.run_id IS NOT NULL
-      AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
-      AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
-           OR c.concurrency_key IN (SELECT key FROM cap WHERE free > 0))
-      AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
-    ORDER BY c.priority DESC, c.run_after, c.id
-    LIMIT 1
-    FOR UPDATE OF c SKIP LOCKED
-),
-candidates AS (
-    SELECT * FROM (SELECT * FROM plain UNION ALL SELECT * FROM step) AS u
-    ORDER BY priority DESC, run_after, id
-    LIMIT %(limit)s
 ),
 eligible AS (
     SELECT ranked.id, ranked.run_id, ranked.priority, ranked.run_after FROM (
@@ -531,7 +506,7 @@ def _sqlite_claim(
         eligible = _pick_within_limits(ordered.values_list(*columns, "run_id", "concurrency_key"), limit, limits)
     else:
         eligible = list(ordered.values_list(*columns, "run_id")[:limit])
-    # One workflow step at most, as the `step` scan of _PG_CLAIM takes on Postgres.
+    # One workflow step at most, as _PICK_ELIGIBLE does on Postgres.
     steps = [row[:-1] for row in eligible if row[-1] is not None][:1]
     picked = [row[:-1] for row in eligible if row[-1] is None] + steps
     rows = []
@@ -710,7 +685,13 @@ def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: da
 #   run's status hook with it, in this transaction).
 # - the last row: what the caller needs to fail the run (a dead step and nothing left to run)
 #   with the columns of the handed-off task and of the finished run, if any.
-_PG_LOCK_RUN = "SELECT status FROM orchestration_workflowrun WHERE id = %(run_id)s FOR UPDATE"
+# FOR NO KEY UPDATE, not FOR UPDATE: it excludes every other locker of the run (completions,
+# cancel, replay, recovery: NO KEY UPDATE or stronger) but not the foreign-key checks of a
+# concurrent claim inserting an attempt row of this run (KEY SHARE). With FOR UPDATE the two
+# deadlock: the claim's SKIP LOCKED scan can leave a lock on a task it saw queued and that is
+# running now (Postgres locks the latest version before rechecking it), then waits at its
+# commit for this run; this completion then waits for that task.
+_PG_LOCK_RUN = "SELECT status FROM orchestration_workflowrun WHERE id = %(run_id)s FOR NO KEY UPDATE"
 
 _PG_COMPLETE_STEP = """
 WITH run AS (

@@ -629,7 +629,7 @@ def repair_stalled_runs(*, limit: int = 50) -> int:
     repaired = 0
     for run_id in list(stalled):
         with transaction.atomic():
-            run = WorkflowRun.objects.select_for_update().get(id=run_id)
+            run = WorkflowRun.objects.select_for_update(no_key=True).get(id=run_id)
             if run.status == RunStatus.RUNNING and _advance(run, now):
                 repaired += 1
     return repaired
@@ -753,7 +753,8 @@ def task_retry(*, task: Task, actor: Actor) -> Task:
 
 def _lock_run(run_id: Any) -> WorkflowRun:
     try:
-        return WorkflowRun.objects.select_for_update().get(id=run_id)
+        # NO KEY: see queue._PG_LOCK_RUN (a claim's foreign-key check must not wait for it).
+        return WorkflowRun.objects.select_for_update(no_key=True).get(id=run_id)
     except WorkflowRun.DoesNotExist:
         raise NotFound(f"No workflow run {run_id}") from None
 

@@ -149,7 +149,7 @@ def test_a_chain_runs_on_one_worker_with_one_claim_and_every_step_once() -> None
     assert by_step["s3"].output["inputs"] == {"s2": by_step["s2"].output}
     assert AgentRun.objects.filter(run=run, outcome=AttemptOutcome.SUCCEEDED).count() == 4
     if connection.vendor == "postgresql":
-        claims = [q for q in queries if "WITH plain AS" in q["sql"]]
+        claims = [q for q in queries if "WITH eligible AS" in q["sql"]]
         assert len(claims) == 2, "the first step and the final, empty claim: the others were handed off"
 
 
@@ -273,3 +273,37 @@ def test_the_run_a_completion_finishes_reaches_its_status_hook_as_the_orm_loads_
     assert finished[:2] == (str(run.id), RunStatus.SUCCEEDED)
     assert finished[2] == run.definition and finished[2]["on_finish"].endswith("record_run_status")
     assert finished[3] == {"project": "p1"}
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_never_waits_for_a_completion_holding_its_runs_lock() -> None:
+    """The run lock is FOR NO KEY UPDATE: a concurrent claim's foreign-key check on the run (its
+    new attempt row) passes it. With FOR UPDATE the two could deadlock (the claim's SKIP LOCKED
+    scan can hold a lock on the very task the completion is updating)."""
+    import threading
+
+    import psycopg
+
+    from tests.conftest import database_url_of_test_db
+
+    run = services.run_start(workflow="test-diamond")
+    url = "postgresql://" + database_url_of_test_db().split("://", 1)[1]
+    claimed: list[list[queue.ClaimedTask]] = []
+    with psycopg.connect(url) as holder:  # a completion of this run, between its lock and its commit
+        holder.execute(queue._PG_LOCK_RUN.replace("%(run_id)s", "%s"), [str(run.id)])
+
+        def claimer() -> None:
+            try:
+                claimed.append(queue.claim(limit=10, worker="w", now=clock.now()))
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=claimer)
+        thread.start()
+        thread.join(timeout=10)
+        waited = thread.is_alive()
+        holder.rollback()
+    thread.join(timeout=10)
+    assert not waited, "the claim waited for the run's lock"
+    assert [t.step for t in claimed[0]] == ["start"]
