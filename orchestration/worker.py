@@ -1,7 +1,8 @@
 """The long-running worker (E12), for hosting outside Vercel.
 
 Each process loops on `tick`; with nothing due it waits for a NOTIFY on
-Postgres (over the direct URL: LISTEN does not survive PgBouncer's transaction
+Postgres (orchestration/listener.py: on its own connection when that is direct,
+else over the direct URL, since LISTEN does not survive PgBouncer's transaction
 mode) or, failing that, polls. SIGTERM stops claiming, lets the current task
 finish and hands unstarted claimed tasks back; a second SIGTERM exits at once
 (the lease covers whatever was running).
@@ -18,13 +19,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from django import db
-from django.conf import settings
 
 from orchestration import clock, queue, services
 from orchestration.budget import Budget
 from orchestration.execution import TickReport, default_worker_name, tick
+from orchestration.listener import Listener, ListenerLost, open_listener
 
 logger = logging.getLogger("orchestration.worker")
 
@@ -48,7 +48,7 @@ class Worker:
         self.stopping = False
         self.total = TickReport()
         self._wake = threading.Event()
-        self._listener: Any = None
+        self._listener: Listener | None = None
         self.database_failures = 0
 
     def request_stop(self, *_: Any) -> None:
@@ -61,7 +61,7 @@ class Worker:
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         if self.options.listen:
-            self._listener = _open_listener()
+            self._listener = open_listener()
         logger.info("worker started", extra={"action": "worker_start", "worker": self.name})
         last_recovery = float("-inf")
         try:
@@ -120,7 +120,7 @@ class Worker:
             self._listener = None
         self._wake.wait(delay)
         if self.options.listen and not self.stopping:
-            self._listener = _open_listener_quietly()
+            self._listener = open_listener(subscribe=False)
 
     def _recover(self) -> None:
         """The tick's safety net (expired leases, stalled runs), run while there is nothing to do."""
@@ -133,6 +133,8 @@ class Worker:
         due = queue.next_due_at()
         if due is not None:
             timeout = max(0.0, min(timeout, (due - clock.now()).total_seconds()))
+        if self._listener is not None and self._listener.subscribe():
+            return  # listening on a new connection: what was committed before, no one heard
         deadline = time.monotonic() + timeout
         while not self.stopping:
             left = deadline - time.monotonic()
@@ -145,8 +147,9 @@ class Worker:
                 # Slices of at most a second keep SIGTERM responsive while blocked in the driver.
                 if self._notified(timeout=min(left, 1.0)):
                     return
-            except psycopg.Error as exc:
+            except ListenerLost as exc:
                 logger.warning("LISTEN connection lost; polling", extra={"action": "listen_lost", "error": str(exc)})
+                self._listener.close()
                 self._listener = None
 
     def _notified(self, *, timeout: float) -> bool:
@@ -154,42 +157,7 @@ class Worker:
         process sends one when its own commit makes work ready, and its tick loop claims that
         work right after (or was handed it by the completion), so waking for it would only
         cost an empty claim, late, while work from elsewhere waits behind it."""
-        own = _backend_pid(db.connection)
-        return any(notify.pid != own for notify in self._listener.notifies(timeout=timeout))
-
-
-def _backend_pid(connection: Any) -> int | None:
-    """The server process of Django's connection in this thread (None: not connected)."""
-    raw = connection.connection
-    return raw.info.backend_pid if raw is not None and not raw.closed else None
-
-
-def _open_listener() -> Any:
-    """A direct autocommit connection LISTENing for ready work, or None (SQLite, pooler)."""
-    if db.connection.vendor != "postgresql":
-        return None
-    try:
-        conn = psycopg.connect(_conninfo(settings.DIRECT_DATABASE_URL), autocommit=True, connect_timeout=5)
-        conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
-        return conn
-    except psycopg.Error as exc:
-        logger.warning("LISTEN unavailable; polling", extra={"action": "listen_unavailable", "error": str(exc)})
-        return None
-
-
-def _open_listener_quietly() -> Any:
-    try:
-        return _open_listener()
-    except db.Error:
-        return None
-
-
-def _conninfo(url: str) -> str:
-    # dj-database-url accepts scheme variants that libpq does not.
-    for prefix in ("postgresql+psycopg://", "pgsql://", "postgis://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
+        return self._listener.wait(timeout)
 
 
 def _child_main(index: int, options: WorkerOptions) -> None:

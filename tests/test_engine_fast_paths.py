@@ -224,13 +224,13 @@ def test_enqueue_returns_the_task_as_stored() -> None:
 def test_an_idle_worker_sleeps_through_its_own_notify_and_wakes_for_another_sessions() -> None:
     import psycopg
 
+    from orchestration.listener import DedicatedListener
     from orchestration.worker import Worker, WorkerOptions
     from tests.conftest import database_url_of_test_db
 
     url = "postgresql://" + database_url_of_test_db().split("://", 1)[1]
     worker = Worker(WorkerOptions())
-    worker._listener = psycopg.connect(url, autocommit=True)
-    worker._listener.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+    worker._listener = DedicatedListener.connect(url)
     try:
         queue.notify_ready()  # this process's connection (autocommit: sent now)
         assert not worker._notified(timeout=0.3), "its own commit: its loop claims that work itself"
