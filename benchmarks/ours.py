@@ -295,36 +295,53 @@ GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "1"))
 HEALTH_CONN_MAX_AGE = os.environ.get("BENCH_HEALTH_CONN_MAX_AGE", "60")
 
 
+# The servers the health figure loads, each under the same gunicorn settings and client:
+# (metric prefix, WSGI app, extra environment).
+HEALTH_SERVERS = [
+    # The product as deployed: one database probe answers a process's checks for 1 s.
+    ("health", "config.wsgi:application", {}),
+    # The same with a database round trip on every request.
+    ("health_each", "config.wsgi:application", {"HEALTH_DATABASE_CHECK_SECONDS": "0"}),
+    # The floor: a WSGI app that only answers 200, under the same server and client.
+    ("health_floor", "benchmarks.hello_wsgi:application", {}),
+]
+
+
 def fig_health(rec: common.Recorder, args: Any) -> None:
     seconds = common.sizes(args.quick)["health_seconds"]
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api/health"
-    command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
-        "--log-level", "warning",
-    ]  # fmt: skip
     tool = shutil.which("wrk")
     rec.settings["health"] = {
         "server": f"gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread)",
         "client": "wrk -t2 -c50" if tool else "python threads (50)",
         "seconds": seconds,
         "conn_max_age": HEALTH_CONN_MAX_AGE,
+        "database_probe": "shared for 1 s per process (HEALTH_DATABASE_CHECK_SECONDS=1, the default); "
+        "health_each: 0 (every request); health_floor: benchmarks/hello_wsgi.py",
     }
-    with common.Workers("ours-gunicorn", [command], env={**WORKER_ENV, "CONN_MAX_AGE": HEALTH_CONN_MAX_AGE}) as server:
-        status = common.wait_until(
-            lambda: _get(url) or None, timeout=30, interval=0.1, what="gunicorn", check=server.check_alive
-        )
-        if status != 200:
-            raise RuntimeError(f"GET /api/health answered {status}: the endpoint is not there yet")
-        for _ in range(args.runs):
-            rps, p50, p99, errors = _wrk(tool, url, seconds) if tool else _python_load(url, seconds)
-            common.verify(errors == 0, f"health: {errors} failed requests")
-            rec.add("health_rps", rps)
-            rec.add("health_p50", p50)
-            rec.add("health_p99", p99)
-        rss = server.stop()
-    rec.settings["health"]["server_rss"] = rss
+    for prefix, app, extra in HEALTH_SERVERS:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}/api/health"
+        command = [
+            sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
+            "--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
+            "--log-level", "warning",
+        ]  # fmt: skip
+        env = {**WORKER_ENV, "CONN_MAX_AGE": HEALTH_CONN_MAX_AGE, **extra}
+        with common.Workers(f"ours-gunicorn-{prefix}", [command], env=env) as server:
+            status = common.wait_until(
+                lambda url=url: _get(url) or None, timeout=30, interval=0.1, what="gunicorn", check=server.check_alive
+            )
+            if status != 200:
+                raise RuntimeError(f"GET /api/health answered {status}: the endpoint is not there yet")
+            for _ in range(args.runs):
+                rps, p50, p99, errors = _wrk(tool, url, seconds) if tool else _python_load(url, seconds)
+                common.verify(errors == 0, f"{prefix}: {errors} failed requests")
+                rec.add(f"{prefix}_rps", rps)
+                rec.add(f"{prefix}_p50", p50)
+                rec.add(f"{prefix}_p99", p99)
+            rss = server.stop()
+        if prefix == "health":
+            rec.settings["health"]["server_rss"] = rss
 
 
 def _wrk(tool: str, url: str, seconds: int) -> tuple[float, float, float, int]:

@@ -135,6 +135,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 DATABASES = {"default": _db}
 # The direct (non-pooled) URL, used by run_worker for LISTEN; defaults to DATABASE_URL.
 DIRECT_DATABASE_URL = _env("DIRECT_DATABASE_URL", str, DATABASE_URL)
+# GET /api/health: how long one successful database probe answers this process's health
+# checks (seconds; 0: every request probes). The route is public: see gateway/health.py.
+HEALTH_DATABASE_CHECK_SECONDS = _env("HEALTH_DATABASE_CHECK_SECONDS", float, 1.0)
+if HEALTH_DATABASE_CHECK_SECONDS < 0:
+    raise ImproperlyConfigured("Environment variable HEALTH_DATABASE_CHECK_SECONDS is invalid: it cannot be negative")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

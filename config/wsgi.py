@@ -2,10 +2,10 @@
 
 `GET /api/health` is answered here, before Django's middleware and URL resolution: an uptime
 check wants "is this process up and can it reach its database?", fast, under load. It is the
-same check as gateway.views.health.HealthView (one `SELECT 1` on the default connection, on
-every request: nothing is cached) with the same JSON body, status codes and headers that
-matter (Cache-Control: no-store, X-Request-ID); a request that is not exactly that (another
-method, a Host outside ALLOWED_HOSTS, a query string) goes through Django as usual.
+same check as gateway.views.health.HealthView (gateway.health.health_check) with the same
+JSON body, status codes and headers that matter (Cache-Control: no-store, X-Request-ID); a
+request that is not exactly that (another method, a Host outside ALLOWED_HOSTS, a query
+string) goes through Django as usual.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -27,11 +26,9 @@ django_application = get_wsgi_application()
 # After Django is set up: these read settings and models.
 from django.conf import settings  # noqa: E402
 from django.core.signals import request_finished, request_started  # noqa: E402
-from django.db import DatabaseError, connection  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
-from gateway.exceptions import error_body  # noqa: E402
-from gateway.views.health import COMMIT, VERSION  # noqa: E402
+from gateway.health import health_check, probe_due  # noqa: E402
 
 HEALTH_PATH = "/api/health"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # as metrics.middleware keeps a caller's id
@@ -55,40 +52,13 @@ class HealthCheckHandler:
 class _Response(list[bytes]):
     """The body; the server's close() ends the request, as Django's responses do (WSGI)."""
 
+    def __init__(self, body: list[bytes], *, used_database: bool) -> None:
+        super().__init__(body)
+        self.used_database = used_database
+
     def close(self) -> None:
-        request_finished.send(sender=HealthCheckHandler)
-
-
-def health_check() -> tuple[int, dict[str, Any]]:
-    """(status, body) of the health check: a real round trip to the database, every time."""
-    started = time.perf_counter()
-    try:
-        _ping_database()
-    except DatabaseError as exc:
-        body = error_body("database_unavailable", "The database did not answer.", {"error": type(exc).__name__})
-        return 503, body
-    elapsed_ms = round((time.perf_counter() - started) * 1000, 2)
-    return 200, {"status": "ok", "database": "ok", "database_ms": elapsed_ms, "version": VERSION, "commit": COMMIT}
-
-
-def _ping_database() -> None:
-    """`SELECT 1` on the default connection. A kept connection the server dropped (a restart, an
-    idle timeout) is replaced once, as Django's CONN_HEALTH_CHECKS would: the SELECT is the
-    health check, so it is one round trip instead of Django's check plus the SELECT."""
-    kept = connection.connection is not None
-    try:
-        _select_one()
-    except DatabaseError:
-        connection.close()
-        if not kept:
-            raise
-        _select_one()
-
-
-def _select_one() -> None:
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        connection.connection.execute("SELECT 1").fetchone()
+        if self.used_database:
+            request_finished.send(sender=HealthCheckHandler)
 
 
 def _is_health_request(environ: dict[str, Any]) -> bool:
@@ -128,9 +98,13 @@ def _hsts() -> str:
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     if not _is_health_request(environ):
         return django_application(environ, start_response)
-    # Django's request signals, as its handler sends them: connections past CONN_MAX_AGE (or
-    # broken) are closed when a request starts and when the server closes its response.
-    request_started.send(sender=HealthCheckHandler, environ=environ)
+    # Django's request signals, as its handler sends them, around a check that queries the
+    # database: connections past CONN_MAX_AGE (or broken) are closed when a request starts and
+    # when the server closes its response. A check answered by the last probe touches no
+    # connection, and skips them (they were most of its time).
+    probing = probe_due()
+    if probing:
+        request_started.send(sender=HealthCheckHandler, environ=environ)
     status, body = health_check()
     payload = json.dumps(body, separators=(",", ":")).encode()
     incoming = environ.get("HTTP_X_REQUEST_ID", "")
@@ -139,7 +113,7 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
     if settings.SECURE_HSTS_SECONDS and _is_secure(environ):
         headers.append(("Strict-Transport-Security", _hsts()))
     start_response("200 OK" if status == 200 else "503 Service Unavailable", headers)
-    return _Response([] if environ["REQUEST_METHOD"] == "HEAD" else [payload])
+    return _Response([] if environ["REQUEST_METHOD"] == "HEAD" else [payload], used_database=probing)
 
 
 app = application

@@ -58,6 +58,15 @@ postgres_only = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _health_probes_afresh() -> None:
+    """Each test's health checks query the database themselves: gateway/health.py lets one
+    successful probe answer for a second, which would carry over from the test before."""
+    from gateway.health import forget_last_probe
+
+    forget_last_probe()
+
+
 def database_url_of_test_db() -> str:
     """The URL of the database the tests run on, for worker processes started by a test."""
     s = connection.settings_dict

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.core.signals import request_finished, request_started
+from django.db import OperationalError, connections
 
 import config.wsgi
+import gateway.health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,7 +120,8 @@ def test_health_answers_503_json_when_the_database_is_unreachable(unreachable_da
     assert headers["Cache-Control"] == "no-store"
 
 
-def test_a_kept_connection_the_server_dropped_is_replaced_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_kept_connection_the_server_dropped_is_replaced_once(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    settings.HEALTH_DATABASE_CHECK_SECONDS = 0  # every call probes
     wrapper = connections["default"]
     monkeypatch.setitem(wrapper.settings_dict, "CONN_MAX_AGE", 60)
     wrapper.close()
@@ -124,6 +130,103 @@ def test_a_kept_connection_the_server_dropped_is_replaced_once(monkeypatch: pyte
     wrapper.connection.close()  # the connection went away; Django has not noticed yet
 
     assert call()[0] == 200
+
+
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The times at which a health check really queried the database."""
+    seen: list[float] = []
+    real = gateway.health._select_one
+
+    def counting() -> None:
+        seen.append(time.monotonic())
+        real()
+
+    monkeypatch.setattr(gateway.health, "_select_one", counting)
+    return seen
+
+
+def test_one_successful_probe_answers_the_checks_of_its_window_and_says_how_old_it_is(
+    probes: list[float], settings: Any
+) -> None:
+    settings.HEALTH_DATABASE_CHECK_SECONDS = 0.3
+    first = json.loads(call()[2])
+    time.sleep(0.05)
+    later = [json.loads(call()[2]) for _ in range(20)]
+
+    assert len(probes) == 1, "a flood of checks costs the database one query per window"
+    assert first["database_age_ms"] == 0
+    assert all(b["database_ms"] == first["database_ms"] and 50 <= b["database_age_ms"] < 300 for b in later)
+    time.sleep(0.3)
+    assert json.loads(call()[2])["database_age_ms"] == 0
+    assert len(probes) == 2, "past the window the next check probes again"
+
+
+def test_only_a_check_that_queries_the_database_runs_djangos_connection_upkeep(settings: Any) -> None:
+    """request_started / request_finished close connections past CONN_MAX_AGE; a check that
+    reuses the last probe touches no connection and skips them."""
+    settings.HEALTH_DATABASE_CHECK_SECONDS = 60
+    sent: list[str] = []
+
+    def started(**_: Any) -> None:
+        sent.append("started")
+
+    def finished(**_: Any) -> None:
+        sent.append("finished")
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    try:
+        call()
+        assert sent == ["started", "finished"]
+        call()
+        call()
+        assert sent == ["started", "finished"]
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+
+
+def test_with_a_window_of_zero_every_check_probes(probes: list[float], settings: Any) -> None:
+    settings.HEALTH_DATABASE_CHECK_SECONDS = 0
+    assert {call()[0] for _ in range(5)} == {200}
+    assert len(probes) == 5
+
+
+def test_a_failed_probe_is_never_reused_and_forgets_the_last_success(
+    probes: list[float], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.HEALTH_DATABASE_CHECK_SECONDS = 0.2
+    assert call()[0] == 200
+    time.sleep(0.2)
+    monkeypatch.setattr(gateway.health, "_ping_database", broken := _Broken())
+    assert call()[0] == 503
+    assert call()[0] == 503, "a failure is not shared: the next check probes again"
+    assert broken.calls == 2
+    monkeypatch.undo()
+    assert call()[0] == 200, "the database is back: seen at the next check"
+
+
+class _Broken:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        raise OperationalError("connection refused")
+
+
+def test_a_negative_window_stops_start_up_naming_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "HEALTH_DATABASE_CHECK_SECONDS": "-1", "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode != 0
+    assert "HEALTH_DATABASE_CHECK_SECONDS is invalid" in result.stderr
 
 
 PRODUCTION_PROBE = r"""
