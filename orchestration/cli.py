@@ -23,3 +23,13 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def text(value: str) -> str:
+    """A free-text argument the database can store: bytes that were not UTF-8 (which Python
+    hands over as lone surrogates) are a usage error, not an encoding crash in the driver."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not valid UTF-8 text") from None
+    return value

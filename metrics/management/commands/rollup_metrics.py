@@ -22,7 +22,10 @@ def parse_since(value: str, *, now: datetime) -> datetime:
     """'90m', '6h', '2d' (that long before now) or an ISO 8601 moment with its time zone."""
     relative = _RELATIVE.match(value.strip())
     if relative:
-        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+        except OverflowError:
+            raise CommandError(f"--since {value!r}: that reaches back before the year 1") from None
     moment = parse_datetime(value.strip())
     if moment is None:
         raise CommandError(f"--since {value!r}: give a duration (90m, 6h, 2d) or an ISO 8601 date-time")

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from orchestration.cli import text
 from orchestration.exceptions import OrchestrationError
 from orchestration.models import RunStatus, WorkflowRun
 from orchestration.services import Actor, replay_plan, run_replay
@@ -36,7 +37,7 @@ class Command(BaseCommand):
     help = "Replay a failed or cancelled workflow run: its failed steps (default), from scratch, or from a step."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("ref", help="a run id, a project id or a project slug (its latest run)")
+        parser.add_argument("ref", type=text, help="a run id, a project id or a project slug (its latest run)")
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--from-scratch", action="store_true", help="rerun every step")
         mode.add_argument("--from-step", metavar="STEP", help="rerun STEP and every step after it")
