@@ -49,7 +49,9 @@ METHOD = [
     "the next; Celery: `chain`), from the first enqueue to the last step's finish.",
     "order: the order workflow's DAG (6 steps, critical path 5) with no-op agents, 2 worker processes, 100 orders "
     "kept 50 in flight, paid_at -> delivered_at; engine time per step = wall time x worker processes / steps run.",
-    "health: gunicorn serving config.wsgi, wrk from a second process, 50 connections for 10 s.",
+    "health: gunicorn serving config.wsgi, wrk from a second process, 50 connections for 10 s; as deployed"
+    " (one database probe answers a process's checks for 1 s), with a probe on every request, and a bare"
+    " WSGI app on the same server (the floor).",
     "cold start: a new Python process timing `import config.wsgi` to the first 200 of GET /api/health "
     "through the WSGI callable (no network).",
     "every run checks in the system's own records that every task ran exactly once; a run that fails the "
