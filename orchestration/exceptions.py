@@ -57,6 +57,14 @@ class NotFound(OrchestrationError):
     code = "not_found"
 
 
+class AttemptSuperseded(OrchestrationError):
+    """The attempt no longer holds its task (its lease ran out and the task went to another
+    attempt, or the run was cancelled): it must not start another side effect. Its report,
+    if it sends one, is fenced off as stale."""
+
+    code = "attempt_superseded"
+
+
 def is_retryable(exc: BaseException) -> bool:
     """How an attempt that raised `exc` failed (E5): an ActionError says so itself; an unknown
     action never heals; anything else (an outage, a flaky dependency, the action's own bug)

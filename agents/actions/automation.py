@@ -71,8 +71,6 @@ def deploy(ctx: TaskContext) -> dict[str, Any]:
             raise RetryableError(f"Deployment {result.deployment_id} is not ready yet")
         return {"url": result.url, "deployment_id": result.deployment_id, "provider": result.provider}
 
-    outcome = perform_once(
-        key=ctx.idempotency_key, kind="deploy", project_id=project.id, task_id=ctx.task_id, fn=publish
-    )
+    outcome = perform_once(key=ctx.idempotency_key, kind="deploy", project_id=project.id, ctx=ctx, fn=publish)
     Project.objects.filter(id=project.id).update(site_url=outcome["url"])
     return outcome

@@ -31,7 +31,7 @@ def setup(ctx: TaskContext) -> dict[str, Any]:
         key=ctx.idempotency_key,
         kind="email:payment_received",
         project_id=project.id,
-        task_id=ctx.task_id,
+        ctx=ctx,
         fn=lambda: _send(project, "payment_received", {"status_url": link}),
     )
     return {"slug": slug, "status_url": link}
@@ -67,7 +67,7 @@ def notify(ctx: TaskContext) -> dict[str, Any]:
         key=ctx.idempotency_key,
         kind="email:site_live",
         project_id=project.id,
-        task_id=ctx.task_id,
+        ctx=ctx,
         fn=lambda: _send(project, "site_live", context),
     )
     Project.objects.filter(id=project.id).update(site_url=site_url)

@@ -74,4 +74,4 @@ def _page_once(
         except ValueError as exc:
             raise PermanentError(f"Copy for page {title!r} is malformed: {exc}") from exc
 
-    return perform_once(key=key, kind=PAGE_KIND, project_id=project_id, task_id=ctx.task_id, fn=write)
+    return perform_once(key=key, kind=PAGE_KIND, project_id=project_id, ctx=ctx, fn=write)

@@ -1,0 +1,118 @@
+"""The side-effect ledger (agents/side_effects.py): an effect happens once per task, and an
+attempt that lost its task to another attempt does not start one (E6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from agents.models import SideEffect
+from agents.side_effects import perform_once
+from orchestration import clock, dispatch, queue, services
+from orchestration.budget import Budget
+from orchestration.exceptions import AttemptSuperseded
+from orchestration.execution import _context
+from orchestration.models import Task
+from orchestration.queue import ClaimedTask
+from orchestration.registry import TaskContext
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Mailer:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __call__(self) -> dict[str, Any]:
+        self.sent += 1
+        return {"message_id": f"m{self.sent}"}
+
+
+def claim_one() -> ClaimedTask:
+    [claimed] = queue.claim(limit=1, worker="w", now=clock.now())
+    return claimed
+
+
+def lose_the_lease(task: ClaimedTask) -> ClaimedTask:
+    """The attempt's lease runs out (it hung, say); recovery queues the task and a new attempt takes it."""
+    Task.objects.filter(id=task.id).update(lease_expires_at=clock.now() - timedelta(seconds=1))
+    assert services.recover_expired_leases() == 1
+    replacement = claim_one()
+    assert (replacement.id, replacement.attempt) == (task.id, task.attempt + 1)
+    return replacement
+
+
+def inline_context(task: ClaimedTask) -> TaskContext:
+    return _context(task, Budget.seconds(60))
+
+
+def test_an_effect_is_performed_once_and_a_retry_reads_its_result() -> None:
+    services.enqueue("engine.noop")
+    ctx = inline_context(claim_one())
+    mail = Mailer()
+
+    first = perform_once(ctx=ctx, key="k", kind="email:x", fn=mail)
+    again = perform_once(ctx=ctx, key="k", kind="email:x", fn=mail)
+
+    assert first == again == {"message_id": "m1"}
+    assert mail.sent == 1
+    row = SideEffect.objects.get(key="k:email:x")
+    assert (row.status, row.performed, row.task_id) == (SideEffect.Status.DONE, 1, ctx.task_id)
+
+
+def test_an_attempt_that_lost_its_task_does_not_start_the_effect_its_replacement_performs() -> None:
+    services.enqueue("engine.noop")
+    old = claim_one()
+    new = lose_the_lease(old)
+    mail = Mailer()
+
+    with pytest.raises(AttemptSuperseded, match=f"Attempt 1 of task {old.id} no longer holds its lease"):
+        perform_once(ctx=inline_context(old), key="k", kind="email:x", fn=mail)
+    assert mail.sent == 0
+    assert SideEffect.objects.get(key="k:email:x").status == SideEffect.Status.PENDING
+
+    assert perform_once(ctx=inline_context(new), key="k", kind="email:x", fn=mail) == {"message_id": "m1"}
+    assert mail.sent == 1
+    assert SideEffect.objects.get(key="k:email:x").performed == 1
+
+
+def test_an_effect_a_dead_attempt_left_pending_is_performed_by_the_attempt_that_holds_the_task() -> None:
+    services.enqueue("engine.noop")
+    old = claim_one()
+    SideEffect.objects.create(key="k:deploy", kind="deploy", task_id=old.id)  # it died mid-effect
+    new = lose_the_lease(old)
+    mail = Mailer()
+
+    perform_once(ctx=inline_context(new), key="k", kind="deploy", fn=mail)
+
+    assert mail.sent == 1
+    row = SideEffect.objects.get(key="k:deploy")
+    assert (row.status, row.performed) == (SideEffect.Status.DONE, 1)
+
+
+def test_an_agent_over_http_is_fenced_by_its_attempt_number() -> None:
+    services.enqueue("engine.noop")
+    old = claim_one()
+    new = lose_the_lease(old)
+
+    def agent_context(task: ClaimedTask) -> TaskContext:
+        request = {"taskId": task.id, "attempt": task.attempt, "action": task.action, "idempotencyKey": "k"}
+        return dispatch._agent_context(request, deadline=clock.monotonic() + 60)
+
+    mail = Mailer()
+    with pytest.raises(AttemptSuperseded):
+        perform_once(ctx=agent_context(old), key="k", kind="email:x", fn=mail)
+    perform_once(ctx=agent_context(new), key="k", kind="email:x", fn=mail)
+    assert mail.sent == 1
+
+
+def test_starting_an_effect_renews_the_lease_of_the_attempt_that_holds_the_task() -> None:
+    services.enqueue("engine.noop")
+    task = claim_one()
+    Task.objects.filter(id=task.id).update(lease_expires_at=clock.now() + timedelta(seconds=2))
+
+    perform_once(ctx=inline_context(task), key="k", kind="email:x", fn=Mailer())
+
+    assert Task.objects.get(id=task.id).lease_expires_at > clock.now() + timedelta(seconds=10)
