@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -45,7 +45,9 @@ class RetryPolicy:
         return (rng or random).uniform(low, high)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value, and a run start calls this twice
+        # per step (the task row and the stored definition); the fields are all numbers.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, *, max_attempts: int | None = None) -> RetryPolicy:
