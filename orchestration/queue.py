@@ -46,6 +46,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Q
 from psycopg.pq import ExecStatus
 
 from orchestration.limits import ConcurrencyLimits, parse_limits
@@ -931,6 +932,11 @@ def expired_leases(*, now: datetime, limit: int = 100) -> list[tuple[int, uuid.U
         .order_by("lease_expires_at")
         .values_list("id", "lease_token")[:limit]
     )
+
+
+def work_in_hand(*, now: datetime) -> bool:
+    """Whether any task is due now or running (what keeps a draining worker going)."""
+    return Task.objects.filter(Q(status=TaskStatus.QUEUED, run_after__lte=now) | Q(status=TaskStatus.RUNNING)).exists()
 
 
 def next_due_at() -> datetime | None:

@@ -29,6 +29,8 @@ from orchestration.listener import Listener, ListenerLost, open_listener
 logger = logging.getLogger("orchestration.worker")
 
 RECOVERY_INTERVAL_SECONDS = 1.0
+# How long an idle worker waits before claiming again when due work exists that it could not take.
+BLOCKED_RETRY_SECONDS = 0.05
 MAX_RECONNECT_DELAY_SECONDS = 5.0
 
 
@@ -38,7 +40,7 @@ class WorkerOptions:
     tick_seconds: float = 30.0  # how long one tick may run before recovery runs again
     listen: bool = True
     max_tasks: int | None = None  # exit after this many (tests, batch jobs)
-    idle_exit: bool = False  # exit when nothing is due (drain mode)
+    idle_exit: bool = False  # exit once nothing is due or running (drain mode)
 
 
 class Worker:
@@ -90,9 +92,12 @@ class Worker:
                 self.database_failures = 0
                 self.total.add(report)
                 if report.claimed == 0:
-                    if self.options.idle_exit:
-                        break
                     try:
+                        # Drain mode ends with the work, not with one empty claim: a claim comes
+                        # back empty while due work waits for a limited key's free slot or another
+                        # worker's claim, and a running step may still make the next ones ready.
+                        if self.options.idle_exit and not queue.work_in_hand(now=clock.now()):
+                            break
                         if time.monotonic() - last_recovery >= RECOVERY_INTERVAL_SECONDS:
                             last_recovery = time.monotonic()
                             self._recover()
@@ -132,7 +137,11 @@ class Worker:
         timeout = self.options.poll_interval
         due = queue.next_due_at()
         if due is not None:
-            timeout = max(0.0, min(timeout, (due - clock.now()).total_seconds()))
+            until_due = (due - clock.now()).total_seconds()
+            # Already due, yet the claim just took none of it: its keys are at their limits, or
+            # another worker is claiming those rows. A freed slot sends no NOTIFY, so look again
+            # soon, but not at once: waiting zero here was a busy loop against the database.
+            timeout = min(timeout, until_due if until_due > 0 else BLOCKED_RETRY_SECONDS)
         if self._listener is not None and self._listener.subscribe():
             return  # listening on a new connection: what was committed before, no one heard
         deadline = time.monotonic() + timeout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from django.core.management import call_command
@@ -76,3 +77,53 @@ def test_run_worker_drain_runs_everything_then_exits_0() -> None:
     result = manage("run_worker", "--processes", "2", "--drain", "--no-listen")
     assert result.returncode == 0, result.stdout + result.stderr
     assert Task.objects.filter(id__in=ids, status=TaskStatus.SUCCEEDED).count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_facing_due_work_it_cannot_claim_waits_a_little_instead_of_spinning() -> None:
+    """Due work its claim could not take (a key at its limit, rows another worker is claiming):
+    the worker looks again after BLOCKED_RETRY_SECONDS, not at once (a busy loop against the
+    database) and not after its whole poll interval."""
+    from orchestration.worker import BLOCKED_RETRY_SECONDS, Worker, WorkerOptions
+
+    services.enqueue("engine.noop")  # due now; nothing claims it here
+    worker = Worker(WorkerOptions(poll_interval=5.0, listen=False))
+    started = time.monotonic()
+    worker._wait_for_work()
+    waited = time.monotonic() - started
+    assert BLOCKED_RETRY_SECONDS * 0.9 <= waited < 1.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_draining_worker_stays_while_another_workers_attempt_runs_and_leaves_once_it_is_done() -> None:
+    """--drain ends with the work: one empty claim is not the end while a step still runs elsewhere."""
+    import threading
+
+    from django.db import connection
+
+    from orchestration import clock, queue
+    from orchestration.worker import Worker, WorkerOptions
+
+    services.enqueue("engine.noop")
+    [elsewhere] = queue.claim(limit=1, worker="another-host", now=clock.now())
+    completed_at: list[float] = []
+
+    def the_other_worker_finishes() -> None:
+        time.sleep(0.6)
+        try:
+            services.task_complete(task_id=elsewhere.id, output={}, lease_token=elsewhere.lease_token)
+            completed_at.append(time.monotonic())
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=the_other_worker_finishes)
+    other.start()
+    started = time.monotonic()
+    try:
+        Worker(WorkerOptions(poll_interval=0.1, listen=False, idle_exit=True)).run()  # signals: main thread only
+        left = time.monotonic()
+    finally:
+        other.join(timeout=10)
+    assert completed_at, "the other worker's completion did not happen"
+    assert left >= completed_at[0], "it left while another worker's attempt was still running"
+    assert left - started < 5, "nothing due or running: a draining worker leaves"

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-tasks", type=positive_int, default=None, help="each process exits after this many tasks"
         )
-        parser.add_argument("--drain", action="store_true", help="exit once nothing is due (batch jobs, tests)")
+        parser.add_argument(
+            "--drain", action="store_true", help="exit once nothing is due or running (batch jobs, tests)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         poll = options["poll_interval"] or settings.ORCHESTRATION["POLL_INTERVAL_SECONDS"]
