@@ -35,9 +35,11 @@ def sleep(ctx: TaskContext) -> dict[str, Any]:
     if marker:
         with open(marker, "a") as fh:
             fh.write(f"{ctx.task_id} {ctx.attempt} {os.getpid()}\n")
+    began = time.time()
     time.sleep(float(ctx.input.get("seconds", 1)))
     _log_execution(ctx)
-    return {"slept": ctx.input.get("seconds", 1)}
+    # Its own window, inside the attempt's: between the claim's commit and the completion's.
+    return {"slept": ctx.input.get("seconds", 1), "window": [began, time.time()]}
 
 
 @action("test.flaky")
