@@ -56,8 +56,11 @@ _last_success: _Probe | None = None
 
 def probe_due() -> bool:
     """Whether the next health check queries the database (no success within the window)."""
-    shared = _last_success
-    return shared is None or time.monotonic() - shared.at >= settings.HEALTH_DATABASE_CHECK_SECONDS
+    return not _still_fresh(_last_success, time.monotonic())
+
+
+def _still_fresh(probe: _Probe | None, now: float) -> bool:
+    return probe is not None and now - probe.at < settings.HEALTH_DATABASE_CHECK_SECONDS
 
 
 def health_check() -> tuple[int, dict[str, Any]]:
@@ -65,7 +68,7 @@ def health_check() -> tuple[int, dict[str, Any]]:
     global _last_success
     now = time.monotonic()
     shared = _last_success  # read once: another thread may replace it meanwhile
-    if shared is None or now - shared.at >= settings.HEALTH_DATABASE_CHECK_SECONDS:
+    if not _still_fresh(shared, now):
         started = time.perf_counter()
         try:
             _ping_database()

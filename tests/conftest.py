@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from orchestration import clock as engine_clock
 
@@ -100,3 +101,25 @@ def start_worker(*args: str, **env: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@pytest.fixture
+def unreachable_database(tmp_path: Path) -> Iterator[None]:
+    """The default database pointed somewhere nothing answers: a closed port on PostgreSQL, a
+    file in a missing directory on SQLite. The real driver fails to connect; nothing is mocked."""
+    wrapper = connections["default"]
+    saved = dict(wrapper.settings_dict)
+    wrapper.close()
+    if wrapper.vendor == "postgresql":
+        with socket.socket() as probe:  # a port that was free a moment ago: connecting is refused
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        wrapper.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+    else:
+        wrapper.settings_dict["NAME"] = str(tmp_path / "missing" / "db.sqlite3")
+    try:
+        yield
+    finally:
+        wrapper.close()
+        wrapper.settings_dict.clear()
+        wrapper.settings_dict.update(saved)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,27 +83,6 @@ def test_other_methods_and_hosts_go_through_django() -> None:
     assert call(HOST="evil.example")[0] == 400  # ALLOWED_HOSTS, as Django enforces it
     status, headers, _ = call(query="verbose=1")  # the view answers it, with Django's headers
     assert status == 200 and headers["X-Frame-Options"] == "DENY"
-
-
-@pytest.fixture
-def unreachable_database(tmp_path: Path) -> Iterator[None]:
-    """The default database pointed where nothing answers (a closed port; a missing directory)."""
-    wrapper = connections["default"]
-    saved = dict(wrapper.settings_dict)
-    wrapper.close()
-    if wrapper.vendor == "postgresql":
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        wrapper.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
-    else:
-        wrapper.settings_dict["NAME"] = str(tmp_path / "missing" / "db.sqlite3")
-    try:
-        yield
-    finally:
-        wrapper.close()
-        wrapper.settings_dict.clear()
-        wrapper.settings_dict.update(saved)
 
 
 def test_health_answers_503_json_when_the_database_is_unreachable(unreachable_database: None) -> None:

@@ -3,13 +3,9 @@ health check, up and with its database gone."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 from rest_framework.test import APIClient
 
 from metrics.models import ErrorGroup
@@ -65,28 +61,6 @@ def test_health_checks_the_database_without_auth(api: APIClient) -> None:
 
 def test_health_is_never_throttled(api: APIClient) -> None:
     assert {api.get("/api/health").status_code for _ in range(50)} == {200}
-
-
-@pytest.fixture
-def unreachable_database(tmp_path: Path) -> Iterator[None]:
-    """The default database pointed somewhere nothing answers: a closed port on PostgreSQL, a
-    file in a missing directory on SQLite. The real driver fails to connect; nothing is mocked."""
-    wrapper = connections["default"]
-    saved = dict(wrapper.settings_dict)
-    wrapper.close()
-    if wrapper.vendor == "postgresql":
-        with socket.socket() as probe:  # a port that was free a moment ago: connecting is refused
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        wrapper.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
-    else:
-        wrapper.settings_dict["NAME"] = str(tmp_path / "missing" / "db.sqlite3")
-    try:
-        yield
-    finally:
-        wrapper.close()
-        wrapper.settings_dict.clear()
-        wrapper.settings_dict.update(saved)
 
 
 @pytest.mark.django_db(transaction=True)
