@@ -135,6 +135,27 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 DATABASES = {"default": _db}
 # The direct (non-pooled) URL, used by run_worker for LISTEN; defaults to DATABASE_URL.
 DIRECT_DATABASE_URL = _env("DIRECT_DATABASE_URL", str, DATABASE_URL)
+
+
+def database_url_is_pooled(database_url: str, direct_database_url: str) -> bool:
+    """Whether DATABASE_URL goes through a connection pooler: a DIRECT_DATABASE_URL of its own
+    says so, and so does Neon's pooled host name (`...-pooler.<region>...`)."""
+    host = (dj_database_url.parse(database_url).get("HOST") or "").split(",")[0]
+    return direct_database_url != database_url or "-pooler." in f"{host}."
+
+
+# Protocol-level prepared statements (the engine's queue statements; Django's own cursors bind
+# client-side and never prepare). A transaction-mode pooler hands each transaction any server
+# connection: a statement prepared on one is missing on the next, or its name is already taken
+# there ("prepared statement "_pg3_0" already exists"). Off by default for a pooled URL; Neon's
+# pooler (PgBouncer >= 1.22, max_prepared_statements) supports them: ENGINE_PREPARE_STATEMENTS=1.
+PREPARE_STATEMENTS = _env(
+    "ENGINE_PREPARE_STATEMENTS", bool, not database_url_is_pooled(DATABASE_URL, DIRECT_DATABASE_URL)
+)
+if _db["ENGINE"] == "django.db.backends.postgresql" and not PREPARE_STATEMENTS:
+    # Django's default, made explicit so no OPTIONS from elsewhere turns preparation back on.
+    _db["OPTIONS"] = {**_db.get("OPTIONS", {}), "prepare_threshold": None}
+    _db["OPTIONS"].pop("server_side_binding", None)
 # GET /api/health: how long one successful database probe answers this process's health
 # checks (seconds; 0: every request probes). The route is public: see gateway/health.py.
 HEALTH_DATABASE_CHECK_SECONDS = _env("HEALTH_DATABASE_CHECK_SECONDS", float, 1.0)
@@ -204,6 +225,8 @@ ORCHESTRATION = {
     "LEASE_SECONDS": _env("ENGINE_LEASE_SECONDS", float, 20.0),
     # How many tasks one claim takes at a time (fewer round trips; see orchestration/queue.py).
     "CLAIM_BATCH_SIZE": _env("ENGINE_CLAIM_BATCH_SIZE", int, 10),
+    # Prepare the queue's statements on the connection (see PREPARE_STATEMENTS above).
+    "PREPARE": PREPARE_STATEMENTS,
     # Send NOTIFY on Postgres when work becomes ready (works through PgBouncer; LISTEN does not).
     "NOTIFY": _env("ENGINE_NOTIFY", bool, True),
     # A worker with nothing to do polls this often when LISTEN is unavailable.
