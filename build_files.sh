@@ -27,6 +27,8 @@ rm -rf staticfiles public
 STATIC_ROOT=staticfiles run_python manage.py collectstatic --noinput
 mkdir -p public
 cp -R staticfiles public/static
+# The manifest maps names to hashed names for the function (STATIC_ROOT); it is no asset.
+rm -f public/static/staticfiles.json
 if [ "${MIGRATE_ON_BUILD:-0}" = "1" ]; then
   DATABASE_URL="${DIRECT_DATABASE_URL:-${DATABASE_URL:-}}" run_python manage.py migrate --noinput
 fi
