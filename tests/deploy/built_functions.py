@@ -49,7 +49,7 @@ for request in json.loads(sys.stdin.read()):
         body = base64.b64decode(body).decode("utf-8", "replace")
     results.append({
         "status": answer["statusCode"],
-        "headers": {k.lower(): v for k, v in answer.get("headers", {}).items()},
+        "headers": {k.lower(): ", ".join(v) if isinstance(v, list) else v for k, v in answer.get("headers", {}).items()},
         "body": body,
         "since_spawn_ms": (time.time() - float(os.environ["VC_CHECK_SPAWNED_AT"])) * 1000,
     })
