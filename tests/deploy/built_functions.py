@@ -49,7 +49,9 @@ for request in json.loads(sys.stdin.read()):
         body = base64.b64decode(body).decode("utf-8", "replace")
     results.append({
         "status": answer["statusCode"],
-        "headers": {k.lower(): ", ".join(v) if isinstance(v, list) else v for k, v in answer.get("headers", {}).items()},
+        "headers": {
+            k.lower(): ", ".join(v) if isinstance(v, list) else v for k, v in answer.get("headers", {}).items()
+        },
         "body": body,
         "since_spawn_ms": (time.time() - float(os.environ["VC_CHECK_SPAWNED_AT"])) * 1000,
     })
@@ -83,7 +85,9 @@ class BuiltFunction:
 
     def unzipped_bytes(self) -> int:
         total = sum(p.stat().st_size for p in self.func_dir.rglob("*") if p.is_file() and p.name != ".vc-config.json")
-        return total + sum((self.project_dir / src).stat().st_size for src in self.config.get("filePathMap", {}).values())
+        return total + sum(
+            (self.project_dir / src).stat().st_size for src in self.config.get("filePathMap", {}).values()
+        )
 
     def lay_out(self, target: Path) -> Path:
         """The function's files as the platform unpacks them into its task root."""
@@ -115,7 +119,9 @@ def load(project_dir: Path) -> list[BuiltFunction]:
         if func_dir.is_symlink():
             continue
         config = json.loads((func_dir / ".vc-config.json").read_text())
-        found.append(BuiltFunction(str(func_dir.relative_to(root)).removesuffix(".func"), func_dir, project_dir, config))
+        found.append(
+            BuiltFunction(str(func_dir.relative_to(root)).removesuffix(".func"), func_dir, project_dir, config)
+        )
     return found
 
 
@@ -147,7 +153,9 @@ def request(method: str, path: str, *, headers: dict[str, str] | None = None, bo
     return {"method": method, "path": path, "headers": {**base, **(headers or {})}, "body": body}
 
 
-def invoke(function: BuiltFunction, task_root: Path, requests: list[dict[str, Any]], env: dict[str, str]) -> list[Answer]:
+def invoke(
+    function: BuiltFunction, task_root: Path, requests: list[dict[str, Any]], env: dict[str, str]
+) -> list[Answer]:
     """Call the function's handler once per request, in one fresh process (a cold start then
     warm calls), and return the answers."""
     python = python_for(function.config["runtime"])
@@ -164,7 +172,8 @@ def invoke(function: BuiltFunction, task_root: Path, requests: list[dict[str, An
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if done.returncode != 0 or not lines:
         raise AssertionError(
-            f"{function.name}: the handler process failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+            f"{function.name}: the handler process failed ({done.returncode}):\n"
+            f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         )
     return [Answer(**answer) for answer in json.loads(lines[-1].removeprefix(RESULT_MARKER))]
 
@@ -182,4 +191,3 @@ def manage(function: BuiltFunction, task_root: Path, env: dict[str, str], *args:
     if done.returncode != 0:
         raise AssertionError(f"manage.py {' '.join(args)} in {function.name} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
-
