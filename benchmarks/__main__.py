@@ -54,6 +54,8 @@ METHOD = [
     " WSGI app on the same server (the floor).",
     "cold start: a new Python process timing `import config.wsgi` to the first 200 of GET /api/health "
     "through the WSGI callable (no network).",
+    "Vercel cold start: the built api/index function called through Vercel's handler in a fresh Python 3.12 "
+    "process with its bundled files only, from spawn to the first 200 of GET /api/health (needs .ci/vercel-build.sh).",
     "every run checks in the system's own records that every task ran exactly once; a run that fails the "
     "check has no figure.",
 ]

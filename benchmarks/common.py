@@ -277,7 +277,7 @@ def parse_args(argv: list[str] | None = None) -> Any:
     return parser.parse_args(argv)
 
 
-FIGURES = ("enqueue", "drain", "latency", "chain", "order", "health", "cold_start")
+FIGURES = ("enqueue", "drain", "latency", "chain", "order", "health", "cold_start", "vercel_cold_start")
 
 
 def sizes(quick: bool) -> dict[str, int]:

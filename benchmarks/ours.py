@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from benchmarks import common
@@ -439,6 +440,46 @@ def fig_cold_start(rec: common.Recorder, args: Any) -> None:
     rec.add("cold_start_p50", percentile(imports, 50), exec_to_200_p50=percentile(execs, 50), samples=len(imports))
 
 
+def fig_vercel_cold_start(rec: common.Recorder, args: Any) -> None:
+    """The function `vercel build` made for every other route (api/index), laid out as Vercel
+    unpacks it and called through Vercel's handler in a fresh Python 3.12 process: from the
+    process's spawn to the first answer of GET /api/health. Needs a build: VERCEL_BUILT_PROJECT
+    (default /tmp/vercel-check-null, what `.ci/vercel-build.sh` leaves); skipped without one."""
+    import tempfile
+
+    from tests.deploy import built_functions
+
+    project = Path(os.environ.get("VERCEL_BUILT_PROJECT", "/tmp/vercel-check-null"))
+    functions = {fn.name: fn for fn in built_functions.load(project)} if project.is_dir() else {}
+    if "api/index" not in functions:
+        print(f"vercel_cold_start: no build in {project} (run .ci/vercel-build.sh): skipped", file=sys.stderr)
+        return
+    function = functions["api/index"]
+    env = {
+        "VERCEL": "1",
+        "DJANGO_PRODUCTION": "1",
+        "SECRET_KEY": "bench-" + "k3y-0f-fifty-plus-characters-with-variety-9876543210",
+        "ALLOWED_HOSTS": "factory.example",
+        "DATABASE_URL": args.db,
+        "LOG_LEVEL": "WARNING",
+    }
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = function.lay_out(Path(tmp) / "task")
+        for _ in range(common.sizes(args.quick)["cold"]):
+            (answer,) = built_functions.invoke(function, root, [built_functions.request("GET", "/api/health")], env)
+            if answer.status != 200:
+                raise RuntimeError(f"the built function answered {answer.status}: {answer.body[:500]}")
+            samples.append(answer.since_spawn_ms)
+    rec.add(
+        "vercel_cold_start_p50",
+        percentile(samples, 50),
+        samples=len(samples),
+        unzipped_mb=round(function.unzipped_bytes() / 1024 / 1024, 1),
+        runtime=function.config["runtime"],
+    )
+
+
 def main() -> None:
     args = common.parse_args()
     rec = common.Recorder("ours")
@@ -460,6 +501,7 @@ def main() -> None:
         "order": lambda: fig_order(rec, args),
         "health": lambda: fig_health(rec, args),
         "cold_start": lambda: fig_cold_start(rec, args),
+        "vercel_cold_start": lambda: fig_vercel_cold_start(rec, args),
     }
     common.run_figures(rec, args, figures)
 

@@ -58,6 +58,7 @@ METRICS = [
     Metric("health_floor_rps", "floor: a bare WSGI app on the same gunicorn", "req/s", True),
     Metric("health_floor_p99", "floor: a bare WSGI app on the same gunicorn, p99", "ms", False),
     Metric("cold_start_p50", "cold start: import config.wsgi → 200 (p50)", "ms", False, "abs<=700"),
+    Metric("vercel_cold_start_p50", "cold start of the built Vercel function: spawn → first 200 (p50)", "ms", False),
     Metric("rss_drain_1", "worker peak RSS (drain, 1 process)", "MB", False),
     Metric("rss_drain_2", "worker peak RSS (drain, 2 processes, largest)", "MB", False),
 ]
