@@ -162,13 +162,37 @@ def test_a_fresh_execute_invocation_can_wait_for_any_order_steps_answer(step: St
     assert budget <= vercel_max_duration(execute) - _margin()
 
 
-def test_build_files_installs_collects_and_migrates_only_on_request(tmp_path: Path) -> None:
+def test_build_files_collects_and_migrates_only_on_request_and_installs_nothing_into_the_project() -> None:
+    """Vercel's Python builder installs pyproject.toml's dependencies into each function; a
+    `pip install` here landed in a folder on no function's path (70 MB of dead weight)."""
     script = (ROOT / "build_files.sh").read_text()
-    assert "pip install" in script and "collectstatic --noinput" in script
+    assert "collectstatic --noinput" in script
     assert 'MIGRATE_ON_BUILD:-0}" = "1"' in script
+    # Only into a throwaway environment outside the project (when uv is missing), never into a bundle.
+    assert all("$BUILD_VENV" in line for line in script.splitlines() if "pip install" in line)
     assert CONFIG["buildCommand"] == "bash build_files.sh"
     result = subprocess.run(["bash", "-n", str(ROOT / "build_files.sh")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_framework_is_pinned_to_none_so_the_django_preset_cannot_drop_the_functions() -> None:
+    """The dashboard detects Django on import; its preset builds one function from config/wsgi.py
+    and silently drops api/*.py with their maxDuration. vercel.json's `framework` wins over it."""
+    assert "framework" in CONFIG and CONFIG["framework"] is None
+
+
+def test_only_the_collected_static_files_are_published_and_the_static_builder_installs_nothing() -> None:
+    assert CONFIG["outputDirectory"] == "public"
+    assert CONFIG["installCommand"] == ""
+    script = (ROOT / "build_files.sh").read_text()
+    assert "rm -rf staticfiles public" in script and "cp -R staticfiles public/static" in script
+
+
+@pytest.mark.parametrize("glob", sorted(CONFIG["functions"]))
+def test_every_function_bundle_excludes_tests_benchmarks_and_ci(glob: str) -> None:
+    excluded = CONFIG["functions"][glob]["excludeFiles"]
+    for folder in ("tests", "benchmarks", ".ci", "var"):
+        assert re.search(rf"[{{,]{re.escape(folder)}[,}}]", excluded), (glob, folder)
 
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
