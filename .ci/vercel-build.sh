@@ -18,7 +18,9 @@ TOOLS="${VERCEL_TOOLS_DIR:-/tmp/vercel-tools}"
 COPY="${VERCEL_CHECK_DIR:-/tmp/vercel-check-$FRAMEWORK}"
 
 PY312="$(ls -d "$HOME"/.pyenv/versions/3.12*/bin 2>/dev/null | sort -V | tail -1 || true)"
-export PATH="$TOOLS/node_modules/.bin:$TOOLS/uv/bin:${PY312:+$PY312:}$PATH"
+# Python 3.12 first: the builder's uv picks it from .python-version; the functions run on it.
+export PATH="$TOOLS/node_modules/.bin:${PY312:+$PY312:}$TOOLS/uv/bin:$PATH"
+export VC_CHECK_PYTHON="${VC_CHECK_PYTHON:-$(command -v python3.12)}"
 
 if [ "$(vercel --version 2>/dev/null | tail -1)" != "$VERCEL_CLI_VERSION" ]; then
   npm install --silent --no-audit --no-fund --prefix "$TOOLS" "vercel@$VERCEL_CLI_VERSION" >/dev/null

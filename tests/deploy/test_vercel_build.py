@@ -81,14 +81,53 @@ def task_roots(
     return roots
 
 
-def _call(
-    functions: dict[str, BuiltFunction],
-    task_roots: dict[str, Path],
-    env: dict[str, str],
-    name: str,
-    *requests: dict[str, Any],
-) -> list[Answer]:
-    return bf.invoke(functions[name], task_roots[name], list(requests), env)
+def _static_name(project: Path) -> str:
+    return json.loads((project / "staticfiles" / "staticfiles.json").read_text())["paths"]["admin/css/base.css"]
+
+
+def _requests(project: Path) -> dict[str, list[dict[str, Any]]]:
+    """What each function is asked, as the proxy sends it after the rewrite that chose it."""
+    cron = "/api/orchestration/workflow"
+    post = {"content-type": "application/json"}
+    return {
+        "api/index": [
+            bf.request("GET", "/api/health"),
+            bf.request("GET", "/admin/login/"),
+            bf.request("GET", f"/static/{_static_name(project)}"),
+        ],
+        "api/workflow": [
+            bf.request("GET", "/api/health"),
+            bf.request("GET", cron, headers={"user-agent": "vercel-cron/1.0"}),
+            bf.request("GET", cron, headers={"authorization": "Bearer nope"}),
+            bf.request(
+                "GET", cron, headers={"authorization": f"Bearer {CRON_SECRET}", "user-agent": "vercel-cron/1.0"}
+            ),
+        ],
+        "api/execute": [
+            bf.request("GET", "/api/health"),
+            bf.request("POST", "/api/workflows/execute", headers=post, body="{}"),
+        ],
+        "api/design_ia_generate": [
+            bf.request("GET", "/api/health"),
+            bf.request("POST", "/api/design-ia/generate", headers=post, body="{}"),
+        ],
+        "api/automation_deploy": [
+            bf.request("GET", "/api/health"),
+            bf.request("POST", "/api/automation/deploy", headers=post, body="{}"),
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def answers(
+    project: Path, functions: dict[str, BuiltFunction], task_roots: dict[str, Path], function_env: dict[str, str]
+) -> dict[str, list[Answer]]:
+    """Each function started once, cold, in its own process, then asked its requests in turn."""
+    found = {}
+    for name, requests in _requests(project).items():
+        found[name] = bf.invoke(functions[name], task_roots[name], requests, function_env)
+        print(f"{name}: cold start (spawn to first answer) {found[name][0].since_spawn_ms:.0f} ms")
+    return found
 
 
 def test_the_build_made_the_five_functions_of_vercel_json(functions: dict[str, BuiltFunction]) -> None:
@@ -140,20 +179,9 @@ def test_the_static_output_holds_static_assets_only(project: Path) -> None:
 
 
 def test_health_admin_and_a_static_file_answer_through_the_default_function(
-    functions: dict[str, BuiltFunction], task_roots: dict[str, Path], function_env: dict[str, str], project: Path
+    answers: dict[str, list[Answer]], project: Path
 ) -> None:
-    manifest = json.loads((project / "staticfiles" / "staticfiles.json").read_text())["paths"]
-    hashed = manifest["admin/css/base.css"]
-
-    health, login, css = _call(
-        functions,
-        task_roots,
-        function_env,
-        "api/index",
-        bf.request("GET", "/api/health"),
-        bf.request("GET", "/admin/login/"),
-        bf.request("GET", f"/static/{hashed}"),
-    )
+    health, login, css = answers["api/index"]
 
     assert health.status == 200, health.body[:2000]
     assert login.status == 200, login.body[:2000]
@@ -161,25 +189,11 @@ def test_health_admin_and_a_static_file_answer_through_the_default_function(
     assert css.status == 200, css.body[:500]
     assert css.headers["content-type"].startswith("text/css")
     # The CDN has it too, at the same URL, before any rewrite (the filesystem is checked first).
-    assert (project / ".vercel" / "output" / "static" / "static" / hashed).is_file()
+    assert (project / ".vercel" / "output" / "static" / "static" / _static_name(project)).is_file()
 
 
-def test_the_cron_tick_wants_the_bearer_secret_in_its_own_function(
-    functions: dict[str, BuiltFunction], task_roots: dict[str, Path], function_env: dict[str, str]
-) -> None:
-    anonymous, wrong, vercel_cron = _call(
-        functions,
-        task_roots,
-        function_env,
-        "api/workflow",
-        bf.request("GET", "/api/orchestration/workflow", headers={"user-agent": "vercel-cron/1.0"}),
-        bf.request("GET", "/api/orchestration/workflow", headers={"authorization": "Bearer nope"}),
-        bf.request(
-            "GET",
-            "/api/orchestration/workflow",
-            headers={"authorization": f"Bearer {CRON_SECRET}", "user-agent": "vercel-cron/1.0"},
-        ),
-    )
+def test_the_cron_tick_wants_the_bearer_secret_in_its_own_function(answers: dict[str, list[Answer]]) -> None:
+    _, anonymous, wrong, vercel_cron = answers["api/workflow"]
 
     assert anonymous.status == 401, anonymous.body
     assert wrong.status == 401, wrong.body
@@ -196,32 +210,19 @@ def test_the_cron_tick_wants_the_bearer_secret_in_its_own_function(
     ],
 )
 def test_an_unsigned_post_to_a_rewritten_route_is_refused_by_its_view(
-    functions: dict[str, BuiltFunction],
-    task_roots: dict[str, Path],
-    function_env: dict[str, str],
-    function: str,
-    path: str,
+    answers: dict[str, list[Answer]], function: str, path: str
 ) -> None:
     rewrites = {r["source"]: r["destination"] for r in CONFIG["rewrites"]}
     assert rewrites[path] == "/" + function
 
-    (unsigned,) = _call(
-        functions,
-        task_roots,
-        function_env,
-        function,
-        bf.request("POST", path, headers={"content-type": "application/json"}, body="{}"),
-    )
+    _, unsigned = answers[function]
 
     # Refused by the route's own view (a signature error in JSON), not a 404 of a wrong path.
     assert 400 <= unsigned.status < 500 and unsigned.status != 404, unsigned.body
     assert unsigned.headers["content-type"].startswith("application/json")
 
 
-def test_every_function_answers_its_health_check(
-    functions: dict[str, BuiltFunction], task_roots: dict[str, Path], function_env: dict[str, str]
-) -> None:
-    for name in functions:
-        (health,) = _call(functions, task_roots, function_env, name, bf.request("GET", "/api/health"))
+def test_every_function_answers_its_health_check(answers: dict[str, list[Answer]]) -> None:
+    assert sorted(answers) == sorted(fn.removesuffix(".py") for fn in CONFIG["functions"])
+    for name, (health, *_) in answers.items():
         assert health.status == 200, f"{name}: {health.body[:1000]}"
-        print(f"{name}: cold start (spawn to first answer) {health.since_spawn_ms:.0f} ms")
