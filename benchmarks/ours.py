@@ -460,7 +460,7 @@ def fig_vercel_cold_start(rec: common.Recorder, args: Any) -> None:
         "DJANGO_PRODUCTION": "1",
         "SECRET_KEY": "bench-" + "k3y-0f-fifty-plus-characters-with-variety-9876543210",
         "ALLOWED_HOSTS": "factory.example",
-        "DATABASE_URL": args.db,
+        "DATABASE_URL": common.db_url(args.db),  # the benchmark's database, as for `cold_start`
         "LOG_LEVEL": "WARNING",
     }
     samples = []
