@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -159,13 +160,13 @@ def _budget():
 # --- Defect 6: renewals keyed by lease token -------------------------------------------------
 
 
-def test_a_continuation_reclaimed_with_a_new_token_keeps_being_renewed(clock, settings: Any) -> None:
-    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "LEASE_SECONDS": 9.0}
+def test_a_continuation_reclaimed_with_a_new_token_keeps_being_renewed(settings: Any) -> None:
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "LEASE_SECONDS": 0.6}
     task = services.enqueue("engine.echo", timeout_seconds=60)
     first = claim_one()
     beater = Heartbeater()
     beater.track(task.id, first.lease_token, 60, start_thread=False)
-    clock.advance(4)
+    time.sleep(0.25)  # past a third of the lease: due for renewal
     in_flight = beater.due()  # the thread has taken the first token's renewal...
     services.task_continue(task_id=task.id, cursor={"at": 1}, lease_token=first.lease_token)
     second = claim_one()
@@ -173,7 +174,7 @@ def test_a_continuation_reclaimed_with_a_new_token_keeps_being_renewed(clock, se
     beater.renew(in_flight)  # ...and only then hears that the first token lost its lease
     assert beater.tracked_tokens() == {second.lease_token}
 
-    clock.advance(4)
+    time.sleep(0.25)
     before = expiry(task.id)
     beater.renew(beater.due())
     assert expiry(task.id) > before
@@ -226,7 +227,8 @@ def test_a_fail_fast_run_fences_off_its_running_step_and_records_its_result_with
     task = Task.objects.get(id=sibling.id)
     assert (task.status, task.output) == (TaskStatus.CANCELLED, None)
     assert [d["report"] for d in stale_reports(sibling.id)] == ["completed"]
-    assert AgentRun.objects.get(task_id=sibling.id, lease_token=sibling.lease_token).outcome == AttemptOutcome.CANCELLED
+    outcomes = AgentRun.objects.filter(task_id=sibling.id).order_by("id").values_list("outcome", flat=True)
+    assert list(outcomes) == [AttemptOutcome.CANCELLED, AttemptOutcome.STALE]
 
 
 def test_a_replay_of_a_fail_fast_run_queues_its_cancelled_steps_again(tmp_path) -> None:
