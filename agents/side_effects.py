@@ -7,7 +7,7 @@ is why the key is also handed to providers that support idempotency (Vercel
 meta, the LLM's Idempotency-Key header) so they dedupe on their side too.
 
 Before performing, the attempt renews its lease (`ctx.heartbeat()`, fenced by its lease
-token inline and by its attempt number over HTTP). An attempt that lost its task, say one
+token, inline and over HTTP, where the dispatch request carries it). An attempt that lost its task, say one
 that hung past its lease while the engine gave the task to another attempt, learns it here
 and stops (AttemptSuperseded) instead of sending the email its replacement sends too; and
 an attempt that holds its task starts the effect with a full lease ahead of it.

@@ -1,4 +1,10 @@
-"""The 399 EUR order as a workflow: setup -> design -> (build -> deploy) and campaign -> notify."""
+"""The 399 EUR order as a workflow: setup -> design -> (build -> deploy) and campaign -> notify.
+
+Fail-fast (E17): an order whose build fails for good gets no ad campaign, and one whose
+campaign fails for good gets no site; a replay queues the cancelled steps again. Version 2
+turned it on; a run keeps the definition it started with (E2), so a version-1 run goes on
+as it began.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ REMOTE = RetryPolicy(max_attempts=5, base_seconds=5, cap_seconds=120)
 ORDER_WORKFLOW = register_workflow(
     Workflow(
         name="order",
-        version=1,
+        version=2,
         on_finish="orders.services.project_on_run_status",
+        fail_fast=True,
         steps=(
             Step("setup", "core-platform.setup", timeout_seconds=30, retry=LOCAL, priority=10),
             Step("design", "design-ia.generate", needs=("setup",), timeout_seconds=170, retry=REMOTE),

@@ -181,6 +181,9 @@ class AgentReportSerializer(serializers.Serializer):
     taskId = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     attempt = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     data = serializers.DictField(required=False, default=dict)
+    # The attempt's lease token, sent with the dispatch request: when present it fences the
+    # report (E16); without it, the attempt number does (agents written against the SPEC's body).
+    leaseToken = serializers.UUIDField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         data = attrs["data"]

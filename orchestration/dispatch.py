@@ -9,6 +9,11 @@ same JSON an agent sends to the callback route. So there is one semantics:
 
 - 200 with a report: the agent ran the action within its budget; the engine
   applies the report, fenced by its own lease token and the attempt.
+- The request carries the attempt's lease token (`leaseToken`); the agent sends it
+  back in every report and heartbeat, which are fenced by it (E16): no later
+  attempt, continuation or generation shares it. A report without it (an agent
+  written against the original body) is fenced by its attempt number, which no
+  later attempt or generation reuses either.
 - 202: the agent took the work and will call back (`call_back`, retried with
   bounded backoff). The engine extends the lease to the step's timeout: a
   callback that never arrives is recovered like a dead worker.
@@ -26,6 +31,7 @@ import json
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,9 +100,12 @@ class Report:
     data: dict[str, Any] = field(default_factory=dict)
     agent_id: str = ""
     project_id: str | None = None
+    # The lease token of the attempt, from the dispatch request (None: an agent that does not
+    # send it back; the attempt number fences its report then).
+    lease_token: str | None = None
 
     def as_body(self) -> dict[str, Any]:
-        return {
+        body = {
             "type": self.type,
             "agentId": self.agent_id,
             "projectId": self.project_id,
@@ -104,11 +113,15 @@ class Report:
             "attempt": self.attempt,
             "data": self.data,
         }
+        if self.lease_token:
+            body["leaseToken"] = self.lease_token
+        return body
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Report:
         """From a body already validated (gateway.serializers.AgentReportSerializer)."""
         project = body.get("projectId")
+        token = body.get("leaseToken")
         return cls(
             type=body["type"],
             task_id=int(body["taskId"]),
@@ -116,7 +129,13 @@ class Report:
             data=dict(body.get("data") or {}),
             agent_id=str(body.get("agentId") or ""),
             project_id=str(project) if project else None,
+            lease_token=str(token) if token else None,
         )
+
+
+def _token(value: str | None) -> uuid.UUID | None:
+    """A report's lease token (validated as a UUID where it came in over HTTP)."""
+    return uuid.UUID(value) if value else None
 
 
 def agent_of(action: str) -> str:
@@ -133,9 +152,11 @@ def agent_path(action: str) -> str:
 
 
 def apply_report(report: Report, *, lease_token: Any = None) -> bool:
-    """Apply a report through the engine's services, fenced by its attempt (and by the lease
-    token when the engine itself holds it). False when the report was stale or lost its lease."""
-    fence = {"attempt": report.attempt, "lease_token": lease_token}
+    """Apply a report through the engine's services, fenced by its attempt and by a lease token:
+    the engine's own (it dispatched the attempt) or the one the report carries back. False when
+    the report was stale or lost its lease."""
+    token = lease_token if lease_token is not None else _token(report.lease_token)
+    fence = {"attempt": report.attempt, "lease_token": token}
     data = report.data
     lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
     if report.type == "task_started":
@@ -188,9 +209,9 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
             allow_redirects=False,
         )
     except requests.RequestException as exc:
-        heartbeater.untrack(task.id)
+        heartbeater.untrack(task.id, task.lease_token)
         return _fail(task, f"Agent route {url} unreachable: {type(exc).__name__}", retryable=True)
-    heartbeater.untrack(task.id)
+    heartbeater.untrack(task.id, task.lease_token)
     if response.status_code == 202:
         # The agent calls back; until then the step's timeout, not the short lease, bounds it.
         services.task_heartbeat(task_id=task.id, lease_token=task.lease_token, extend_seconds=max(timeout_left, 1.0))
@@ -228,6 +249,7 @@ def _request_body(task: ClaimedTask, deadline: float, respond_async: bool) -> di
         "deadlineSeconds": round(deadline, 3),
         "respond": "async" if respond_async else "sync",
         "callbackUrl": settings.AGENTS_BASE_URL + CALLBACK_PATH,
+        "leaseToken": str(task.lease_token),  # sent back with every report: the fence (E16)
     }
 
 
@@ -261,6 +283,7 @@ def run_dispatched(request: dict[str, Any], *, budget: Budget) -> Report:
     task_id, attempt = int(request["taskId"]), int(request["attempt"])
     base = {"task_id": task_id, "attempt": attempt, "agent_id": agent_of(request["action"])}
     base["project_id"] = request.get("projectId")
+    base["lease_token"] = str(request["leaseToken"]) if request.get("leaseToken") else None
     deadline = min(budget.deadline, clock.monotonic() + float(request.get("deadlineSeconds") or 0))
     try:
         func = get_action(request["action"])
@@ -293,14 +316,16 @@ def _agent_context(request: dict[str, Any], deadline: float) -> TaskContext:
         step=str(request.get("step") or ""),
     )
     lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
+    token = _token(str(request["leaseToken"])) if request.get("leaseToken") else None
 
     # The agent runs in this deployment: it renews the lease of its attempt (fenced by the
-    # attempt number; agents never see lease tokens) as a callback would.
+    # lease token of its request, and the attempt number) as a callback would.
     def heartbeat() -> bool:
-        return services.task_heartbeat(task_id=task_id, attempt=attempt, extend_seconds=lease) is not None
+        renewed = services.task_heartbeat(task_id=task_id, attempt=attempt, lease_token=token, extend_seconds=lease)
+        return renewed is not None
 
     def report_progress(progress: dict[str, Any]) -> None:
-        services.task_progress(task_id=task_id, attempt=attempt, progress=progress)
+        services.task_progress(task_id=task_id, attempt=attempt, lease_token=token, progress=progress)
 
     ctx.heartbeat = heartbeat
     ctx.report_progress = report_progress

@@ -115,16 +115,52 @@ def _run_batch(
     (at most `handoffs` times, None: no limit); it runs next, as part of this batch."""
     report = TickReport()
     pending: dict[int, Any] = {}
-    pending_since = 0.0
     tasks = list(claimed)
+    token = claimed[0].lease_token
 
     def flush() -> None:
         if pending:
-            applied = services.task_complete_batch(outputs=dict(pending), lease_token=claimed[0].lease_token)
+            try:
+                applied = services.task_complete_batch(outputs=dict(pending), lease_token=token)
+            finally:
+                # Renewed while they waited (execute: hold_until_completed); written now, or
+                # the worker is losing its database and the leases take over.
+                for task_id in pending:
+                    heartbeater.untrack(task_id, token)
             report.succeeded += applied
             report.stale += len(pending) - applied
             pending.clear()
 
+    try:
+        _run_tasks(
+            tasks,
+            pending=pending,
+            flush=flush,
+            report=report,
+            budget=budget,
+            should_stop=should_stop,
+            worker=worker,
+            handoffs=handoffs,
+        )
+    finally:
+        if pending:  # an error on the way out: stop renewing what nothing will complete now
+            for task_id in pending:
+                heartbeater.untrack(task_id, token)
+    return report
+
+
+def _run_tasks(
+    tasks: list[ClaimedTask],
+    *,
+    pending: dict[int, Any],
+    flush: Callable[[], None],
+    report: TickReport,
+    budget: Budget,
+    should_stop: Callable[[], bool],
+    worker: str,
+    handoffs: int | None,
+) -> None:
+    pending_since = 0.0
     index = 0
     while index < len(tasks):
         task = tasks[index]
@@ -157,11 +193,13 @@ def _run_batch(
                 pending_since = 0.0
         index += 1
     flush()
-    return report
 
 
 def _lease_half_gone(task: ClaimedTask) -> bool:
-    return clock.now() >= task.claimed_at + (task.lease_expires_at - task.claimed_at) / 2
+    # Measured on this host's clock from its own claim time: the lease's expiry is the
+    # database's time, and the two clocks need not agree (E15).
+    lease = min(task.timeout_seconds, float(settings.ORCHESTRATION["LEASE_SECONDS"]))
+    return (clock.now() - task.claimed_at).total_seconds() >= lease / 2
 
 
 def execute(
@@ -219,15 +257,18 @@ def _execute(
     except Exception as exc:  # noqa: BLE001 - classified by is_retryable, retried only within the policy
         _report_failure(task, exc, retryable=is_retryable(exc), outcome=outcome)
     else:
-        heartbeater.untrack(task.id)
+        if deferred is not None and not isinstance(result, Continue):
+            # Done, but completed with its batch (_run_batch): the lease must outlive the wait
+            # behind the batch's next tasks, or another worker recovers it and runs it again.
+            heartbeater.hold_until_completed(task.id, task.lease_token)
+            deferred[task.id] = result
+            return outcome
+        heartbeater.untrack(task.id, task.lease_token)
         if isinstance(result, Continue):
             applied = services.task_continue(
                 task_id=task.id, cursor=result.cursor, progress=result.progress, lease_token=task.lease_token
             )
             outcome.continued += applied
-        elif deferred is not None:
-            deferred[task.id] = result
-            return outcome
         elif hand_off_to is not None and not budget.expired():
             worker, handed = hand_off_to
             applied, following = services.task_complete_and_claim_next(
@@ -253,7 +294,7 @@ def fault_plan() -> FaultPlan | None:
 
 
 def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, outcome: TickReport) -> None:
-    heartbeater.untrack(task.id)
+    heartbeater.untrack(task.id, task.lease_token)
     applied = services.task_fail(
         task_id=task.id,
         lease_token=task.lease_token,

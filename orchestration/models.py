@@ -79,7 +79,13 @@ class Task(models.Model):
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
     priority = models.SmallIntegerField(default=0)  # higher runs first
     run_after = models.DateTimeField()  # not claimable before (retry backoff, scheduling)
-    attempt = models.PositiveIntegerField(default=0)  # attempts started; a continuation is not one
+    # Attempts started, ever; a continuation is not one. Never reset: a replay or a retry goes on
+    # counting from here (the budget counts from `attempt_base`), so an attempt number never
+    # repeats, and a report fenced by it alone cannot be mistaken for a later attempt's (E16).
+    attempt = models.PositiveIntegerField(default=0)
+    # `attempt` when the task was last replayed or retried: attempts spent since then count
+    # against max_attempts. A database default too, for inserts written in SQL.
+    attempt_base = models.PositiveIntegerField(default=0, db_default=0)
     max_attempts = models.PositiveIntegerField(default=3)
     retry = models.JSONField(default=dict, blank=True)  # RetryPolicy.as_dict()
     timeout_seconds = models.FloatField(default=60.0)  # the lease an attempt gets
@@ -119,6 +125,11 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.step or self.action} ({self.status})"
+
+    @property
+    def attempts_spent(self) -> int:
+        """Attempts of the current set (since the last replay or retry), out of max_attempts."""
+        return self.attempt - self.attempt_base
 
 
 class AgentRun(models.Model):

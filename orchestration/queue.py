@@ -25,6 +25,12 @@ under SKIP LOCKED. When the rows a claim would take include no limited key, the
 locks are not needed: the one-statement claim takes them (and stands back, taking
 nothing, the moment it sees a limited row among them).
 
+Time (E15): on Postgres every lease expiry, renewal, recovery and due time in these
+statements is the database's `now()` (`NOW` below), never the claiming host's clock: hosts
+and serverless functions disagree by seconds, and a host 15 s ahead would think every live
+lease expired. The `now` a caller passes is used instead only where the host's clock is the
+database's (SQLite, a file on that host) or a test has set the engine's clock (lease_now).
+
 Round trips and commits are the cost of a durable queue, so on Postgres each state
 change is one statement where it can be: a claim is one autocommitted statement
 (rows turned running, their attempt rows inserted, their inputs read), a batch of
@@ -47,13 +53,41 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from psycopg.pq import ExecStatus
 
+from orchestration import clock
 from orchestration.limits import ConcurrencyLimits, parse_limits
 from orchestration.models import AgentRun, Task, TaskStatus, WorkflowRun
 
 NOTIFY_CHANNEL = "orchestration_tasks"
 TUPLES_OK = ExecStatus.TUPLES_OK
+
+
+# The statements' "now": the database's own clock, unless the caller's `now` must stand
+# (lease_now). `statement_timestamp()`, not `now()` (the transaction's start): one instant for
+# every CTE of a statement, and the same clock as Django's `Now()` in the ORM's updates, even
+# inside a long transaction.
+NOW = "COALESCE(%(now)s::timestamptz, statement_timestamp())"
+
+
+def _with_db_now(sql: str) -> str:
+    """`sql` with every `%(now)s` read through NOW (statements of this module only)."""
+    return sql.replace("%(now)s", NOW)
+
+
+def lease_now(now: datetime | None = None) -> datetime | None:
+    """The `now` parameter of this module's statements: None (the database's `now()`) on
+    Postgres with the real clock; else the caller's `now` (a test's clock, or SQLite's host)."""
+    if is_postgres() and clock.is_real():
+        return None
+    return now if now is not None else clock.now()
+
+
+def db_now() -> Any:
+    """Now for the ORM's lease filters and updates: the database's (an SQL expression) on
+    Postgres with the real clock, else the engine's clock."""
+    return Now() if is_postgres() and clock.is_real() else clock.now()
 
 
 @dataclass(frozen=True)
@@ -126,7 +160,7 @@ FROM claimed AS c
 
 def _then_claim_picked(*picking_ctes: str, then: str = "") -> str:
     """A whole claim statement: the CTEs that choose `picked`, then _CLAIM_PICKED (constants only)."""
-    return "".join(picking_ctes) + _CLAIM_PICKED + then
+    return _with_db_now("".join(picking_ctes) + _CLAIM_PICKED + then)
 
 
 # The one row a blocked claim returns instead of claimed tasks (the columns of _CLAIM_PICKED's SELECT).
@@ -182,24 +216,67 @@ blocked AS (
     then=_BLOCKED_MARKER,
 )
 
-# Step one of a claim under limits: the limited keys that have due work, each with a
-# try-lock held until this transaction ends. `LIKE ANY(patterns)` matches the configured
-# keys and prefixes; the lock id is a 64-bit hash of the key in our own namespace.
-_PG_LOCK_LIMITED_KEYS = """
-SELECT k.key, pg_try_advisory_xact_lock(hashtextextended('orchestration.limit:' || k.key, 0))
-FROM (
-    SELECT DISTINCT concurrency_key AS key FROM orchestration_task
-    WHERE status = 'queued' AND run_after <= %(now)s AND concurrency_key LIKE ANY(%(patterns)s)
+# Step one of a claim under limits (E13, E18): a window of the due rows, and a try-lock on each
+# limited key among them, held until this transaction ends. Bounded by `limit` whatever the
+# backlog: a claim that locked every limited key with due work took one lock-table entry per
+# key, and 14,000 distinct `project:<n>` keys exhausted it (`out of shared memory`).
+# - `running`, `full_keys`: the limited keys at their limit, counted from the running rows
+#   (bounded by what runs, not by what waits). A key's limit is its exact entry, else its
+#   longest matching prefix (ConcurrencyLimits.limit_of). `LIKE ANY(patterns)` matches the
+#   configured keys and prefixes.
+# - `claim_window`: the first `limit` due rows in claim order whose key is not full, so a full
+#   key's backlog at the head of the queue hides nothing behind it. `FOR UPDATE SKIP LOCKED`:
+#   concurrent claimers take disjoint windows (another claimer's window is skipped, as in
+#   _PG_CLAIM), instead of all reaching for the same keys and all but one coming back empty.
+#   Row locks live in the rows, not in the lock table.
+# - `locked`: one try-lock per distinct limited key of the window (at most `limit`); the lock
+#   id is a 64-bit hash of the key in our own namespace. A key another claimer holds is
+#   skipped this time. (A CTE calling a volatile function is evaluated once per row of it.)
+# - the rows: every window row, with whether its key is limited and held; and a marker row
+#   (id NULL) when some key is full: due work of a full key is not in the window, yet the next
+#   claim should go on locking (the hint below), since the one-statement claim would meet it.
+_PG_LOCK_LIMITED_KEYS = _with_db_now("""
+WITH running AS (
+    SELECT concurrency_key AS key, count(*) AS n FROM orchestration_task
+    WHERE status = 'running' AND concurrency_key LIKE ANY(%(patterns)s::text[])
+    GROUP BY concurrency_key
+),
+full_keys AS (
+    SELECT r.key FROM running AS r
+    WHERE r.n >= COALESCE(
+        (SELECT e.lim FROM unnest(%(exact_keys)s::text[], %(exact_limits)s::int[]) AS e(key, lim) WHERE e.key = r.key),
+        (SELECT p.lim FROM unnest(%(prefix_patterns)s::text[], %(prefix_lengths)s::int[], %(prefix_limits)s::int[])
+             AS p(pattern, len, lim)
+         WHERE r.key LIKE p.pattern ORDER BY p.len DESC LIMIT 1)
+    )
+),
+claim_window AS (
+    SELECT id, concurrency_key FROM orchestration_task
+    WHERE status = 'queued' AND run_after <= %(now)s
       AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
-) AS k
-"""
+      AND concurrency_key NOT IN (SELECT key FROM full_keys)
+    ORDER BY priority DESC, run_after, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+),
+locked AS (
+    SELECT k.key, pg_try_advisory_xact_lock(hashtextextended('orchestration.limit:' || k.key, 0)) AS held
+    FROM (SELECT DISTINCT concurrency_key AS key FROM claim_window
+          WHERE concurrency_key LIKE ANY(%(patterns)s::text[])) AS k
+)
+SELECT w.id, w.concurrency_key, l.key IS NOT NULL AS limited, COALESCE(l.held, false) AS held
+FROM claim_window AS w LEFT JOIN locked AS l ON l.key = w.concurrency_key
+UNION ALL
+SELECT NULL, NULL, true, false WHERE EXISTS (SELECT 1 FROM full_keys)
+""")
 
-# Step two: the claim itself, in a new statement (a new snapshot under READ COMMITTED).
+# Step two: the claim itself, in a new statement (a new snapshot under READ COMMITTED: it sees
+# every claim committed before our locks were granted).
 # - `cap`: the free slots of each key whose lock we hold: its limit less its running
 #   attempts (a dead worker's attempt counts until its lease is recovered).
-# - `candidates`: due rows as in _PG_CLAIM, but a row of a limited key only if we hold
-#   that key and it has a free slot; matching by pattern (not by step one's list) also
-#   excludes a key whose first task became due between the two statements.
+# - `candidates`: step one's window rows (`ids`: those of unlimited keys and of keys we hold;
+#   we hold their row locks), still queued, a limited one only if its key has a free slot:
+#   looked up by primary key, so the statement reads at most `limit` rows.
 # - `eligible`: at most one row per limited key. A worker runs its batch one task after
 #   another, so taking more would hoard the key's slots while other workers sit idle;
 #   `picked` then keeps one workflow step at most, as in _PG_CLAIM (nothing is `blocked`).
@@ -213,14 +290,10 @@ WITH cap AS (
 ),
 candidates AS (
     SELECT c.id, c.run_id, c.concurrency_key, c.priority, c.run_after FROM orchestration_task AS c
-    WHERE c.status = 'queued' AND c.run_after <= %(now)s
-      AND (%(run_id)s::uuid IS NULL OR c.run_id = %(run_id)s::uuid)
+    WHERE c.id = ANY(%(ids)s::bigint[]) AND c.status = 'queued'
       AND (NOT (c.concurrency_key LIKE ANY(%(patterns)s))
            OR c.concurrency_key IN (SELECT key FROM cap WHERE free > 0))
       AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'  -- see "A claim's commit"
-    ORDER BY c.priority DESC, c.run_after, c.id
-    LIMIT %(limit)s
-    FOR UPDATE OF c SKIP LOCKED
 ),
 eligible AS (
     SELECT ranked.id, ranked.run_id, ranked.priority, ranked.run_after FROM (
@@ -246,8 +319,9 @@ WITH ins AS (
         step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
         timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at, concurrency_key
     )
-    SELECT '', %(action)s, '[]'::jsonb, 'queued', %(priority)s, %(run_after)s, 0, %(max_attempts)s,
-           %(retry)s::jsonb, %(timeout)s, '', false, u.payload, %(key)s, '', %(now)s, %(concurrency_key)s
+    SELECT '', %(action)s, '[]'::jsonb, 'queued', %(priority)s,
+           COALESCE(%(run_after)s::timestamptz, statement_timestamp()), 0, %(max_attempts)s, %(retry)s::jsonb,
+           %(timeout)s, '', false, u.payload, %(key)s, '', %(now)s, %(concurrency_key)s
     FROM unnest(%(payloads)s::jsonb[]) WITH ORDINALITY AS u(payload, n)
     ORDER BY u.n
     ON CONFLICT DO NOTHING
@@ -265,13 +339,15 @@ WITH ins AS (
         step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
         timeout_seconds, claimed_by, resume, input, idempotency_key, last_error, created_at, concurrency_key
     )
-    VALUES ('', %(action)s, '[]'::jsonb, 'queued', %(priority)s, %(run_after)s, 0, %(max_attempts)s,
-            %(retry)s::jsonb, %(timeout)s, '', false, %(payload)s::jsonb, %(key)s, '', %(now)s, %(concurrency_key)s)
+    VALUES ('', %(action)s, '[]'::jsonb, 'queued', %(priority)s,
+            COALESCE(%(run_after)s::timestamptz, statement_timestamp()), 0, %(max_attempts)s, %(retry)s::jsonb,
+            %(timeout)s, '', false, %(payload)s::jsonb, %(key)s, '', %(now)s, %(concurrency_key)s)
     ON CONFLICT DO NOTHING
     RETURNING id
 )
 SELECT id{notify} FROM ins
 """
+_PG_INSERT_ONE = _with_db_now(_PG_INSERT_ONE)
 _PG_INSERT_ONE_NOTIFY = _PG_INSERT_ONE.format(notify=", pg_notify(%(channel)s, '')")
 _PG_INSERT_ONE_QUIET = _PG_INSERT_ONE.format(notify="")
 
@@ -281,7 +357,7 @@ def insert_task(
     action: str,
     payload_json: str,
     priority: int,
-    run_after: datetime,
+    run_after: datetime | None,
     max_attempts: int,
     retry_json: str,
     timeout_seconds: float,
@@ -289,7 +365,8 @@ def insert_task(
     now: datetime,
     concurrency_key: str = "",
 ) -> int | None:
-    """Insert one queued task (Postgres fast path); returns its id, None if its key exists."""
+    """Insert one queued task (Postgres fast path); returns its id, None if its key exists.
+    `run_after` None: due at the database's now."""
     rows = _pg_execute(
         _PG_INSERT_ONE_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_ONE_QUIET,
         {
@@ -301,7 +378,7 @@ def insert_task(
             "timeout": float(timeout_seconds),
             "payload": payload_json,
             "key": idempotency_key,
-            "now": now,
+            "now": lease_now(now),
             "channel": NOTIFY_CHANNEL,
             "concurrency_key": concurrency_key,
         },
@@ -314,7 +391,7 @@ def insert_tasks(
     action: str,
     payloads: list[dict[str, Any]],
     priority: int,
-    run_after: datetime,
+    run_after: datetime | None,
     max_attempts: int,
     retry: dict[str, Any],
     timeout_seconds: float,
@@ -334,7 +411,7 @@ def insert_tasks(
             "timeout": timeout_seconds,
             "payloads": [json.dumps(p) for p in payloads],
             "key": idempotency_key,
-            "now": now,
+            "now": lease_now(now),
             "channel": NOTIFY_CHANNEL,
             "concurrency_key": concurrency_key,
         },
@@ -342,6 +419,7 @@ def insert_tasks(
     return list(rows[0][0] or []) if rows else []
 
 
+_PG_INSERT = _with_db_now(_PG_INSERT)
 _PG_INSERT_NOTIFY = _PG_INSERT.format(notify=", pg_notify(%(channel)s, '')")
 _PG_INSERT_QUIET = _PG_INSERT.format(notify="")
 
@@ -361,7 +439,7 @@ def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list
     token = uuid.uuid4()  # one token per claim is unique per (task, claim): a claim takes a task once
     limits = concurrency_limits()
     params = {
-        "now": now,
+        "now": lease_now(now),
         "limit": limit,
         "token": token,
         "worker": worker,
@@ -390,13 +468,30 @@ def _pg_claim(params: dict[str, Any], limits: ConcurrencyLimits) -> list[tuple]:
             return rows
         _limited_work_seen = True
     with transaction.atomic():
-        keys = _pg_execute(_PG_LOCK_LIMITED_KEYS, {**params, "patterns": patterns})
-        _limited_work_seen = bool(keys)
-        held = limits.limited(key for key, locked in keys if locked)
+        window = _pg_execute(_PG_LOCK_LIMITED_KEYS, {**params, **_limit_arrays(limits), "patterns": patterns})
+        _limited_work_seen = any(limited for _, _, limited, _ in window)
+        held = limits.limited({key for _, key, limited, locked in window if limited and locked and key is not None})
+        ids = [task_id for task_id, _, limited, locked in window if task_id is not None and (locked or not limited)]
+        if not ids:
+            return []
         return _pg_execute(
             _PG_CLAIM_LIMITED,
-            {**params, "patterns": patterns, "held": list(held), "limits": list(held.values())},
+            {**params, "patterns": patterns, "ids": ids, "held": list(held), "limits": list(held.values())},
         )
+
+
+def _limit_arrays(limits: ConcurrencyLimits) -> dict[str, list[Any]]:
+    """The limits as the arrays _PG_LOCK_LIMITED_KEYS reads (exact keys; prefixes as LIKE patterns)."""
+    exact = list(limits.exact.items())
+    prefixes = list(limits.prefixes)
+    patterns = limits.like_patterns()[len(exact) :]  # like_patterns lists the exact keys first
+    return {
+        "exact_keys": [k for k, _ in exact],
+        "exact_limits": [v for _, v in exact],
+        "prefix_patterns": patterns,
+        "prefix_lengths": [len(p) for p, _ in prefixes],
+        "prefix_limits": [v for _, v in prefixes],
+    }
 
 
 def _open_attempts(claimed: list[ClaimedTask], *, token: uuid.UUID, worker: str, now: datetime) -> None:
@@ -616,6 +711,7 @@ closed AS (
 )
 SELECT id FROM done
 """
+_PG_COMPLETE = _with_db_now(_PG_COMPLETE)
 
 # Closing the attempts' agent-run rows in one statement, duration computed where the start is.
 _PG_CLOSE_ATTEMPTS = """
@@ -627,6 +723,7 @@ WHERE task_id = ANY(%(ids)s) AND outcome = 'running'
   AND (%(token)s::uuid IS NULL OR lease_token = %(token)s::uuid)
   AND (%(attempt)s::int IS NULL OR attempt = %(attempt)s::int)
 """
+_PG_CLOSE_ATTEMPTS = _with_db_now(_PG_CLOSE_ATTEMPTS)
 
 
 def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: datetime) -> list[int]:
@@ -638,7 +735,7 @@ def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: da
         ids = list(outputs)
         rows = _pg_execute(
             _PG_COMPLETE,
-            {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": now},
+            {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": lease_now(now)},
         )
         return [row[0] for row in rows]
     done = []
@@ -793,7 +890,7 @@ FROM counts LEFT JOIN handed AS h ON true LEFT JOIN finished AS f ON true
 # The run's columns in the model's field order, for WorkflowRun.from_db (a finished run).
 _RUN_FIELDS = [f.attname for f in WorkflowRun._meta.concrete_fields]
 _RUN_COLUMNS = ", ".join(f"w.{f.column}" for f in WorkflowRun._meta.concrete_fields)
-_PG_COMPLETE_STEP = _PG_COMPLETE_STEP.format(run_columns=_RUN_COLUMNS)
+_PG_COMPLETE_STEP = _with_db_now(_PG_COMPLETE_STEP.format(run_columns=_RUN_COLUMNS))
 
 
 def _run_from_row(row: list[Any]) -> WorkflowRun:
@@ -843,7 +940,7 @@ def complete_step(
         "id": task_id,
         "run_id": str(run_id) if run_id is not None else None,
         "output": json.dumps(output),
-        "now": now,
+        "now": lease_now(now),
         "token": lease_token,
         "attempt": attempt,
         "worker": handoff_to,
@@ -859,7 +956,7 @@ def complete_step(
     handed, finished = rest[:13], rest[13:]
     handoff = None
     if handed[0] is not None:
-        handoff = _claimed(tuple(handed[:12]), token, now, inputs=handed[12] or {})
+        handoff = _claimed(tuple(handed[:12]), token, clock.now(), inputs=handed[12] or {})
     run = None
     if finished[0] is not None:
         run = _run_from_row(finished)
@@ -897,7 +994,7 @@ def close_attempts(
             {
                 "ids": list(task_ids),
                 "outcome": outcome,
-                "now": now,
+                "now": lease_now(now),
                 "token": lease_token,
                 "attempt": attempt,
                 "error": error,
@@ -921,22 +1018,24 @@ def close_attempts(
         agent_run.save(update_fields=["outcome", "finished_at", "duration_ms", "error", "error_type", "detail"])
 
 
-def expired_leases(*, now: datetime, limit: int = 100) -> list[tuple[int, uuid.UUID]]:
-    """Running tasks whose lease ran out: their worker died or overran (E4).
+def expired_leases(*, limit: int = 100) -> list[tuple[int, uuid.UUID]]:
+    """Running tasks whose lease ran out by the database's clock: their worker died or overran (E4).
 
     No lock here: each recovery is a conditional update fenced by the token
     and the expiry, so two ticks recovering at once cannot both apply it.
     """
     return list(
-        Task.objects.filter(status=TaskStatus.RUNNING, lease_expires_at__lt=now)
+        Task.objects.filter(status=TaskStatus.RUNNING, lease_expires_at__lt=db_now())
         .order_by("lease_expires_at")
         .values_list("id", "lease_token")[:limit]
     )
 
 
-def work_in_hand(*, now: datetime) -> bool:
-    """Whether any task is due now or running (what keeps a draining worker going)."""
-    return Task.objects.filter(Q(status=TaskStatus.QUEUED, run_after__lte=now) | Q(status=TaskStatus.RUNNING)).exists()
+def work_in_hand() -> bool:
+    """Whether any task is due now (by the database's clock) or running (what keeps a draining
+    worker going)."""
+    due = Q(status=TaskStatus.QUEUED, run_after__lte=db_now())
+    return Task.objects.filter(due | Q(status=TaskStatus.RUNNING)).exists()
 
 
 def next_due_at() -> datetime | None:
@@ -949,6 +1048,62 @@ def next_due_at() -> datetime | None:
     return (
         Task.objects.filter(status=TaskStatus.QUEUED).order_by("run_after").values_list("run_after", flat=True).first()
     )
+
+
+def seconds_until_next_due() -> float | None:
+    """How long until the earliest queued task falls due, by the database's clock (a worker
+    sleeps that long at most; its own clock may be off). None: nothing is queued."""
+    if lease_now() is None:
+        rows = _pg_execute(
+            "SELECT EXTRACT(EPOCH FROM (run_after - statement_timestamp()))::float8 FROM orchestration_task "
+            "WHERE status = 'queued' ORDER BY run_after LIMIT 1",
+            {},
+        )
+        return rows[0][0] if rows else None
+    due = next_due_at()
+    return None if due is None else (due - clock.now()).total_seconds()
+
+
+# Renewing a lease (E4, E15): never shorter than it is (GREATEST: an agent's heartbeat of the
+# short lease after a 202 must not cut back the step's timeout the engine granted), computed
+# from the database's clock, and fenced like a report: status, token and/or attempt.
+_PG_RENEW = _with_db_now("""
+UPDATE orchestration_task
+SET lease_expires_at = GREATEST(lease_expires_at, %(now)s + make_interval(secs => %(extend)s))
+WHERE id = %(id)s AND status = 'running'
+  AND (%(token)s::uuid IS NULL OR lease_token = %(token)s::uuid)
+  AND (%(attempt)s::int IS NULL OR attempt = %(attempt)s::int)
+RETURNING lease_expires_at
+""")
+
+
+def renew_lease(
+    *, task_id: int, extend_seconds: float, lease_token: uuid.UUID | None, attempt: int | None
+) -> datetime | None:
+    """Extend a running attempt's lease to at least now + `extend_seconds`; its expiry, or None
+    when the fence does not hold (the attempt lost the task)."""
+    if is_postgres():
+        params = {
+            "id": task_id,
+            "extend": float(extend_seconds),
+            "token": lease_token,
+            "attempt": attempt,
+            "now": lease_now(),
+        }
+        rows = _pg_execute(_PG_RENEW, params)
+        return rows[0][0] if rows else None
+    fence = Q(id=task_id, status=TaskStatus.RUNNING)
+    if lease_token is not None:
+        fence &= Q(lease_token=lease_token)
+    if attempt is not None:
+        fence &= Q(attempt=attempt)
+    with transaction.atomic():  # BEGIN IMMEDIATE: nobody writes between the read and the update
+        current = Task.objects.filter(fence).values_list("lease_expires_at", flat=True).first()
+        if current is None:
+            return None
+        expires = max(current, clock.now() + timedelta(seconds=extend_seconds))
+        Task.objects.filter(fence).update(lease_expires_at=expires)
+    return expires
 
 
 def notify_after_commit() -> None:
@@ -1001,6 +1156,7 @@ tasks AS (
 )
 SELECT (SELECT count(*) FROM run){notify}
 """
+_PG_INSERT_RUN = _with_db_now(_PG_INSERT_RUN)
 _PG_INSERT_RUN_NOTIFY = _PG_INSERT_RUN.format(notify=", (SELECT pg_notify(%(channel)s, '') FROM run)")
 _PG_INSERT_RUN_QUIET = _PG_INSERT_RUN.format(notify="")
 
@@ -1020,7 +1176,7 @@ def insert_run(*, run: WorkflowRun, steps: list[dict[str, Any]], now: datetime) 
             "key": run.idempotency_key,
             "generation": run.generation,
             "created_at": run.created_at,
-            "now": now,
+            "now": lease_now(now),
             "steps": [s["step"] for s in steps],
             "actions": [s["action"] for s in steps],
             "needs": [json.dumps(s["needs"]) for s in steps],

@@ -3,8 +3,14 @@
 Views, admin actions, commands, agents and tests call these keyword-only
 functions, never the models' internals. Each function is one transaction; each
 transition is a conditional UPDATE fenced by the attempt's lease token (or its
-attempt number, for agents calling back over HTTP), so a report from an attempt
-that no longer holds the task changes nothing and is recorded as stale (E6).
+attempt number, for agents calling back over HTTP without the token), so a report
+from an attempt that no longer holds the task changes nothing and is recorded as
+stale (E6). Neither ever repeats (E16): a token is new for every claim, and attempt
+numbers go on counting through replays and retries (`Task.attempt_base`).
+
+Lease times are the database's (E15): on Postgres the ORM's filters and updates of
+leases and due times use `queue.db_now()` (the database's `now()`), never the host's
+clock.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -46,9 +52,18 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 _LEASE_CLEARED = {"lease_token": None, "lease_expires_at": None}
 
 
+def _due_in(seconds: float) -> Any:
+    """A due time `seconds` from now by the database's clock (queue.db_now), for the ORM."""
+    now = queue.db_now()
+    if isinstance(now, datetime):
+        return now + timedelta(seconds=seconds)
+    return ExpressionWrapper(now + Value(timedelta(seconds=seconds)), output_field=DateTimeField())
+
+
 @dataclass(frozen=True)
 class Fence:
-    """Which attempt a report comes from: its lease token, or its attempt number."""
+    """Which attempt a report comes from: its lease token, or its attempt number (never reused
+    by a later attempt or generation of the task), or both."""
 
     lease_token: uuid.UUID | None = None
     attempt: int | None = None
@@ -148,7 +163,7 @@ def _enqueue_pg(
         action=action,
         payload_json=json.dumps(payload),
         priority=priority,
-        run_after=due,
+        run_after=run_after or queue.lease_now(now),  # None: due at the database's now
         max_attempts=policy.max_attempts,
         retry_json=_DEFAULT_RETRY_JSON if retry is None else json.dumps(retry_dict),
         timeout_seconds=timeout_seconds,
@@ -219,7 +234,7 @@ def enqueue_many(
     """Queue many tasks of one action in one statement (bulk intake, benchmarks); returns their ids."""
     template = _new_task(action, None, priority, run_after, None, retry, timeout_seconds, concurrency_key)
     if queue.is_postgres():
-        return _insert(template, [p or {} for p in payloads])
+        return _insert(template, [p or {} for p in payloads], due_now=run_after is None)
     tasks = [_new_task(action, p, priority, run_after, None, retry, timeout_seconds, concurrency_key) for p in payloads]
     with transaction.atomic():
         Task.objects.bulk_create(tasks, batch_size=500)
@@ -227,12 +242,13 @@ def enqueue_many(
     return [t.id for t in tasks]
 
 
-def _insert(template: Task, payloads: list[dict[str, Any]]) -> list[int]:
+def _insert(template: Task, payloads: list[dict[str, Any]], *, due_now: bool) -> list[int]:
     return queue.insert_tasks(
         action=template.action,
         payloads=payloads,
         priority=template.priority,
-        run_after=template.run_after,
+        # Due now: by the database's clock (None), not this host's (E15).
+        run_after=queue.lease_now(template.run_after) if due_now else template.run_after,
         max_attempts=template.max_attempts,
         retry=template.retry,
         timeout_seconds=template.timeout_seconds,
@@ -492,7 +508,7 @@ def task_fail(
         run = _lock_run_of(task_id)
         lookup = Task.objects.select_for_update().filter(fence.q(), id=task_id)
         if timed_out:  # a heartbeat may have extended the lease since the tick looked
-            lookup = lookup.filter(lease_expires_at__lt=now)
+            lookup = lookup.filter(lease_expires_at__lt=queue.db_now())
         task = lookup.first()
         if task is None:
             if not timed_out:
@@ -500,7 +516,8 @@ def task_fail(
             return False
         policy = RetryPolicy.from_dict(task.retry, max_attempts=task.max_attempts)
         run_alive = run is None or run.status == RunStatus.RUNNING
-        delay = policy.next_delay(task.attempt) if retryable and run_alive else None
+        # The budget counts the attempts since the last replay or retry (attempt numbers go on).
+        delay = policy.next_delay(task.attempts_spent) if retryable and run_alive else None
         if timed_out and delay is not None:
             # The worker is gone, not the action's dependency: run it again at once, so a
             # crash costs the lease and nothing more (the attempt still counts).
@@ -508,7 +525,7 @@ def task_fail(
         if delay is not None:
             task.status = TaskStatus.QUEUED
             if not timed_out:
-                task.run_after = now + timedelta(seconds=delay)
+                task.run_after = _due_in(delay)
             # A recovered task keeps its run_after: its place at the head of the queue, not
             # behind everything queued while its worker was dying.
             outcome = AttemptOutcome.TIMED_OUT if timed_out else AttemptOutcome.RETRY
@@ -559,7 +576,12 @@ def task_continue(
     now = clock.now()
     with transaction.atomic():
         updated = Task.objects.filter(fence.q(), id=task_id).update(
-            status=TaskStatus.QUEUED, resume=True, cursor=cursor, progress=progress, run_after=now, **_LEASE_CLEARED
+            status=TaskStatus.QUEUED,
+            resume=True,
+            cursor=cursor,
+            progress=progress,
+            run_after=queue.db_now(),
+            **_LEASE_CLEARED,
         )
         if not updated:
             _record_stale(task_id, fence, "continued", now, detail={"cursor": cursor})
@@ -575,7 +597,7 @@ def task_release(*, task_id: int, lease_token: uuid.UUID) -> bool:
     now = clock.now()
     with transaction.atomic():
         updated = Task.objects.filter(fence.q(), id=task_id).update(
-            status=TaskStatus.QUEUED, resume=True, run_after=now, **_LEASE_CLEARED
+            status=TaskStatus.QUEUED, resume=True, run_after=queue.db_now(), **_LEASE_CLEARED
         )
         if updated:
             _close_agent_run(task_id, fence, AttemptOutcome.RELEASED, now)
@@ -590,10 +612,12 @@ def task_heartbeat(
     lease_token: uuid.UUID | None = None,
     attempt: int | None = None,
 ) -> datetime | None:
-    """Extend a running attempt's lease (E4). Returns the new expiry, or None if the lease is lost."""
-    expires = clock.now() + timedelta(seconds=extend_seconds)
-    updated = Task.objects.filter(Fence(lease_token, attempt).q(), id=task_id).update(lease_expires_at=expires)
-    return expires if updated else None
+    """Extend a running attempt's lease to at least the database's now + `extend_seconds` (E4,
+    E15); a renewal never shortens it. Returns the expiry, or None if the lease is lost."""
+    fence = Fence(lease_token, attempt)
+    return queue.renew_lease(
+        task_id=task_id, extend_seconds=extend_seconds, lease_token=fence.lease_token, attempt=fence.attempt
+    )
 
 
 def task_progress(
@@ -606,7 +630,7 @@ def task_progress(
 def recover_expired_leases(*, limit: int = 100) -> int:
     """Fail the attempts whose lease ran out (dead or overrunning workers); returns how many."""
     recovered = 0
-    for task_id, token in queue.expired_leases(now=clock.now(), limit=limit):
+    for task_id, token in queue.expired_leases(limit=limit):
         if task_fail(
             task_id=task_id,
             lease_token=token,
@@ -731,6 +755,11 @@ def task_retry(*, task: Task, actor: Actor) -> Task:
                 done = set(run.tasks.filter(status=TaskStatus.SUCCEEDED).values_list("step", flat=True))
                 run.generation += 1
                 _reset_task(task, ready=set(task.needs) <= done, key=_step_key(run, task.step), now=now)
+                # In a failed run a cancelled step was stopped by fail-fast when the run failed
+                # (a cancelled run cannot be retried): it goes back to the queue with the retry.
+                for stopped in run.tasks.select_for_update().filter(status=TaskStatus.CANCELLED):
+                    ready = set(stopped.needs) <= done
+                    _reset_task(stopped, ready=ready, key=_step_key(run, stopped.step), now=now)
                 run.status = RunStatus.RUNNING
                 run.finished_at = None
                 run.error = ""
@@ -784,7 +813,9 @@ def _advance(run: WorkflowRun, now: datetime) -> bool:
     succeeded = {step for _, step, status, _ in rows if status == TaskStatus.SUCCEEDED}
     ready = [tid for tid, _, status, needs in rows if status == TaskStatus.WAITING and set(needs) <= succeeded]
     if ready:
-        Task.objects.filter(id__in=ready, status=TaskStatus.WAITING).update(status=TaskStatus.QUEUED, run_after=now)
+        Task.objects.filter(id__in=ready, status=TaskStatus.WAITING).update(
+            status=TaskStatus.QUEUED, run_after=queue.db_now()
+        )
         queue.notify_ready()
     if len(succeeded) == len(rows):
         _finish_run(run, RunStatus.SUCCEEDED, now)
@@ -798,11 +829,31 @@ def _advance(run: WorkflowRun, now: datetime) -> bool:
 
 
 def _finish_run(run: WorkflowRun, status: str, now: datetime, *, error: str = "") -> None:
+    if status == RunStatus.FAILED and _fails_fast(run):
+        _stop_the_rest(run, now)
     run.status = status
     run.finished_at = now
     run.error = error
     run.save(update_fields=["status", "finished_at", "error"])
     _run_finished(run, status, error=error)
+
+
+def _fails_fast(run: WorkflowRun) -> bool:
+    """The run's own definition says so (E2: a run started before the option keeps going on)."""
+    return bool(run.definition.get("fail_fast")) if isinstance(run.definition, dict) else False
+
+
+def _stop_the_rest(run: WorkflowRun, now: datetime) -> None:
+    """Fail-fast (E17): a run failed for good does no more work. Its waiting and queued steps
+    are cancelled; its running ones too, their lease cleared, so their heartbeats and reports
+    are fenced off (recorded stale, never applied) and a side effect not yet performed is left
+    undone (agents.side_effects renews first). A replay or a retry queues them again."""
+    Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING]).update(
+        status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
+    )
+    AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
+        outcome=AttemptOutcome.CANCELLED, finished_at=now, error="Its run failed (fail-fast)"
+    )
 
 
 def _run_finished(run: WorkflowRun, status: str, *, error: str = "") -> None:
@@ -830,7 +881,9 @@ def _call_status_hook(run: WorkflowRun) -> None:
 
 def _reset_task(task: Task, *, ready: bool, key: str | None, now: datetime) -> None:
     task.status = TaskStatus.QUEUED if ready else TaskStatus.WAITING
-    task.attempt = 0
+    # A fresh set of attempts, numbered on from the last one: a late report of an earlier
+    # attempt or generation can never carry the number of a new one (E16).
+    task.attempt_base = task.attempt
     task.resume = False
     task.cursor = None
     task.output = None
@@ -838,11 +891,13 @@ def _reset_task(task: Task, *, ready: bool, key: str | None, now: datetime) -> N
     task.last_error = ""
     task.lease_token = None
     task.lease_expires_at = None
-    task.run_after = now
+    task.run_after = queue.db_now()
     task.started_at = None
     task.finished_at = None
     task.idempotency_key = key
     task.save()
+    if not isinstance(task.run_after, datetime):  # the database's now, as an expression: read it back
+        task.refresh_from_db(fields=["run_after"])
 
 
 def _close_agent_run(

@@ -21,7 +21,7 @@ from typing import Any
 
 from django import db
 
-from orchestration import clock, queue, services
+from orchestration import queue, services
 from orchestration.budget import Budget
 from orchestration.execution import TickReport, default_worker_name, tick
 from orchestration.listener import Listener, ListenerLost, open_listener
@@ -96,7 +96,7 @@ class Worker:
                         # Drain mode ends with the work, not with one empty claim: a claim comes
                         # back empty while due work waits for a limited key's free slot or another
                         # worker's claim, and a running step may still make the next ones ready.
-                        if self.options.idle_exit and not queue.work_in_hand(now=clock.now()):
+                        if self.options.idle_exit and not queue.work_in_hand():
                             break
                         if time.monotonic() - last_recovery >= RECOVERY_INTERVAL_SECONDS:
                             last_recovery = time.monotonic()
@@ -135,9 +135,8 @@ class Worker:
     def _wait_for_work(self) -> None:
         """Sleep until NOTIFY says work is ready, the earliest retry falls due, or the poll interval ends."""
         timeout = self.options.poll_interval
-        due = queue.next_due_at()
-        if due is not None:
-            until_due = (due - clock.now()).total_seconds()
+        until_due = queue.seconds_until_next_due()
+        if until_due is not None:
             # Already due, yet the claim just took none of it: its keys are at their limits, or
             # another worker is claiming those rows. A freed slot sends no NOTIFY, so look again
             # soon, but not at once: waiting zero here was a busy loop against the database.

@@ -50,6 +50,10 @@ class Workflow:
     steps: tuple[Step, ...]
     # Dotted path of `f(run) -> None`, called in the transaction that ends a run.
     on_finish: str = ""
+    # Fail-fast (E17): once the run fails for good, its queued and waiting steps are cancelled
+    # and its running ones fenced off (their reports recorded, never applied); a replay or a
+    # retry queues them again. Off: sibling branches of a dead step run on to their end.
+    fail_fast: bool = False
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.steps]
@@ -82,6 +86,7 @@ class Workflow:
             "name": self.name,
             "version": self.version,
             "on_finish": self.on_finish,
+            "fail_fast": self.fail_fast,
             "steps": [s.as_dict() for s in self.steps],
         }
 

@@ -7,7 +7,8 @@ route later (with retries). The async form needs a host that keeps running
 after a response (gunicorn, a VM); on Vercel the engine asks for the sync form.
 
 `POST /api/orchestration/webhooks` (signed by the agent): applies a report
-through the engine, fenced by its attempt, deduplicated on webhook-id.
+through the engine, fenced by the lease token it carries back (or its attempt
+number), deduplicated on webhook-id.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class DispatchRequestSerializer(serializers.Serializer):
     idempotencyKey = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
     deadlineSeconds = serializers.FloatField(min_value=0.1, max_value=3600)
     respond = serializers.ChoiceField(choices=["sync", "async"], default="sync")
+    leaseToken = serializers.UUIDField(required=False, allow_null=True, default=None)  # echoed in every report
 
 
 ReportSerializer = inline_serializer(
@@ -70,6 +72,7 @@ ReportSerializer = inline_serializer(
         "taskId": serializers.IntegerField(),
         "attempt": serializers.IntegerField(),
         "data": serializers.DictField(),
+        "leaseToken": serializers.UUIDField(required=False),
     },
 )
 
@@ -91,6 +94,7 @@ class AgentActionView(JsonApi, APIView):
         serializer.is_valid(raise_exception=True)
         body = {**serializer.validated_data}
         body["runId"] = str(body["runId"]) if body["runId"] else None
+        body["leaseToken"] = str(body["leaseToken"]) if body["leaseToken"] else None
         if body["action"] != f"{agent}.{name}":
             raise MalformedBody(f"This route runs {agent}.{name}, not {body['action']!r}.", code="wrong_route")
         try:
@@ -140,6 +144,7 @@ class AgentCallbackView(JsonApi, APIView):
         serializer.is_valid(raise_exception=True)
         body = {**serializer.validated_data}
         body["projectId"] = str(body["projectId"]) if body["projectId"] else None
+        body["leaseToken"] = str(body["leaseToken"]) if body["leaseToken"] else None
         row, duplicate = agent_report_receive(webhook_id=request.webhook_id, body=body)
         return Response(
             {

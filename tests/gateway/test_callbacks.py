@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 
 from gateway.models import EventStatus, WebhookEvent
 from orchestration import clock, queue
-from orchestration.models import AgentRun, AttemptOutcome, Task, TaskStatus
+from orchestration.models import AgentRun, AttemptOutcome, Task, TaskStatus, WorkflowRun
 from orchestration.queue import ClaimedTask
-from orchestration.services import run_start
+from orchestration.services import Actor, enqueue, run_cancel, run_replay, run_start, task_continue
 from orders.models import Project
 from tests.gateway.conftest import (
     OTHER_SECRET,
@@ -225,3 +225,77 @@ def test_a_body_over_one_megabyte_is_a_413(api: APIClient, running: ClaimedTask)
 
     assert_error(post_signed(api, URL, big), 413, "body_too_large")
     _unchanged(running)
+
+
+# --- Fencing across generations and invocations (issue 12, defect 3; E16) ----------------------
+
+STAFF = Actor(label="test:staff")
+
+
+def claim_one() -> ClaimedTask:
+    (claimed,) = queue.claim(limit=1, worker="test", now=clock.now())
+    return claimed
+
+
+def _cancel_and_replay(run: WorkflowRun) -> None:
+    run_cancel(run=run, actor=STAFF)
+    run_replay(run=WorkflowRun.objects.get(id=run.id), actor=STAFF, mode="scratch")
+
+
+def _callback(task: ClaimedTask, project: Project, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "task_completed",
+        "agentId": "engine",
+        "projectId": str(project.id),
+        "taskId": task.id,
+        "attempt": task.attempt,
+        "data": {"output": {"from": extra.pop("origin", "agent")}},
+        **extra,
+    }
+
+
+def test_a_callback_from_the_old_generation_is_recorded_stale_and_the_new_attempts_callback_applies(
+    api: APIClient, project: Project
+) -> None:
+    run = run_start(workflow="test-versioned", project=project, input={"project_id": str(project.id)})
+    old = claim_one()
+    _cancel_and_replay(run)
+    new = claim_one()
+
+    late = post_signed(api, URL, _callback(old, project, origin="old"))
+    assert late.status_code == 200, late.content
+    assert late.json()["applied"] is False
+    current = post_signed(api, URL, _callback(new, project, origin="new"))
+    assert current.json()["applied"] is True, current.json()
+    assert Task.objects.get(id=new.id).output == {"from": "new"}
+
+
+def test_a_callback_with_an_old_lease_token_is_stale_even_with_the_current_attempt_number(
+    api: APIClient, project: Project
+) -> None:
+    """A continuation goes on with the same attempt number under a new lease: only the token tells
+    the first invocation's late report from the second's."""
+    enqueue("engine.echo", {"project_id": str(project.id)})
+    first = claim_one()
+    assert task_continue(task_id=first.id, cursor={"at": 1}, lease_token=first.lease_token)
+    second = claim_one()
+    assert second.attempt == first.attempt
+
+    late = post_signed(
+        api, URL, _callback(first, project, origin="first", leaseToken=str(first.lease_token), projectId=None)
+    )
+    assert late.json()["applied"] is False
+    assert Task.objects.get(id=first.id).status == TaskStatus.RUNNING
+    current = post_signed(
+        api, URL, _callback(second, project, origin="second", leaseToken=str(second.lease_token), projectId=None)
+    )
+    assert current.json()["applied"] is True
+    assert Task.objects.get(id=first.id).output == {"from": "second"}
+
+
+def test_a_callback_with_a_malformed_lease_token_is_a_400(api: APIClient, project: Project) -> None:
+    enqueue("engine.echo", {"project_id": str(project.id)})
+    claimed = claim_one()
+    response = post_signed(api, URL, _callback(claimed, project, leaseToken="not-a-uuid", projectId=None))
+    assert response.status_code == 400
+    assert Task.objects.get(id=claimed.id).status == TaskStatus.RUNNING
