@@ -350,6 +350,20 @@ def doomed_projects(
     return {t.project_id for t in tasks if task_dies(plan, t, lost.get(t.id, ()), clean.get(t.id, ()))}
 
 
+def count_lost(statuses: dict[Any, str], runs: dict[Any, int], cancelled_by_operator: set[Any]) -> int:
+    """Lost: the customer paid (the driver's payment reached the webhook, or should have) and the
+    order has no run, or is neither delivered nor failed for good; cancelled counts as finished
+    only for an order whose last operator act was a cancel."""
+    return sum(
+        not runs.get(pid)
+        or (
+            status not in (ProjectStatus.DELIVERED, ProjectStatus.FAILED)
+            and not (pid in cancelled_by_operator and status == ProjectStatus.CANCELLED)
+        )
+        for pid, status in statuses.items()
+    )
+
+
 # --- Sinks: where side effects really land -------------------------------------------------------
 
 
@@ -898,16 +912,7 @@ class _Driver:
         # a cancel must end cancelled; the others (replayed, retried) delivered or failed.
         touched, cancelled = self.chaos.operator_outcomes(ids) if self.chaos else (set(), set())
         r.operator_touched, r.cancelled_by_operator = len(touched), len(cancelled)
-        # Lost: the customer paid (the driver's payment reached the webhook, or should have) and the
-        # order is neither delivered nor failed for good (nor cancelled by the operator), or has no run.
-        r.lost = sum(
-            not runs.get(pid)
-            or (
-                projects[pid]["status"] not in (ProjectStatus.DELIVERED, ProjectStatus.FAILED)
-                and not (pid in cancelled and projects[pid]["status"] == ProjectStatus.CANCELLED)
-            )
-            for pid in ids
-        )
+        r.lost = count_lost({pid: row["status"] for pid, row in projects.items()}, runs, cancelled)
         tasks = list(
             Task.objects.filter(run__project_id__in=ids).values_list(
                 "id", "run__project_id", "step", "max_attempts", "timeout_seconds"
