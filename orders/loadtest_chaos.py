@@ -387,6 +387,7 @@ class Chaos:
             )
 
     def start(self) -> None:
+        self.driver.db(lambda: self.drop_backlog(everything=True), what="clearing an earlier run's plain tasks")
         if self.options.http_async:
             self._start_server()
         if self.options.backlog:
@@ -428,6 +429,17 @@ class Chaos:
         from orders.loadtest import LoadTestAborted
 
         raise LoadTestAborted(f"The agents' HTTP server did not start (see {self.driver.workdir / 'server.err'})")
+
+    def drop_backlog(self, *, everything: bool = False) -> int:
+        """Delete the backlog's tasks still queued (all the load test's plain tasks still queued, with
+        `everything`: those an earlier run left behind). Left in the queue, they would be the next
+        run's backlog too, and a growing one: on an engine whose limited claim locks every key with
+        due work, that exhausts the server's shared lock table, for every database on it."""
+        queued = Task.objects.filter(action=SINK_ACTION, run__isnull=True, status=TaskStatus.QUEUED)
+        if not everything:
+            queued = queued.filter(id__in=self.backlog_ids)
+        deleted, _ = queued.delete()
+        return deleted
 
     def _enqueue_backlog(self) -> None:
         if self.backlog_ids:
@@ -588,6 +600,7 @@ class Chaos:
         )
         r.backlog_done = sum(statuses.get(t) == TaskStatus.SUCCEEDED for t in self.backlog_ids)
         r.backlog_left = backlog_left
+        self.drop_backlog()  # judged: what is still queued goes, or the next run would inherit it
         if doubled:
             r.duplicate_side_effects += len(doubled)
             r.duplicates_by_kind["plain_task"] = len(doubled)

@@ -385,6 +385,26 @@ def test_the_claim_journal_counts_attempts_opened_on_a_dead_run_but_not_after_it
 
 
 @pytest.mark.django_db
+def test_the_backlog_still_queued_is_dropped_after_the_run_and_an_earlier_runs_before_the_next(
+    driver: loadtest._Driver,
+) -> None:
+    from orchestration import services
+    from orchestration.models import Task, TaskStatus
+
+    chaos = loadtest_chaos.Chaos(replace_options(driver, backlog=3))
+    chaos._enqueue_backlog()
+    done = Task.objects.get(id=chaos.backlog_ids[0])
+    done.status = TaskStatus.SUCCEEDED
+    done.save()
+    other = services.enqueue("engine.echo", {})  # not the load test's
+    assert chaos.drop_backlog() == 2
+    assert set(Task.objects.values_list("id", flat=True)) == {done.id, other.id}
+    leftover = services.enqueue(SINK_ACTION, {"sink": "/dev/null"})  # an earlier run's, never judged
+    assert chaos.drop_backlog() == 0 and chaos.drop_backlog(everything=True) == 1
+    assert not Task.objects.filter(id=leftover.id).exists()
+
+
+@pytest.mark.django_db
 def test_chaos_presets_fill_only_the_options_not_given(capsys: pytest.CaptureFixture[str]) -> None:
     from django.core.management import call_command
 
