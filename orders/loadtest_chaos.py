@@ -54,7 +54,7 @@ from standardwebhooks.webhooks import Webhook
 from gateway.models import EventSource, EventStatus, WebhookEvent
 from orchestration import dispatch, services
 from orchestration.exceptions import IllegalTransition
-from orchestration.models import OperatorAction, Task, TaskStatus, WorkflowRun
+from orchestration.models import OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.retry import RetryPolicy
 from orders.loadtest_actions import SINK_ACTION
 
@@ -80,6 +80,7 @@ STALE_PREFIX = "msg_lt_"  # every report the driver sends as known stale has a w
 DUPLICATE_PREFIX = "dup_lt_"  # a copy of an agent's callback: one of the two may be applied
 CALLBACK_THREADS = 4
 HOLD_SECONDS = 30.0  # how long a superseded callback waits for the new generation to reuse its attempt
+ACT_POLL_SECONDS = 0.3  # how often the operator looks at the orders it means to act on
 SERVER_START_SECONDS = 60.0
 
 
@@ -340,7 +341,7 @@ def stale_applied(proxy: CallbackProxy | None, task_ids: set[int]) -> int:
 class _Act:
     index: int  # the order's index
     kind: str
-    after_s: float  # seconds after the order's payment
+    after_steps: int  # acts once this many of the run's steps succeeded and one is running
     replay_after_s: float
     done: bool = False
     cancelled_at: float | None = None
@@ -363,7 +364,7 @@ class Chaos:
         self.paid_at: dict[int, float] = {}
         rng = random.Random(f"{o.seed}:operator")
         self.acts = [
-            _Act(i, rng.choice(ACTS), rng.uniform(0.5, 8.0), rng.uniform(0.5, 3.0))
+            _Act(i, rng.choice(ACTS), rng.randint(0, 3), rng.uniform(0.5, 3.0))
             for i in range(o.orders)
             if rng.random() < o.operator_rate
         ]
@@ -375,6 +376,7 @@ class Chaos:
         self.proxy: CallbackProxy | None = None
         self.server_url = ""
         self.started = time.monotonic()
+        self.acts_checked_at = 0.0
 
     # -- setup and teardown
 
@@ -493,9 +495,11 @@ class Chaos:
         for index in range(len(self.paid_at), self.driver.paid):
             self.paid_at[index] = now
         self._queue_pairs(now)
-        for act in self.acts:
-            if not act.done and act.index in self.paid_at:
-                self._act(act, now)
+        if now - self.acts_checked_at >= ACT_POLL_SECONDS:
+            self.acts_checked_at = now
+            for act in self.acts:
+                if not act.done and act.index in self.paid_at:
+                    self._act(act, now)
         self._send_generation_reports()
 
     def _queue_pairs(self, now: float) -> None:
@@ -515,12 +519,17 @@ class Chaos:
                     self.pair_ids.append(task.id)
 
     def _act(self, act: _Act, now: float) -> None:
-        if now - self.paid_at[act.index] < act.after_s:
-            return
         project = self.driver.projects[act.index]
         run = WorkflowRun.objects.filter(project_id=project.id).first()
         if run is None:
             return
+        if act.cancelled_at is None and not act.done:
+            # In flight, at a seeded point of the order's path: a step running (its attempt is what a
+            # replay's new generation numbers again), after 0 to 3 steps done.
+            steps = Counter(run.tasks.values_list("status", flat=True))
+            not_yet = steps[TaskStatus.RUNNING] == 0 or steps[TaskStatus.SUCCEEDED] < act.after_steps
+            if not_yet and run.status == RunStatus.RUNNING:
+                return
         try:
             if act.kind == "retry_task":
                 act.done = True
