@@ -14,6 +14,11 @@ orders lost or delivered twice; side effects done twice, counted where they
 land (the emails the workers' mail backend wrote, the site files their storage
 wrote, the campaign completions accepted); permanent failures against what the
 plan dooms; and the time from each SIGKILL to the killed task's next claim.
+
+`--chaos` (orders/loadtest_chaos.py) grows the fault model beyond what the engine was built
+around: skewed worker clocks, long tasks behind short ones, operator acts in flight, HTTP
+dispatch with late and duplicated callbacks, a prefix-limited backlog; and the verdict counts
+attempts opened for runs already over (orders/loadtest_journal.py) and stale reports applied.
 """
 
 from __future__ import annotations
