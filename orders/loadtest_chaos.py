@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,7 +54,7 @@ from standardwebhooks.webhooks import Webhook
 from gateway.models import EventSource, EventStatus, WebhookEvent
 from orchestration import dispatch, services
 from orchestration.exceptions import IllegalTransition
-from orchestration.models import OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
+from orchestration.models import TERMINAL_TASK_STATUSES, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.retry import RetryPolicy
 from orders.loadtest_actions import SINK_ACTION
 
@@ -79,7 +79,7 @@ SINK_FILE, BACKLOG_SINK_FILE = "plain-sink.jsonl", "backlog-sink.jsonl"
 STALE_PREFIX = "msg_lt_"  # every report the driver sends as known stale has a webhook-id starting so
 DUPLICATE_PREFIX = "dup_lt_"  # a copy of an agent's callback: one of the two may be applied
 CALLBACK_THREADS = 4
-HOLD_SECONDS = 30.0  # how long a superseded callback waits for the new generation to reuse its attempt
+HOLD_SECONDS = 120.0  # how long a superseded callback waits for the new generation to reuse its attempt
 ACT_POLL_SECONDS = 0.3  # how often the operator looks at the orders it means to act on
 SERVER_START_SECONDS = 60.0
 
@@ -143,6 +143,11 @@ def doubled_executions(runs: dict[int, list[SinkLine]], killed_at: dict[int, flo
         if unexcused:
             doubled.append(task_id)
     return doubled
+
+
+def _attempts(tasks: list[Task]) -> dict[int, int]:
+    """The attempt numbers these tasks have used (a replay or retry numbers from 1 again)."""
+    return {t.id: t.attempt for t in tasks if t.attempt}
 
 
 # --- The proxy between the agents' server and the engine's callback route -----------------------
@@ -345,6 +350,7 @@ class _Act:
     replay_after_s: float
     done: bool = False
     cancelled_at: float | None = None
+    old_attempts: dict[int, int] = field(default_factory=dict)  # by task, when the operator cancelled
 
 
 class Chaos:
@@ -535,11 +541,11 @@ class Chaos:
                 act.done = True
                 task = run.tasks.filter(status__in=[TaskStatus.QUEUED, TaskStatus.DEAD]).order_by("id").first()
                 if task is not None:
-                    self._remember_attempts(run, [task])
+                    old = _attempts([task])
                     services.task_retry(task=task, actor=OPERATOR)
+                    self._superseded(run, old)
             elif act.cancelled_at is None:
-                if act.kind != "cancel":
-                    self._remember_attempts(run, list(run.tasks.all()))
+                act.old_attempts = _attempts(list(run.tasks.all()))
                 services.run_cancel(run=run, actor=OPERATOR, reason="load test: an operator cancels in flight")
                 act.cancelled_at = now
                 act.done = act.kind == "cancel"
@@ -547,12 +553,13 @@ class Chaos:
                 act.done = True
                 mode = "scratch" if act.kind == "cancel_replay_scratch" else "failed"
                 services.run_replay(run=run, actor=OPERATOR, mode=mode)
+                self._superseded(run, act.old_attempts)
         except IllegalTransition:
             act.done = True  # the run had finished (or not started) when the operator got to it
         self.driver.count("operator_acts_tried")
 
-    def _remember_attempts(self, run: WorkflowRun, tasks: list[Task]) -> None:
-        attempts = {t.id: t.attempt for t in tasks if t.attempt}
+    def _superseded(self, run: WorkflowRun, attempts: dict[int, int]) -> None:
+        """A replay or retry began a new generation: these attempt numbers of the old one are stale."""
         if attempts:
             self.replayed.append((run.id, attempts, time.monotonic()))
 
@@ -561,13 +568,18 @@ class Chaos:
         new generation reuses, sent while it runs them: every one is stale, none may be applied."""
         keep = []
         for run_id, attempts, since in self.replayed:
-            if time.monotonic() - since > HOLD_SECONDS * 2:
-                continue  # the new generation has long run past the old one's attempt numbers
-            keep.append((run_id, attempts, since))
-            running = Task.objects.filter(id__in=list(attempts), status=TaskStatus.RUNNING).values_list(
-                "id", "attempt", "action", "run__project_id"
+            rows = Task.objects.filter(id__in=list(attempts)).values_list(
+                "id", "status", "attempt", "action", "run__project_id"
             )
-            for task_id, attempt, action, project_id in running:
+            # Until the new generation is past the old one's attempt numbers on every task (it may
+            # wait in a long queue first).
+            if any(
+                status not in TERMINAL_TASK_STATUSES and attempt <= attempts[tid] for tid, status, attempt, *_ in rows
+            ):
+                keep.append((run_id, attempts, since))
+            for task_id, status, attempt, action, project_id in rows:
+                if status != TaskStatus.RUNNING:
+                    continue
                 if attempt <= attempts[task_id] and (task_id, attempt) not in self.late_sent:
                     self.late_sent.add((task_id, attempt))
                     kind = self.late_rng.choice(("task_started", "task_progress", "task_completed", "task_failed"))
