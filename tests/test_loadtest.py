@@ -101,7 +101,6 @@ def test_a_clean_report_passes() -> None:
         ("unrecovered_kills", 1, "never ran again"),
         ("attempts_lost_unplanned", 2, "the plan did not inject"),
         ("max_recovery_s", 36.5, "exceeds the bound of 35 s"),
-        ("work_for_failed_runs", 2, "started for runs already failed or cancelled"),
         ("stale_applied", 1, "from a superseded attempt or generation applied"),
         ("plain_lost", 1, "plain task(s) did not succeed"),
     ],
@@ -111,6 +110,12 @@ def test_each_broken_promise_fails_the_run(field: str, value: Any, says: str) ->
     setattr(report, field, value)
     problems = verdict(report)
     assert len(problems) == 1 and says in problems[0], problems
+
+
+def test_work_for_a_failed_run_fails_a_chaos_run_and_is_only_reported_by_a_classic_one() -> None:
+    problems = verdict(LoadTestReport(orders=10, delivered=10, work_for_failed_runs=2, chaos=True))
+    assert len(problems) == 1 and "2 attempt(s) started for runs already failed or cancelled" in problems[0]
+    assert verdict(LoadTestReport(orders=10, delivered=10, work_for_failed_runs=2)) == []
 
 
 def test_a_backlog_that_never_moved_fails_the_run_but_one_still_draining_does_not() -> None:
