@@ -69,6 +69,9 @@ class FaultPlan:
     # How long a hung attempt whose lease lapsed waits for another worker to recover it before
     # recovering it itself, as its own next tick would: a lone worker must not wait forever.
     hang_recovery_wait_seconds: float = 5.0
+    # Actions never faulted: the load test's own plain tasks, whose executions a sink counts
+    # (a fault injected before one would be indistinguishable from the engine running it twice).
+    spared_actions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "permanent_share", "kill_rate", "hang_rate", "db_drop_rate"):
@@ -83,7 +86,10 @@ class FaultPlan:
     @classmethod
     def from_json(cls, text: str) -> FaultPlan:
         data = json.loads(text)
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "spared_actions" in fields:
+            fields["spared_actions"] = tuple(fields["spared_actions"])
+        return cls(**fields)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -115,6 +121,7 @@ class FaultPlan:
 @dataclass(frozen=True)
 class _AttemptState:
     timeout_seconds: float
+    action: str
     lease_token: uuid.UUID | None
     claimed_at: datetime  # when this attempt's first invocation was claimed
     continuation: bool  # an earlier invocation of this attempt checkpointed (E8)
@@ -131,7 +138,7 @@ def inject(
     if plan.decide(task_id=task_id, attempt=attempt, max_attempts=max_attempts) is None:
         return  # the common case costs no query
     state = _attempt_state(task_id, attempt)
-    if state is None or state.continuation:
+    if state is None or state.continuation or state.action in plan.spared_actions:
         return
     fault = plan.fault_for(
         task_id=task_id, attempt=attempt, max_attempts=max_attempts, timeout_seconds=state.timeout_seconds
@@ -149,7 +156,7 @@ def inject(
 
 
 def _attempt_state(task_id: int, attempt: int) -> _AttemptState | None:
-    task = Task.objects.filter(id=task_id).values("timeout_seconds", "lease_token").first()
+    task = Task.objects.filter(id=task_id).values("timeout_seconds", "action", "lease_token").first()
     # A released claim never started the attempt, and a stale row is not an invocation at all.
     invocations = list(
         AgentRun.objects.filter(task_id=task_id, attempt=attempt)
@@ -161,6 +168,7 @@ def _attempt_state(task_id: int, attempt: int) -> _AttemptState | None:
         return None
     return _AttemptState(
         timeout_seconds=task["timeout_seconds"],
+        action=task["action"],
         lease_token=task["lease_token"],
         claimed_at=invocations[0][1],
         continuation=any(outcome == AttemptOutcome.CONTINUED for outcome, _ in invocations),

@@ -158,6 +158,15 @@ def test_failure_faults_raise_the_planned_error(clock: FakeClock, with_plan: Any
     )
 
 
+@pytest.mark.django_db
+def test_a_spared_action_is_never_faulted_though_the_plan_dooms_its_attempt(clock: FakeClock, with_plan: Any) -> None:
+    with_plan(FaultPlan(seed=1, failure_rate=1.0, permanent_share=1.0, spared_actions=("test.chunks",)))
+    task = chunked_task(timeout=30, chunks=1)
+    assert execute(claim_one(clock), budget=Budget.seconds(100)).succeeded == 1
+    assert outcomes(task) == [(1, AttemptOutcome.SUCCEEDED)]
+    assert FaultPlan.from_json(fault_plan().to_json()).spared_actions == ("test.chunks",), "a tuple after JSON"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_dropped_connection_fails_the_next_query_and_a_reconnect_heals_it() -> None:
     Task.objects.count()  # connected

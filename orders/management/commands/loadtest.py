@@ -31,6 +31,46 @@ def fraction(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
+    return value
+
+
+# What --chaos turns on (orders/loadtest_chaos.py): the issue's sizes.
+CHAOS: dict[str, Any] = {
+    "clock_skew_s": 60.0,
+    "long_tasks": 10,
+    "operator_rate": 0.2,
+    "http_async": True,
+    "backlog": 20_000,
+}
+
+
+def _chosen(options: dict[str, Any], name: str, default: Any) -> Any:
+    return default if options[name] is None else options[name]
+
+
+def _preset(options: dict[str, Any], name: str, field: str) -> Any:
+    """An option given explicitly; else its --chaos preset; else off."""
+    off = getattr(LoadTestOptions(), field)
+    return _chosen(options, name, CHAOS[field] if options["chaos"] else off)
+
+
 class Command(BaseCommand):
     help = (
         "Run N paid orders through the real workflow with worker processes and injected faults; exit non-zero "
@@ -58,8 +98,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--db-drop-rate",
             type=rate,
-            default=d.db_drop_rate,
-            help="share of attempts (and of the driver's polls) whose database connection is dropped",
+            default=None,
+            help=f"share of attempts (and of the driver's polls) whose database connection is dropped "
+            f"(default {d.db_drop_rate}; 0 under --chaos: a connection dropped under a claim batch re-runs "
+            "its finished plain tasks, on purpose, which would blur the sink's count)",
         )
         parser.add_argument("--seed", type=int, default=d.seed)
         parser.add_argument("--lease", type=positive_float, default=d.lease_seconds, help="the workers' lease seconds")
@@ -88,6 +130,48 @@ class Command(BaseCommand):
             help="run even though the database holds projects the load test did not create (their queued "
             "work runs too, with faults): never on production",
         )
+        chaos = parser.add_argument_group("the grown fault model (all on with --chaos; each one alone too)")
+        chaos.add_argument(
+            "--chaos",
+            action="store_true",
+            help=f"all of the below, at their preset (clock skew {CHAOS['clock_skew_s']:g} s, "
+            f"{CHAOS['long_tasks']} long-behind-short pairs, operator rate {CHAOS['operator_rate']}, HTTP async, "
+            f"backlog {CHAOS['backlog']}); an option given explicitly wins",
+        )
+        chaos.add_argument(
+            "--clock-skew",
+            type=non_negative_float,
+            default=None,
+            metavar="SECONDS",
+            help="run each worker under faketime, its clock off by up to this much (ahead and behind, seeded)",
+        )
+        chaos.add_argument(
+            "--long-tasks",
+            type=non_negative_int,
+            default=None,
+            metavar="PAIRS",
+            help="queue this many pairs of plain tasks, a quick one then one outlasting the lease, in one claim",
+        )
+        chaos.add_argument(
+            "--operator-rate",
+            type=rate,
+            default=None,
+            help="share of orders an operator cancels, replays (from failed, from scratch) or retries in flight",
+        )
+        chaos.add_argument(
+            "--http-async",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="half the workers dispatch over HTTP to a gunicorn server answering 202 and calling back "
+            "through a proxy that delays, duplicates and reorders the callbacks",
+        )
+        chaos.add_argument(
+            "--backlog",
+            type=non_negative_int,
+            default=None,
+            metavar="TASKS",
+            help="queue this many plain tasks of distinct project:<n> keys under the limit project:*=2",
+        )
         parser.add_argument("--keep-artifacts", action="store_true", help="keep worker logs and sinks after success")
         parser.add_argument("--dry-run", action="store_true", help="check the target and print the plan; run nothing")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -100,7 +184,7 @@ class Command(BaseCommand):
             kill_rate=options["kill_rate"],
             duplicate_rate=options["duplicate_rate"],
             hang_rate=options["hang_rate"],
-            db_drop_rate=options["db_drop_rate"],
+            db_drop_rate=_chosen(options, "db_drop_rate", 0.0 if options["chaos"] else LoadTestOptions.db_drop_rate),
             seed=options["seed"],
             lease_seconds=options["lease"],
             timeout_seconds=options["timeout"],
@@ -109,6 +193,11 @@ class Command(BaseCommand):
             restart_db_command=options["restart_db_command"],
             allow_existing_data=options["allow_existing_data"],
             keep_artifacts=options["keep_artifacts"],
+            clock_skew_s=_preset(options, "clock_skew", "clock_skew_s"),
+            long_tasks=_preset(options, "long_tasks", "long_tasks"),
+            operator_rate=_preset(options, "operator_rate", "operator_rate"),
+            http_async=_preset(options, "http_async", "http_async"),
+            backlog=_preset(options, "backlog", "backlog"),
         )
         try:
             if options["dry_run"]:
