@@ -152,6 +152,8 @@ def main(argv: list[str]) -> int:
     min_score = float(os.environ.get("MUTATE_MIN_SCORE", "95"))
     if os.environ.get("MUTATE_REPORT_ONLY") != "1":
         prepare_databases(url, children + 1)  # +1: the slot of mutmut's own clean runs
+        for stamp in (ROOT / "mutants" / ".slots").glob("slot*.*"):  # they described the dropped databases
+            stamp.unlink()
         if os.environ.get("MUTATE_KEEP") != "1":  # MUTATE_KEEP=1: resume an interrupted run
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         env = {
