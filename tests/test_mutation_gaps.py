@@ -4,6 +4,7 @@ fails under the bug named in its docstring and passes on the engine as it should
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -150,3 +151,32 @@ def test_a_status_hook_that_raises_on_the_last_completion_rolls_the_completion_b
         HOOK_FAILS["on_success"] = True
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
+
+
+# --- What an idle worker asks the queue -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_work_in_hand_is_due_queued_work_or_running_work_and_nothing_else(clock) -> None:
+    assert not queue.work_in_hand(now=clock.now())
+    later = services.enqueue("engine.noop", run_after=clock.now() + timedelta(seconds=30))
+    assert not queue.work_in_hand(now=clock.now()), "work due later keeps no draining worker"
+    assert queue.work_in_hand(now=clock.now() + timedelta(seconds=30)), "due at that very moment"
+    clock.advance(30)
+    [claimed] = queue.claim(limit=1, worker="w", now=clock.now())
+    assert claimed.id == later.id
+    assert queue.work_in_hand(now=clock.now()), "a running attempt"
+    services.task_complete(task_id=claimed.id, output={}, lease_token=claimed.lease_token)
+    assert not queue.work_in_hand(now=clock.now())
+
+
+@pytest.mark.django_db
+def test_next_due_at_is_when_the_earliest_queued_task_becomes_due(clock) -> None:
+    assert queue.next_due_at() is None
+    services.enqueue("engine.noop", run_after=clock.now() + timedelta(seconds=60))
+    soon = clock.now() + timedelta(seconds=5)
+    services.enqueue("engine.noop", run_after=soon)
+    [running] = queue.claim(limit=1, worker="w", now=clock.now() + timedelta(seconds=10))  # takes `soon`
+    assert queue.next_due_at() == clock.now() + timedelta(seconds=60), "running work is not queued"
+    services.task_complete(task_id=running.id, output={}, lease_token=running.lease_token)
+    assert queue.next_due_at() == clock.now() + timedelta(seconds=60)
