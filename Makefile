@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PORT ?= 8000
 
-.PHONY: install run test test-postgres lint format bench
+.PHONY: install run test test-postgres lint format bench mutate
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,9 @@ format: install
 
 bench: install
 	$(PY) -m benchmarks
+
+# Mutation testing of the engine's modules on PostgreSQL (mutation/run.py; not part of CI: ~25 min).
+# MUTATE_DATABASE_URL: a database of its own (default postgres://postgres@127.0.0.1:5432/mutate);
+# MUTATE_ONLY: mutant globs, e.g. 'orchestration.retry.*'; MUTATE_CHILDREN: parallel mutants (2).
+mutate: install
+	$(PY) -m mutation.run $(MUTATE_ONLY)

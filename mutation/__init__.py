@@ -1,0 +1,1 @@
+"""`make mutate`: mutation testing of the engine's modules (mutmut, on PostgreSQL)."""

@@ -1,0 +1,206 @@
+"""`make mutate`: mutmut over the engine's modules on PostgreSQL, then the score and the survivors.
+
+    python -m mutation.run [MUTANT_GLOB ...]     e.g. 'orchestration.retry.*' for one module
+                                                 (default: SCOPE below)
+
+What it does, from a clean clone as from a used one:
+1. the database: MUTATE_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/mutate), a
+   database of its own, so the tests' databases (test_<name>_mutant<slot>, one per parallel
+   worker: mutation/pytest_slot_db.py) never meet anyone else's; the slot databases of an
+   earlier run are dropped, so a schema left by another branch is never reused;
+2. `mutmut run` afresh (mutants/ removed first: results cached from other code would lie;
+   MUTATE_KEEP=1 resumes an interrupted run instead), with
+   the modules and the tests named in pyproject.toml's [tool.mutmut], at `nice -n 15`;
+3. the score per module: killed / (mutants - equivalent), where equivalent mutants are the ones
+   listed in mutation/equivalent.txt *and still the same mutation* (the fingerprint of its diff
+   matches); every other survivor is printed with its diff.
+
+Exit status: 0 when the overall score reaches MUTATE_MIN_SCORE (default 95), 1 when it does not,
+2 when the harness itself failed (mutmut's clean run failed, no results).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT_FILE = ROOT / "mutation" / "equivalent.txt"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mutate"
+KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+# The mutants `make mutate` tests: the engine's modules whole, and of gateway/services.py the
+# payment inbox (the Stripe event's receipt and application), not the agents' report inbox.
+SCOPE = [
+    "orchestration.queue.*",
+    "orchestration.services.*",
+    "orchestration.execution.*",
+    "orchestration.dispatch.*",
+    "orchestration.limits.*",
+    "orchestration.retry.*",
+    "agents.side_effects.*",
+    "gateway.services.x__inbox_row__mutmut_*",
+    "gateway.services.x__finish__mutmut_*",
+    "gateway.services.x_stripe_event_receive__mutmut_*",
+    "gateway.services.x__apply_stripe__mutmut_*",
+    "gateway.services.x__uuid_or_none__mutmut_*",
+]
+
+
+def _admin_connection(url: str) -> Any:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    return psycopg.connect(admin, autocommit=True)
+
+
+def prepare_databases(url: str, slots: int) -> None:
+    """The run's own database exists; the slot databases of an earlier run are gone."""
+    name = urlsplit(url).path.lstrip("/")
+    with _admin_connection(url) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+        for slot in range(slots):
+            conn.execute(f'DROP DATABASE IF EXISTS "test_{name}_mutant{slot}" WITH (FORCE)')
+
+
+def fingerprint(diff: str) -> str:
+    """A short hash of a mutant's changed lines: an entry of equivalent.txt holds only while the
+    mutant it names is still this mutation (mutmut numbers mutants per function, and an edit of
+    the function renumbers them)."""
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    return hashlib.sha1("\n".join(line.strip() for line in changed).encode()).hexdigest()[:10]  # noqa: S324
+
+
+def load_equivalents() -> dict[str, tuple[str, str]]:
+    """mutant name -> (fingerprint, reason), from `name fingerprint reason...` lines."""
+    entries = {}
+    if EQUIVALENT_FILE.exists():
+        for raw in EQUIVALENT_FILE.read_text().splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, fp, reason = [*line.split(None, 2), "", ""][:3]
+            entries[name] = (fp, reason)
+    return entries
+
+
+def report(min_score: float, scope: list[str]) -> int:
+    # mutmut's own reading of its results (pinned: requirements-dev.txt).
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+    from mutmut.utils.file_utils import walk_mutatable_files
+
+    equivalents = load_equivalents()
+    per_module: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    survivors: list[tuple[str, str, str, str]] = []
+    stale_entries = []
+    for path in walk_mutatable_files():
+        data = SourceFileMutationData(path=path)
+        data.load()
+        for name, code in sorted(data.exit_code_by_key.items()):
+            if not any(fnmatch.fnmatchcase(name, pattern) for pattern in scope):
+                continue
+            status = status_by_exit_code[code]
+            counts = per_module[str(path)]
+            if status == "not checked":  # an interrupted run: neither killed nor survived
+                counts["unchecked"] += 1
+                continue
+            counts["mutants"] += 1
+            if status in KILLED:
+                counts["killed"] += 1
+                if name in equivalents:
+                    stale_entries.append(f"{name}: listed as equivalent but killed now")
+                continue
+            diff = get_diff_for_mutant(name, path=path)
+            fp = fingerprint(diff)
+            if name in equivalents and equivalents[name][0] == fp:
+                counts["equivalent"] += 1
+                continue
+            if name in equivalents:
+                stale_entries.append(f"{name}: listed as equivalent, but the mutation is now {fp}")
+            counts["survived"] += 1
+            survivors.append((name, status, fp, diff))
+
+    if not per_module:
+        print("No mutation results (did mutmut run?)")
+        return 2
+    print(f"\nMutation score ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): killed / (mutants - equivalent)")
+    total = defaultdict(int)
+    for module, counts in sorted(per_module.items()):
+        for key, value in counts.items():
+            total[key] += value
+        print(_score_line(module, counts))
+    print(_score_line("all", total))
+    for entry in stale_entries:
+        print(f"  equivalent.txt out of date: {entry}")
+    if survivors:
+        print(f"\n{len(survivors)} survivors (not listed in {EQUIVALENT_FILE.relative_to(ROOT)}):")
+        for name, status, fp, diff in survivors:
+            print(f"\n{name} {fp} [{status}]")
+            print("\n".join("    " + line for line in diff.splitlines()[2:]))
+    score = _score(total)
+    return 0 if score >= min_score else 1
+
+
+def _score(counts: dict[str, int]) -> float:
+    judged = counts["mutants"] - counts["equivalent"]
+    return 100.0 * counts["killed"] / judged if judged else 100.0
+
+
+def _score_line(module: str, counts: dict[str, int]) -> str:
+    return (
+        f"  {module:32} {_score(counts):5.1f} %  killed {counts['killed']:4} of {counts['mutants']:4}"
+        f"  equivalent {counts['equivalent']:3}  survived {counts['survived']:3}"
+        + (f"  not run {counts['unchecked']}" if counts["unchecked"] else "")
+    )
+
+
+def main(argv: list[str]) -> int:
+    os.chdir(ROOT)
+    url = os.environ.get("MUTATE_DATABASE_URL", DEFAULT_URL)
+    if urlsplit(url).scheme not in {"postgres", "postgresql"}:
+        print(f"MUTATE_DATABASE_URL must name a PostgreSQL database, not {url!r}")
+        return 2
+    children = int(os.environ.get("MUTATE_CHILDREN", "2"))
+    min_score = float(os.environ.get("MUTATE_MIN_SCORE", "95"))
+    scope = argv or SCOPE
+    if os.environ.get("MUTATE_REPORT_ONLY") != "1":
+        prepare_databases(url, children + 1)  # +1: the slot of mutmut's own clean runs
+        for stamp in (ROOT / "mutants" / ".slots").glob("slot*.*"):  # they described the dropped databases
+            stamp.unlink()
+        if os.environ.get("MUTATE_KEEP") != "1":  # MUTATE_KEEP=1: resume an interrupted run
+            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "MUTATION_DB_SLOTS": str(children + 1),
+            "MUTATION_SLOT_DIR": str(ROOT / "mutants" / ".slots"),
+        }
+        mutmut = str(Path(sys.executable).with_name("mutmut"))
+        began = time.monotonic()
+        command = ["nice", "-n", os.environ.get("MUTATE_NICE", "15"), mutmut, "run", "--max-children", str(children)]
+        finished = subprocess.run([*command, *scope], env=env, check=False)
+        if finished.returncode != 0:
+            # Once more, on what is there: mutmut keeps the mutants and every result it has, and
+            # its clean runs can fail for the shared server's sake (out of connections, of locks).
+            print(f"\nmutmut run: exit {finished.returncode}; once more, resuming")
+            finished = subprocess.run([*command, *scope], env=env, check=False)
+        print(f"\nmutmut run: exit {finished.returncode}, {time.monotonic() - began:.0f} s")
+        if finished.returncode != 0:
+            return 2
+    return report(min_score, scope)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
