@@ -275,6 +275,16 @@ REST_FRAMEWORK = {
     },
 }
 
+# Who the client of an anonymous request is, for rate limits (gateway/throttling.py). X-Forwarded-For is
+# whatever the client wrote unless a proxy we run rewrote it, so it is read only as far as we trust it:
+# TRUSTED_PROXY_COUNT proxies in front of us each append the address they saw (0: none, REMOTE_ADDR is
+# the client). CLIENT_IP_HEADER names a header the platform sets itself and clients cannot forge;
+# on Vercel (VERCEL=1) it defaults to X-Vercel-Forwarded-For, which Vercel overwrites on every request.
+TRUSTED_PROXY_COUNT = _env("TRUSTED_PROXY_COUNT", int, 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("Environment variable TRUSTED_PROXY_COUNT is invalid: it must be 0 or more.")
+CLIENT_IP_HEADER = _env("CLIENT_IP_HEADER", str, "X-Vercel-Forwarded-For" if _env("VERCEL", bool, False) else "")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Site factory API",
     "DESCRIPTION": "Orders (intake, status), payments, agent callbacks and the workflow engine's controls.",
