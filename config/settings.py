@@ -253,6 +253,8 @@ METRICS_RETENTION_DAYS = _env("METRICS_RETENTION_DAYS", int, 30)  # raw agent ru
 # Alert thresholds, checked by every rollup (one staff email per 5-minute window).
 METRICS_ALERT_ERROR_RATE = _env("METRICS_ALERT_ERROR_RATE", float, 0.01)  # share of attempts that fail
 METRICS_ALERT_OLDEST_WAITING_SECONDS = _env("METRICS_ALERT_OLDEST_WAITING_SECONDS", float, 300.0)
+# An unhandled exception's group is emailed to staff at most once per this many seconds (by the rollup).
+METRICS_ERROR_MAIL_WINDOW_SECONDS = _env("METRICS_ERROR_MAIL_WINDOW_SECONDS", int, 3600)
 METRICS_ALERT_DB_CONNECTIONS = _env("METRICS_ALERT_DB_CONNECTIONS", int, 80)  # Postgres pg_stat_activity
 
 # --- REST framework ----------------------------------------------------------
@@ -318,7 +320,15 @@ LOGGING = {
     "filters": {"context": {"()": "metrics.logging.ContextFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # No `mail_admins` handler (Django's default on the "django" logger): a mail sent from inside a
+    # request costs that request an SMTP round trip, and any client could flood staff with them
+    # (a bad Host header, a crafted path). Unhandled exceptions are recorded as error groups
+    # instead, and the rollup mails each group once per window (metrics.alerts.mail_error_digest).
+    # DisallowedHost is a client's mistake: logged, never mailed.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # --- Production hardening ------------------------------------------------------
