@@ -96,7 +96,13 @@ def test_a_replayed_dispatch_answers_duplicate_and_runs_nothing(api: APIClient, 
 
 def test_a_dispatch_signed_for_one_route_is_refused_at_another(api: APIClient, tmp_path: Path) -> None:
     body = json.dumps(
-        {"taskId": 7, "attempt": 1, "action": "engine.count-runs", "input": {"log": str(tmp_path / "x")}}
+        {
+            "taskId": 7,
+            "attempt": 1,
+            "action": "engine.count-runs",
+            "input": {"log": str(tmp_path / "x")},
+            "deadlineSeconds": 5,
+        }
     ).encode()
     for_setup = dispatch.signed_headers(body, msg_id="dispatch_7", route="/api/core-platform/setup")
 
