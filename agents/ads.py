@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -52,13 +53,33 @@ FALLBACK_DESCRIPTIONS = {
 EMERGENCY_WORDS = {"fr": "Urgence", "en": "Emergency"}
 
 
+# A spreadsheet (Excel, LibreOffice, Sheets) opening the CSV runs a cell that starts with one of these as a
+# formula: `=HYPERLINK(...)`, `=cmd|' /C calc'!A0` (OWASP, "CSV Injection"). Full-width forms count too.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def _ad_text(text: str) -> str:
+    """Ad copy never starts with a formula trigger: dropped rather than escaped, since an escaping
+    apostrophe would count against the 30/90-character limits and show in the ad."""
+    return _squash(text).lstrip("".join(FORMULA_TRIGGERS) + " ")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """OWASP's advice for a cell that would start a formula: prefix it with a single quote, so a
+    spreadsheet shows it as text (the csv module then quotes and doubles quotes as needed). Other
+    cells are written as they are, so the file stays what Google Ads Editor imports."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def fit_headline(text: str, *, shorten_words: bool = False) -> str | None:
     """The headline if it fits in 30 characters; names may lose trailing words but never end on 'de' or '&'."""
-    text = _squash(text)
+    text = _ad_text(text)
     if len(text) <= HEADLINE_MAX:
         return text or None
     if not shorten_words:
@@ -71,7 +92,7 @@ def fit_headline(text: str, *, shorten_words: bool = False) -> str | None:
 
 def fit_description(text: str) -> str | None:
     """The description if it fits in 90 characters, else its longest leading sentence or clause that does."""
-    text = _squash(text)
+    text = _ad_text(text)
     if len(text) <= DESCRIPTION_MAX:
         return text or None
     # Sentence ends first, then commas, semicolons and dashes; never a colon, which announces the substance.
@@ -337,11 +358,18 @@ def _ad_problems(ad: dict[str, Any]) -> list[str]:
     return problems
 
 
+class _SafeWriter(csv.DictWriter):
+    """Every cell through spreadsheet_safe: names come from the customer's brief."""
+
+    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
+        return super().writerow({key: spreadsheet_safe(value) for key, value in rowdict.items()})
+
+
 def campaign_csv(campaign: dict[str, Any]) -> str:
     """Google Ads Editor import: a campaign row, its location and negative keyword rows, then per ad group its row,
     keyword rows and ad rows."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_HEADER, lineterminator="\r\n")
+    writer = _SafeWriter(out, fieldnames=CSV_HEADER, lineterminator="\r\n")
     writer.writeheader()
     name = campaign["name"]
     writer.writerow(

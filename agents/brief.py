@@ -6,11 +6,14 @@ Everything here is pure (no database, no network) so every agent can call it at 
 from __future__ import annotations
 
 import re
+import secrets
+import string
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from anyascii import anyascii
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -85,18 +88,9 @@ class Brief:
         errors = validate_brief(data)
         if errors:
             raise InvalidBrief(errors)
-        language = data.get("language") or DEFAULT_LANGUAGE
-        pages = data.get("pages")
-        return cls(
-            business_name=_clean(data["business_name"]),
-            sector=_clean(data.get("sector") or ""),
-            city=_clean(data.get("city") or ""),
-            description=_printable(str(data.get("description") or "")).strip(),
-            pages=tuple(_clean(p) for p in pages) if pages is not None else DEFAULT_PAGES[language],
-            brand_color=str(data.get("brand_color") or DEFAULT_BRAND_COLOR).lower(),
-            language=language,
-            contact_email=data["contact_email"].strip(),
-        )
+        cleaned = clean_brief(data)
+        pages = cleaned["pages"]
+        return cls(**{**cleaned, "pages": tuple(pages) if pages is not None else DEFAULT_PAGES[cleaned["language"]]})
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -180,16 +174,42 @@ def _page_errors(pages: Any) -> list[str]:
 
 # Control characters, lone surrogates and Unicode noncharacters are invalid in HTML and XML: they never reach a page.
 _INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef]")
+# Bidi embeddings, overrides and isolates reorder the text around them (a name that reads one way and is
+# stored another, "Trojan Source" style): never kept, in any field.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _printable(text: str) -> str:
     text = _INVALID_CHARS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _BIDI_CONTROLS.sub("", text)
     return "".join(ch for ch in text if (ord(ch) & 0xFFFE) != 0xFFFE)
 
 
 def _clean(text: str) -> str:
-    """Drop invalid characters and collapse whitespace so names and titles render on one line."""
-    return " ".join(_printable(text).split())
+    """Drop invalid characters and collapse whitespace so names and titles render on one line.
+
+    Names and titles also lose every format character (Unicode category Cf: zero-width spaces and
+    joiners, bidi marks, soft hyphens, the BOM): invisible, they would make two titles that look
+    the same differ, or a name that looks blank pass.
+    """
+    return " ".join("".join(ch for ch in _printable(text) if unicodedata.category(ch) != "Cf").split())
+
+
+def clean_brief(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The brief as stored and used: names and titles cleaned, text made printable. Call it only on a
+    brief `validate_brief` accepted; cleaning a cleaned brief changes nothing, so what intake stores
+    passes setup's validation again."""
+    pages = data.get("pages")
+    return {
+        "business_name": _clean(data["business_name"]),
+        "sector": _clean(data.get("sector") or ""),
+        "city": _clean(data.get("city") or ""),
+        "description": _printable(str(data.get("description") or "")).strip(),
+        "pages": [_clean(p) for p in pages] if pages is not None else None,
+        "brand_color": str(data.get("brand_color") or DEFAULT_BRAND_COLOR).lower(),
+        "language": data.get("language") or DEFAULT_LANGUAGE,
+        "contact_email": data["contact_email"].strip(),
+    }
 
 
 def ascii_fold(text: str) -> str:
@@ -198,23 +218,43 @@ def ascii_fold(text: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii").lower()
 
 
+def transliterate(text: str) -> str:
+    """Lowercase ASCII in any script: 'Пекарня' -> 'pekarnya', '北京' -> 'beijing', 'Ça' -> 'ca'.
+
+    anyascii (ISC licence) maps every code point, so a name in Cyrillic, Greek, Arabic, Hebrew, CJK
+    or Thai gives a readable slug instead of nothing; NFKC first folds compatibility forms
+    (full-width letters, ligatures) to what they look like.
+    """
+    return anyascii(unicodedata.normalize("NFKC", text)).lower()
+
+
 def slugify_text(text: str, max_length: int = 60) -> str:
     """URL-safe ASCII slug, cut at a hyphen so no word is left half-written."""
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_fold(text)).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", transliterate(text)).strip("-")
     if len(slug) <= max_length:
         return slug
     cut = slug[: max_length + 1]
     return cut[: cut.rfind("-")] if "-" in cut else slug[:max_length]
 
 
+SLUG_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def random_slug_suffix(length: int = 6) -> str:
+    """A short random suffix (36**6, about 2e9 values): the fallback when a name gives no slug or its
+    numbered variants are all taken, so a slug never makes an order fail."""
+    return "".join(secrets.choice(SLUG_SUFFIX_ALPHABET) for _ in range(length))
+
+
 def slugify_business(name: str, city: str) -> str:
-    """'Boulangerie Martin', 'Lyon' -> 'boulangerie-martin-lyon' (ASCII, <= 60 chars)."""
+    """'Boulangerie Martin', 'Lyon' -> 'boulangerie-martin-lyon' (ASCII, <= 60 chars); a name and city
+    that give nothing (only symbols) -> 'site-<random>'."""
     name_slug = slugify_text(name, 200)
     city_slug = slugify_text(city, 200)
     # "Leeds Rapid Plumbing" in Leeds already says where it is; do not repeat the city.
     if city_slug and f"-{city_slug}-" not in f"-{name_slug}-":
         name_slug = f"{name_slug}-{city_slug}" if name_slug else city_slug
-    return slugify_text(name_slug, 60) or "site"
+    return slugify_text(name_slug, 60) or f"site-{random_slug_suffix()}"
 
 
 def sector_family(sector: str, business_name: str = "", description: str = "") -> str:

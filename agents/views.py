@@ -15,21 +15,35 @@ from gateway.throttling import CustomerPageThrottle, throttle_page
 SITE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=60"}
 
 
+def _read(name: str) -> bytes | None:
+    """The file's bytes, or None when there is no *file* by that name: a directory (FileSystemStorage
+    says it "exists") or a name that vanished between the check and the read is a 404, not a 500."""
+    if not default_storage.exists(name):
+        return None
+    try:
+        with default_storage.open(name, "rb") as fh:
+            return fh.read()
+    except (IsADirectoryError, NotADirectoryError, FileNotFoundError):
+        return None
+
+
 @require_safe
 @throttle_page(CustomerPageThrottle)
 def published_site(request: HttpRequest, slug: str, path: str = "") -> HttpResponse:
-    normalised = posixpath.normpath("/" + path).lstrip("/")
-    if normalised.startswith("..") or "\\" in path:
+    segments = path.split("/")
+    # `..` and `.` segments are refused, not resolved: /sites/a/../b/ must never reach site b's files.
+    if "\\" in path or "\x00" in path or any(segment in ("..", ".") for segment in segments):
         raise Http404("No such file")
+    normalised = posixpath.normpath("/" + path).lstrip("/")
     if path == "" or path.endswith("/"):
         normalised = posixpath.join(normalised, "index.html") if normalised not in ("", ".") else "index.html"
     name = f"sites/{slug}/{normalised}"
-    if not default_storage.exists(name) and default_storage.exists(f"{name}/index.html"):
-        name = f"{name}/index.html"
-    if not default_storage.exists(name):
+    body = _read(name)
+    if body is None and not name.endswith("/index.html"):
+        name = f"{name}/index.html"  # /sites/<slug>/about serves about/index.html
+        body = _read(name)
+    if body is None:
         raise Http404("No such file")
-    with default_storage.open(name, "rb") as fh:
-        body = fh.read()
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type in {"image/svg+xml", "application/xml"}:
         content_type += "; charset=utf-8"

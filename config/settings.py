@@ -276,6 +276,8 @@ METRICS_RETENTION_DAYS = _env("METRICS_RETENTION_DAYS", int, 30)  # raw agent ru
 # Alert thresholds, checked by every rollup (one staff email per 5-minute window).
 METRICS_ALERT_ERROR_RATE = _env("METRICS_ALERT_ERROR_RATE", float, 0.01)  # share of attempts that fail
 METRICS_ALERT_OLDEST_WAITING_SECONDS = _env("METRICS_ALERT_OLDEST_WAITING_SECONDS", float, 300.0)
+# An unhandled exception's group is emailed to staff at most once per this many seconds (by the rollup).
+METRICS_ERROR_MAIL_WINDOW_SECONDS = _env("METRICS_ERROR_MAIL_WINDOW_SECONDS", int, 3600)
 METRICS_ALERT_DB_CONNECTIONS = _env("METRICS_ALERT_DB_CONNECTIONS", int, 80)  # Postgres pg_stat_activity
 
 # --- REST framework ----------------------------------------------------------
@@ -297,6 +299,16 @@ REST_FRAMEWORK = {
         "customer": _env("THROTTLE_CUSTOMER", str, "300/min"),
     },
 }
+
+# Who the client of an anonymous request is, for rate limits (gateway/throttling.py). X-Forwarded-For is
+# whatever the client wrote unless a proxy we run rewrote it, so it is read only as far as we trust it:
+# TRUSTED_PROXY_COUNT proxies in front of us each append the address they saw (0: none, REMOTE_ADDR is
+# the client). CLIENT_IP_HEADER names a header the platform sets itself and clients cannot forge;
+# on Vercel (VERCEL=1) it defaults to X-Vercel-Forwarded-For, which Vercel overwrites on every request.
+TRUSTED_PROXY_COUNT = _env("TRUSTED_PROXY_COUNT", int, 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("Environment variable TRUSTED_PROXY_COUNT is invalid: it must be 0 or more.")
+CLIENT_IP_HEADER = _env("CLIENT_IP_HEADER", str, "X-Vercel-Forwarded-For" if _env("VERCEL", bool, False) else "")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Site factory API",
@@ -331,7 +343,15 @@ LOGGING = {
     "filters": {"context": {"()": "metrics.logging.ContextFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # No `mail_admins` handler (Django's default on the "django" logger): a mail sent from inside a
+    # request costs that request an SMTP round trip, and any client could flood staff with them
+    # (a bad Host header, a crafted path). Unhandled exceptions are recorded as error groups
+    # instead, and the rollup mails each group once per window (metrics.alerts.mail_error_digest).
+    # DisallowedHost is a client's mistake: logged, never mailed.
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
 
 # --- Production hardening ------------------------------------------------------

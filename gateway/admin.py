@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from gateway.models import REPROCESSABLE_STATUSES, EventStatus, WebhookEvent
+from gateway.models import REPROCESSABLE_STATUSES, EventStatus, SignedRequest, WebhookEvent
 from gateway.services import webhook_reprocess
 from orchestration.admin import Done, Plan, badge, confirmed_act
 from orchestration.services import Actor
@@ -114,3 +114,19 @@ class MaskedTokenAdmin(TokenAdmin):
 
 admin.site.unregister(TokenProxy)
 admin.site.register(TokenProxy, MaskedTokenAdmin)
+
+
+@admin.register(SignedRequest)
+class SignedRequestAdmin(admin.ModelAdmin):
+    """The webhook-ids the engine's signed routes accepted in the last 15 minutes (replays of
+    them answer "duplicate"): read-only, for staff looking into a refused or replayed call."""
+
+    list_display = ["received_at", "route", "webhook_id"]
+    search_fields = ["webhook_id", "route"]
+    ordering = ["-received_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SignedRequest | None = None) -> bool:
+        return False

@@ -49,3 +49,23 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.type} {self.external_id} ({self.status})"
+
+
+class SignedRequest(models.Model):
+    """A webhook-id the engine's own signed routes accepted (a dispatch to an agent route, a kick
+    of /api/workflows/execute): each is accepted once per route, so a replay of captured bytes and
+    headers answers "duplicate" and runs nothing. Rows outlive the signature's 5-minute window
+    (after which a replay fails the timestamp check anyway) and are then pruned."""
+
+    id = models.BigAutoField(primary_key=True)
+    route = models.CharField(max_length=200)
+    webhook_id = models.CharField(max_length=255)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["route", "webhook_id"], name="signed_request_once_per_route"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.webhook_id}"

@@ -6,8 +6,9 @@
 - `IsTokenClientOrStaff`: any DRF token (intake integrations) or a staff session.
 - `IsCron`: `Authorization: Bearer $CRON_SECRET` (Vercel cron; see gateway/authentication.py).
 - `IsCronOrStaff`: either the cron or a staff user (the metrics rollup).
-- `SignedByEngine`: a Standard Webhooks signature with a live key (the engine's
-  own calls and the agents' callbacks); the verified webhook-id is kept on the request.
+- `SignedByEngine`: a Standard Webhooks signature with a live key, for this route
+  (gateway/signatures.py: the engine's own calls and the agents' callbacks each have
+  their key); the verified webhook-id is kept on the request.
 - `Public`: anyone (health, schema, docs, the Stripe webhook, which checks its own signature).
 """
 
@@ -99,5 +100,5 @@ class SignedByEngine(BasePermission):
     """Verifies the raw body before any parsing; a failure is a 400 `bad_signature`."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        request.webhook_id = standard_verify(request.body, request.headers)
+        request.webhook_id = standard_verify(request.body, request.headers, route=request.path_info)
         return True

@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.brief import clean_brief, validate_brief
 from orchestration.models import Task, WorkflowRun
 from orders.models import DEFAULT_PAGES, Language, Project
 from orders.selectors import project_progress
@@ -63,6 +64,15 @@ class ProjectCreateSerializer(serializers.Serializer):
         if repeated:
             raise serializers.ValidationError(f"Page titles must be unique; repeated: {', '.join(repeated)}.")
         return pages
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The setup step's own validation (agents.brief.validate_brief), on what would be stored:
+        what intake accepts, setup accepts, so no order is paid for that can only fail. Returns the
+        cleaned brief (the form setup and the agents read)."""
+        errors = validate_brief(attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return clean_brief(attrs)
 
 
 class ProgressSerializer(serializers.Serializer):

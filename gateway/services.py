@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from gateway.exceptions import MalformedBody, UnknownObject
-from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, WebhookEvent
+from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, SignedRequest, WebhookEvent
 from orchestration import clock, dispatch
 from orchestration.dispatch import Report
 from orchestration.exceptions import IllegalTransition
@@ -174,6 +176,32 @@ def _apply_agent(row: WebhookEvent) -> WebhookEvent:
         run_id = Task.objects.filter(id=report.task_id).values_list("run_id", flat=True).first()
         dispatch.kick_on_commit(run_id)  # start what the report made ready (E9)
     return _finish(row, EventStatus.PROCESSED, f"{report.type} applied to task {report.task_id}.")
+
+
+# --- The engine's own signed routes -------------------------------------------------------------
+
+# Longer than a signature stays valid (5 minutes either side of its timestamp), so no replay
+# outlives its row: past that, the timestamp check refuses it.
+SIGNED_REQUEST_MEMORY = timedelta(minutes=15)
+
+
+def signed_request_accept(*, route: str, webhook_id: str) -> bool:
+    """True the first time `webhook_id` is seen on `route`, False for a replay (one transaction).
+
+    Recorded before the work runs, and committed at once: the work (an agent's action, a tick)
+    is many transactions of its own, and a replay must not run it even while the first runs.
+    Real time, like the signature's timestamp check (not the engine's injectable clock).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        SignedRequest.objects.filter(received_at__lt=now - SIGNED_REQUEST_MEMORY).delete()
+        try:
+            with transaction.atomic():
+                SignedRequest.objects.create(route=route[:200], webhook_id=webhook_id, received_at=now)
+        except IntegrityError:
+            logger.warning("signed request replayed", extra={"action": "signed_request_replay", "route": route[:200]})
+            return False
+    return True
 
 
 # --- Staff ----------------------------------------------------------------------------------------

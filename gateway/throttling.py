@@ -1,8 +1,11 @@
 """Rate limits per scope (rates in settings REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]).
 
-One base keyed by the client (its user when authenticated, else its address:
-on Vercel `X-Forwarded-For` is set by the platform, not the client) and one small
-subclass per scope. The clock is DRF's `timer` class attribute: tests move it.
+One base keyed by the client (its user when authenticated, else its address) and
+one small subclass per scope. The address is `client_address`: REMOTE_ADDR, or the
+hop our own proxies saw (TRUSTED_PROXY_COUNT), or a header the platform sets
+(CLIENT_IP_HEADER; Vercel's X-Vercel-Forwarded-For there), never what a client wrote
+into X-Forwarded-For: rotating that header would otherwise dodge every limit.
+The clock is DRF's `timer` class attribute: tests move it.
 Counts live in Django's cache (per instance with the default local-memory cache).
 """
 
@@ -14,6 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
@@ -22,8 +26,30 @@ logger = logging.getLogger("gateway")
 ViewFunc = Callable[..., HttpResponse]
 
 
+def client_address(request: Request | HttpRequest) -> str:
+    """The client's address as far as we can trust it (see CLIENT_IP_HEADER and TRUSTED_PROXY_COUNT
+    in config/settings.py)."""
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    if settings.CLIENT_IP_HEADER:
+        platform = (request.headers.get(settings.CLIENT_IP_HEADER) or "").split(",")[0].strip()
+        if platform:
+            return platform[:64]
+    count = settings.TRUSTED_PROXY_COUNT
+    if count:
+        hops = [hop.strip() for hop in str(request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",")]
+        hops = [hop for hop in hops if hop]
+        # Each of our `count` proxies appended what it saw: the outermost one's entry is the client.
+        # Anything to its left was written by the client. Fewer hops: it did not come through them.
+        if len(hops) >= count:
+            return hops[-count][:64]
+    return remote
+
+
 class ClientRateThrottle(SimpleRateThrottle):
     """Base (do not use directly): `scope` names the rate."""
+
+    def get_ident(self, request: Request | HttpRequest) -> str:
+        return client_address(request)
 
     def get_cache_key(self, request: Request | HttpRequest, view: Any) -> str:
         user = getattr(request, "user", None)

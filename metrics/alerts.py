@@ -1,21 +1,31 @@
 """Alerts: thresholds checked by every rollup. A breach becomes an error record (grouped
 by alert) and the window's alerts go to staff in ONE email (mail_admins), however
 often the rollup runs in that window: the notice row's unique window decides who sends.
+
+Unhandled exceptions (of requests and commands) are mailed here too, not by Django's
+per-request AdminEmailHandler: `mail_error_digest`, run by every rollup, sends one email
+listing the groups with unmailed occurrences, each group at most once per
+METRICS_ERROR_MAIL_WINDOW_SECONDS. A hundred failing requests make one email, sent by
+the cron, never from inside a request.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from metrics.errors import record_error
-from metrics.models import AlertNotice, Rollup
+from metrics.models import AlertNotice, ErrorGroup, Rollup
+
+# Groups listed in one digest; the rest wait for the next rollup (5 minutes).
+MAX_GROUPS_PER_DIGEST = 50
 
 logger = logging.getLogger("metrics")
 
@@ -112,3 +122,29 @@ def _notice_for(rollup: Rollup, alerts: list[Alert], now: datetime) -> tuple[Ale
             return notice, True
     except IntegrityError:
         return AlertNotice.objects.select_for_update().get(window_start=rollup.window_start), False
+
+
+def mail_error_digest(*, now: datetime) -> list[ErrorGroup]:
+    """Email staff once about the error groups with occurrences not yet mailed, each group at most
+    once per window; returns the groups mailed. Safe to run concurrently: each group is claimed by a
+    conditional UPDATE, and only what this call claimed goes into its email."""
+    window = timedelta(seconds=settings.METRICS_ERROR_MAIL_WINDOW_SECONDS)
+    due = Q(mail_pending_since__isnull=False) & (Q(mailed_at__isnull=True) | Q(mailed_at__lte=now - window))
+    claimed: list[ErrorGroup] = []
+    with transaction.atomic():
+        for group in ErrorGroup.objects.filter(due).order_by("-last_seen")[:MAX_GROUPS_PER_DIGEST]:
+            if ErrorGroup.objects.filter(due, id=group.id).update(mailed_at=now, mail_pending_since=None):
+                claimed.append(group)
+        if not claimed:
+            return []
+        subject = f"{len(claimed)} error group(s) with new occurrences"
+        admin = settings.SITE_URL + reverse("admin:metrics_errorgroup_changelist")
+        lines = [
+            f"- {g.error_type} at {g.location}: {g.count} in all, last {g.last_seen:%Y-%m-%d %H:%M:%S} UTC\n"
+            f"  {g.message[:300]}"
+            for g in claimed
+        ]
+        body = "\n".join(lines) + f"\n\nErrors: {admin}\n"
+        transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
+    logger.info("error digest mailed", extra={"action": "error_digest", "groups": len(claimed)})
+    return claimed

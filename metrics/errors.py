@@ -81,10 +81,15 @@ def record_error(
     project_id: Any = None,
     run_id: Any = None,
     task_id: int | None = None,
+    mail_staff: bool = False,
 ) -> ErrorGroup:
-    """Count one occurrence in its group, creating the group on first sight."""
+    """Count one occurrence in its group, creating the group on first sight. `mail_staff` marks the
+    group for the next error digest (metrics.alerts.mail_error_digest), which emails staff once per
+    group and window; nothing is sent from here."""
     now = clock.now()
     key = fingerprint(error_type, location)
+    if mail_staff:
+        ErrorGroup.objects.filter(fingerprint=key, mail_pending_since__isnull=True).update(mail_pending_since=now)
     latest = {
         "message": message[:10_000],
         "traceback": traceback[:50_000],
@@ -102,16 +107,22 @@ def record_error(
                     location=location[:300],
                     count=1,
                     first_seen=now,
+                    mail_pending_since=now if mail_staff else None,
                     **latest,
                 )
         except IntegrityError:  # created by a concurrent writer between our update and insert
             ErrorGroup.objects.filter(fingerprint=key).update(count=F("count") + 1, **latest)
+            if mail_staff:
+                ErrorGroup.objects.filter(fingerprint=key, mail_pending_since__isnull=True).update(
+                    mail_pending_since=now
+                )
     return ErrorGroup.objects.get(fingerprint=key)
 
 
 def record_exception(exc: BaseException, *, message: str, context: str) -> None:
     """Record an unhandled exception (a request's, a command's) as a grouped error, never
     raising: the database may be why it failed, and the original error must not be masked.
+    Staff hear of it through the next error digest (once per group and window), not from here.
     `context` names where it happened in the log line when recording itself fails."""
     try:
         record_error(
@@ -119,6 +130,7 @@ def record_exception(exc: BaseException, *, message: str, context: str) -> None:
             location=location_of(exc),
             message=message,
             traceback="".join(tb.format_exception(exc)),
+            mail_staff=True,
         )
     except DatabaseError:
         logger.exception(f"could not record the {context}'s error", extra={"action": "record_error"})

@@ -21,6 +21,10 @@ class ErrorGroup(models.Model):
     last_project_id = models.UUIDField(null=True, blank=True)
     last_run_id = models.UUIDField(null=True, blank=True)
     last_task_id = models.BigIntegerField(null=True, blank=True)
+    # Staff are emailed about unhandled exceptions once per group and window, by the rollup cron,
+    # never from inside the request that failed (metrics.alerts.mail_error_digest).
+    mail_pending_since = models.DateTimeField(null=True, blank=True)  # first occurrence not yet emailed
+    mailed_at = models.DateTimeField(null=True, blank=True)  # when staff were last emailed about it
 
     class Meta:
         ordering = ["-last_seen"]

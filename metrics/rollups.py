@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min, Q, QuerySet
 
-from metrics.alerts import check_alerts
+from metrics.alerts import check_alerts, mail_error_digest
 from metrics.models import Rollup
 from orchestration import clock
 from orchestration.models import (
@@ -414,6 +414,7 @@ def rollup_windows(*, now: datetime | None = None, since: datetime | None = None
     written = [r for r in stored if r.window_start in starts]
     latest_row = written[-1]
     check_alerts(latest_row, now=now)
+    mail_error_digest(now=now)  # unhandled exceptions: one email per group and window, from the cron
     logger.info(
         "metrics rolled up",
         extra={

@@ -34,15 +34,14 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from standardwebhooks.webhooks import Webhook
 
+from gateway.signatures import standard_sign
 from metrics.errors import location_of
 from metrics.logging import log_context
 from orchestration import clock, services
@@ -72,22 +71,18 @@ RETRYABLE_STATUSES = {408, 425, 429}
 SUCCEEDED, FAILED, CONTINUED, STALE, DISPATCHED = "succeeded", "failed", "continued", "stale", "dispatched"
 
 
-def signed_headers(body: bytes, *, msg_id: str) -> dict[str, str]:
-    """Standard Webhooks headers for `body`, signed with the current key (WEBHOOK_SECRET);
-    receivers accept it and WEBHOOK_SECRET_NEXT, so keys rotate without downtime (E14)."""
+def signed_headers(body: bytes, *, msg_id: str, route: str) -> dict[str, str]:
+    """Standard Webhooks headers for `body` sent to `route`, signed with the current key (WEBHOOK_SECRET)
+    or, for the engine's own routes, the key derived from it for that route (gateway.signatures:
+    a signature verifies at its one route only); receivers accept it and WEBHOOK_SECRET_NEXT, so
+    keys rotate without downtime (E14)."""
     secret = settings.WEBHOOK_SECRET
     if not secret:
         raise ImproperlyConfigured("HTTP dispatch needs WEBHOOK_SECRET (a whsec_ key) to sign its calls.")
     try:
-        webhook = Webhook(secret)
+        return standard_sign(body, msg_id=msg_id, route=route, secret=secret)
     except (ValueError, binascii.Error) as exc:
         raise ImproperlyConfigured("WEBHOOK_SECRET is not a valid whsec_<base64> key.") from exc
-    now = datetime.now(UTC)  # real time: the receiver checks it against its own clock
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": webhook.sign(msg_id, now, body.decode()),
-    }
 
 
 @dataclass(frozen=True)
@@ -196,7 +191,7 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
     body = json.dumps(_request_body(task, deadline, respond_async)).encode()
     url = settings.AGENTS_BASE_URL + agent_path(task.action)
     try:
-        headers = signed_headers(body, msg_id=f"dispatch_{task.id}_{task.lease_token}")
+        headers = signed_headers(body, msg_id=f"dispatch_{task.id}_{task.lease_token}", route=agent_path(task.action))
     except ImproperlyConfigured as exc:
         return _fail(task, str(exc), retryable=False)
     heartbeater.track(task.id, task.lease_token, task.timeout_seconds)
@@ -357,7 +352,10 @@ def call_back(report: Report, url: str, *, sleep: Callable[[float], None] = time
             response = requests.post(
                 url,
                 data=body,
-                headers={"Content-Type": "application/json", **signed_headers(body, msg_id=msg_id)},
+                headers={
+                    "Content-Type": "application/json",
+                    **signed_headers(body, msg_id=msg_id, route=CALLBACK_PATH),
+                },
                 timeout=(CONNECT_TIMEOUT_SECONDS, 30.0),
                 allow_redirects=False,
             )
@@ -395,7 +393,10 @@ def kick(run_id: Any = None) -> None:
         requests.post(
             settings.AGENTS_BASE_URL + EXECUTE_PATH,
             data=body,
-            headers={"Content-Type": "application/json", **signed_headers(body, msg_id=f"kick_{time.time_ns()}")},
+            headers={
+                "Content-Type": "application/json",
+                **signed_headers(body, msg_id=f"kick_{time.time_ns()}", route=EXECUTE_PATH),
+            },
             timeout=KICK_TIMEOUT_SECONDS,
             allow_redirects=False,
         )

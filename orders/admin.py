@@ -100,7 +100,10 @@ class ProjectAdmin(admin.ModelAdmin):
             },
         ),
         ("Record", {"fields": ("status_token", "created_at", "updated_at"), "classes": ("collapse",)}),
+        # Who reads it over the API (issue 14); staff hand rows migrated without one to their integration.
+        ("Owner", {"fields": ("owner",)}),
     )
+    raw_id_fields = ("owner",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from the intake API and Stripe, never typed in

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -39,6 +40,11 @@ class Project(models.Model):
     brand_color = models.CharField(max_length=7, default="#2563eb")
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.FR)
     contact_email = models.EmailField()
+    # Who may read it over the API: the user whose token or session created it (staff see all).
+    # Null for orders made by staff tooling; deleting a user keeps their orders, for staff only.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
+    )
     slug = models.SlugField(max_length=80, unique=True, null=True, blank=True)  # fixed by the setup step
     status = models.CharField(max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.AWAITING_PAYMENT)
     status_token = models.CharField(max_length=64, unique=True, default=new_status_token, editable=False)

@@ -5,10 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
 
 from orchestration import clock
 from orchestration.models import TaskStatus, WorkflowRun
 from orders.models import Project, ProjectStatus
+
+
+def projects_visible_to(user: AbstractBaseUser | AnonymousUser | None) -> QuerySet[Project]:
+    """The projects `user` may see over the API: every one for active staff, else their own
+    (the ones their token or session created). Anyone else sees none: an unknown id and
+    another customer's id look the same (404), so ids cannot be probed."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Project.objects.none()
+    if user.is_staff:
+        return Project.objects.all()
+    return Project.objects.filter(owner=user)
 
 
 def project_latest_run(project: Project) -> WorkflowRun | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from orchestration import clock
@@ -28,9 +29,12 @@ def project_create(
     pages: list[str] | None = None,
     brand_color: str = "#2563eb",
     language: str = "fr",
+    owner: AbstractBaseUser | None = None,
 ) -> Project:
-    """Record a validated brief as a project awaiting payment."""
+    """Record a validated brief as a project awaiting payment, owned by the API user who sent it
+    (None: made by staff tooling, the demo or the load test; then only staff see it over the API)."""
     project = Project.objects.create(
+        owner=owner if owner is not None and owner.is_authenticated else None,
         business_name=business_name,
         contact_email=contact_email,
         sector=sector,

@@ -8,14 +8,16 @@ from django.db import IntegrityError, transaction
 
 from agents.actions.common import brief_data, project_of, status_url
 from agents.ads import campaign_summary
-from agents.brief import slugify_business, validate_brief
+from agents.brief import random_slug_suffix, slugify_business, validate_brief
 from agents.mail import send_email
 from agents.side_effects import perform_once
-from orchestration.exceptions import PermanentError
+from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.registry import TaskContext, action
 from orders.models import Project
 
-MAX_SLUG_TRIES = 50
+# Readable variants first (`name-2` ... `name-9`), then a random suffix: a slug never fails an order.
+MAX_NUMBERED_SLUGS = 9
+MAX_RANDOM_SLUG_TRIES = 20
 
 
 @action("core-platform.setup")
@@ -38,19 +40,27 @@ def setup(ctx: TaskContext) -> dict[str, Any]:
 
 
 def fix_slug(project: Project) -> str:
-    """Give the project a unique slug once; a retry keeps the one it got."""
-    base = slugify_business(project.business_name, project.city) or "site"
-    for n in range(1, MAX_SLUG_TRIES + 1):
-        candidate = base if n == 1 else f"{base[:55]}-{n}"
+    """Give the project a unique slug once; a retry keeps the one it got.
+
+    The name's slug if free, else the first free `-2` ... `-9` variant, else `<slug>-<6 random
+    characters>`: a thousand bakeries called the same never run out (the old numbered-only scheme
+    failed the 51st order for good). The unique constraint decides races between two setups.
+    """
+    base = slugify_business(project.business_name, project.city)
+    taken = set(Project.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    numbered = [base, *(f"{base[:57]}-{n}" for n in range(2, MAX_NUMBERED_SLUGS + 1))]
+    randomised = (f"{base[:53]}-{random_slug_suffix()}" for _ in range(MAX_RANDOM_SLUG_TRIES))
+    for candidate in (*(c for c in numbered if c not in taken), *randomised):
         try:
             with transaction.atomic():
                 if Project.objects.filter(id=project.id, slug__isnull=True).update(slug=candidate):
                     return candidate
-        except IntegrityError:  # taken by another project: try the next suffix
+        except IntegrityError:  # taken by another project meanwhile: try the next one
             continue
         project.refresh_from_db(fields=["slug"])
         return project.slug or candidate
-    raise PermanentError(f"No free slug for {base!r} after {MAX_SLUG_TRIES} tries")
+    # 20 random 6-character suffixes all taken: not a fact about the brief; a retry draws again.
+    raise RetryableError(f"No free slug for {base!r} after {MAX_RANDOM_SLUG_TRIES} random suffixes")
 
 
 @action("core-platform.notify")

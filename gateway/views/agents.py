@@ -29,7 +29,7 @@ from gateway.functions import budget_for
 from gateway.parsers import json_object
 from gateway.permissions import SignedByEngine
 from gateway.serializers import AgentReportSerializer
-from gateway.services import agent_report_receive
+from gateway.services import agent_report_receive, signed_request_accept
 from gateway.throttling import WebhookThrottle
 from gateway.views.base import JsonApi
 from orchestration import dispatch
@@ -101,11 +101,18 @@ class AgentActionView(JsonApi, APIView):
             get_action(body["action"])
         except UnknownAction as exc:
             raise UnknownObject(str(exc), code="unknown_action") from exc
+        if not signed_request_accept(route=request.path_info, webhook_id=request.webhook_id):
+            return Response(duplicate_receipt(request.webhook_id))
         budget = budget_for(request.path)
         if body["respond"] == "async":
             threading.Thread(target=_run_and_call_back, args=(body, budget), name="agent-callback", daemon=True).start()
             return Response({"accepted": True, "taskId": body["taskId"]}, status=status.HTTP_202_ACCEPTED)
         return Response(dispatch.run_dispatched(body, budget=budget).as_body())
+
+
+def duplicate_receipt(webhook_id: str) -> dict[str, Any]:
+    """What a replayed signed request gets: a 2xx, so a sender's retry stops, and nothing run."""
+    return {"received": True, "duplicate": True, "ran": False, "webhookId": webhook_id}
 
 
 def _run_and_call_back(body: dict[str, Any], budget: Budget) -> None:

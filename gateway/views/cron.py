@@ -31,7 +31,8 @@ from gateway.functions import budget_for
 from gateway.parsers import json_object
 from gateway.permissions import IsCron, IsCronOrStaff, SignedByEngine
 from gateway.serializers import ErrorSerializer, ExecuteSerializer
-from gateway.views.agents import SIGNATURE_HEADERS
+from gateway.services import signed_request_accept
+from gateway.views.agents import SIGNATURE_HEADERS, duplicate_receipt
 from gateway.views.base import JsonApi
 from metrics.rollups import rollup
 from orchestration import clock, dispatch
@@ -91,6 +92,8 @@ class ExecuteView(JsonApi, APIView):
         serializer = ExecuteSerializer(data=json_object(request.body))
         serializer.is_valid(raise_exception=True)
         run_id = _run_to_execute(serializer.validated_data["runId"], serializer.validated_data["projectId"])
+        if not signed_request_accept(route=request.path_info, webhook_id=request.webhook_id):
+            return Response(duplicate_receipt(request.webhook_id))
         # A run's own work only: recovery and repair are the cron tick's job.
         report = tick(budget=budget_for(request.path), run_id=run_id, recover=run_id is None)
         due = Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=clock.now())

@@ -31,10 +31,18 @@ from gateway.throttling import StaffThrottle
 from gateway.views.base import JsonApi
 from orchestration.models import RunStatus, Task, WorkflowRun
 from orchestration.services import Actor, run_cancel, run_replay, task_retry
+from orders.selectors import projects_visible_to
 
 
-def _run(run_id: Any) -> WorkflowRun:
-    run = WorkflowRun.objects.filter(id=run_id).first()
+def runs_visible_to(user: Any) -> QuerySet[WorkflowRun]:
+    """Staff see every run; anyone else (an integration's user holding the model permissions)
+    only the runs of their own projects. Another's run is a 404, like an unknown one."""
+    runs = WorkflowRun.objects.all()
+    return runs if user.is_staff else runs.filter(project__in=projects_visible_to(user))
+
+
+def _run(run_id: Any, user: Any) -> WorkflowRun:
+    run = runs_visible_to(user).filter(id=run_id).first()
     if run is None:
         raise UnknownObject(f"No workflow run {run_id}.", code="unknown_run")
     return run
@@ -62,7 +70,7 @@ class RunListView(JsonApi, ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[WorkflowRun]:
-        runs = WorkflowRun.objects.order_by("-created_at")
+        runs = runs_visible_to(self.request.user).order_by("-created_at")
         wanted = self.request.query_params.get("status")
         if wanted:
             if wanted not in RunStatus.values:
@@ -83,7 +91,7 @@ class RunDetailView(JsonApi, APIView):
 
     @extend_schema(responses={200: RunDetailSerializer}, operation_id="run_get")
     def get(self, request: Request, run_id: Any) -> Response:
-        return Response(RunDetailSerializer(_run(run_id)).data)
+        return Response(RunDetailSerializer(_run(run_id, request.user)).data)
 
 
 class RunCancelView(JsonApi, APIView):
@@ -95,7 +103,9 @@ class RunCancelView(JsonApi, APIView):
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = run_cancel(
-            run=_run(run_id), actor=Actor.of_user(request.user), reason=serializer.validated_data["reason"]
+            run=_run(run_id, request.user),
+            actor=Actor.of_user(request.user),
+            reason=serializer.validated_data["reason"],
         )
         return Response(RunDetailSerializer(run).data)
 
@@ -109,7 +119,7 @@ class RunReplayView(JsonApi, APIView):
         serializer = ReplaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         run = run_replay(
-            run=_run(run_id),
+            run=_run(run_id, request.user),
             actor=Actor.of_user(request.user),
             mode=serializer.validated_data["mode"],
             from_step=serializer.validated_data["from_step"],
@@ -123,7 +133,10 @@ class TaskRetryView(JsonApi, APIView):
 
     @extend_schema(request=None, responses={200: TaskSerializer}, operation_id="task_retry")
     def post(self, request: Request, task_id: int) -> Response:
-        task = Task.objects.filter(id=task_id).first()
+        tasks = (
+            Task.objects.all() if request.user.is_staff else Task.objects.filter(run__in=runs_visible_to(request.user))
+        )
+        task = tasks.filter(id=task_id).first()
         if task is None:
             raise UnknownObject(f"No task {task_id}.", code="unknown_task")
         return Response(TaskSerializer(task_retry(task=task, actor=Actor.of_user(request.user))).data)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from agents.brief import DEFAULT_PAGES, Brief, InvalidBrief, page_kind, sector_family, slugify_business, validate_brief
@@ -101,12 +103,18 @@ def test_text_is_normalised():
         ("Cabinet Durand & Associés", "Bordeaux", "cabinet-durand-associes-bordeaux"),
         ("Leeds Rapid Plumbing", "Leeds", "leeds-rapid-plumbing"),
         ("Çà et là", "", "ca-et-la"),
-        ("!!!", "", "site"),
+        ("Пекарня Иван", "Москва", "pekarnya-ivan-moskva"),
+        ("Αρτοποιείο", "Αθήνα", "artopoieio-athina"),
         ("L'Île Flottante", "Saint-Étienne", "l-ile-flottante-saint-etienne"),
     ],
 )
 def test_slugify_business(name, city, slug):
     assert slugify_business(name, city) == slug
+
+
+def test_a_name_with_no_letters_at_all_gets_a_short_random_slug():
+    first, second = slugify_business("!!!", ""), slugify_business("!!!", "")
+    assert re.fullmatch(r"site-[a-z0-9]{6}", first) and first != second
 
 
 def test_long_slug_is_cut_at_a_hyphen_within_60_ascii_chars():

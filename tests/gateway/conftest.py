@@ -20,6 +20,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
+from gateway.signatures import CALLBACK_ROUTE, route_key
 from orders.models import Project
 from orders.services import project_create
 
@@ -128,19 +129,28 @@ def post_stripe(client: APIClient, event: dict[str, Any] | bytes, **sign: Any) -
 
 
 def standard_headers(
-    body: bytes, *, secret: str = WEBHOOK_SECRET, msg_id: str | None = None, timestamp: float | None = None
+    body: bytes,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    msg_id: str | None = None,
+    timestamp: float | None = None,
+    route: str = CALLBACK_ROUTE,
 ) -> dict[str, str]:
+    """Signed as a sender to `route` signs (the callback route: `secret` itself; the engine's own
+    routes: the key derived from it for that route, gateway.signatures.route_key)."""
     msg_id = msg_id or f"msg_{time.time_ns()}"
     moment = datetime.fromtimestamp(timestamp if timestamp is not None else time.time(), tz=UTC)
     return {
         "HTTP_WEBHOOK_ID": msg_id,
         "HTTP_WEBHOOK_TIMESTAMP": str(int(moment.timestamp())),
-        "HTTP_WEBHOOK_SIGNATURE": Webhook(secret).sign(msg_id, moment, body.decode()),
+        "HTTP_WEBHOOK_SIGNATURE": Webhook(route_key(secret, route)).sign(msg_id, moment, body.decode()),
     }
 
 
 def post_signed(client: APIClient, path: str, payload: Any, **sign: Any) -> Any:
+    """POST `payload` to `path`, signed for that route (see standard_headers)."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sign.setdefault("route", path.split("?", 1)[0])
     return client.post(path, data=body, content_type="application/json", **standard_headers(body, **sign))
 
 

@@ -16,7 +16,8 @@ from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.models import OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.services import run_start
-from tests.gateway.conftest import assert_error
+from orders.services import project_create
+from tests.gateway.conftest import BRIEF, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -126,12 +127,20 @@ def _integration(*codenames: str) -> tuple[APIClient, User]:
     return client, user
 
 
+def _own(run: WorkflowRun, user: User) -> WorkflowRun:
+    """Make `run` the run of a project `user` created: non-staff see only their own projects' runs."""
+    run.project = project_create(**BRIEF, owner=user)
+    run.save(update_fields=["project"])
+    return run
+
+
 READ = ("view_workflowrun", "view_task")
 ACT = ("change_workflowrun", "change_task")
 
 
 def test_an_integration_with_view_permissions_reads_runs_but_cannot_act(failed_run: WorkflowRun) -> None:
-    client, _ = _integration(*READ)
+    client, user = _integration(*READ)
+    _own(failed_run, user)
 
     listing = client.get("/api/orchestration/runs/")
     detail = client.get(f"/api/orchestration/runs/{failed_run.id}/")
@@ -151,8 +160,8 @@ def test_an_integration_with_view_permissions_reads_runs_but_cannot_act(failed_r
 
 def test_an_integration_with_change_permissions_acts_and_is_recorded(failed_run: WorkflowRun) -> None:
     client, user = _integration(*READ, *ACT)
-    running = run_start(workflow="test-diamond")
-    dead = Task.objects.get(run=failed_run, step="c")
+    running = _own(run_start(workflow="test-diamond"), user)
+    dead = Task.objects.get(run=_own(failed_run, user), step="c")
 
     cancel = client.post(f"/api/orchestration/runs/{running.id}/cancel", {"reason": "by the bot"}, format="json")
     retry = client.post(f"/api/orchestration/tasks/{dead.id}/retry")

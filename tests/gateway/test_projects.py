@@ -99,7 +99,9 @@ def test_intake_needs_a_token_or_staff(api: APIClient, outsider_client: APIClien
     assert not Project.objects.exists()
 
 
-def test_a_project_reads_back_with_its_contract_fields(integration_client: APIClient, project: Project) -> None:
+def test_a_project_reads_back_with_its_contract_fields(integration_client: APIClient) -> None:
+    created = integration_client.post("/api/projects/", BRIEF, format="json")
+    project = Project.objects.get(id=created.json()["id"])  # owned by the integration that created it
     project.site_url = "https://boulangerie.example/"
     project.save()
 

@@ -58,7 +58,7 @@ def _tampered_stripe(client: APIClient, project: Project) -> tuple[Any, list[str
 def _standard(*, tamper: bool = False, **sign: Any) -> Send:
     def send(client: APIClient, project: Project) -> tuple[Any, list[str]]:
         body = json.dumps({"runId": None}).encode()
-        headers = standard_headers(body, **sign)
+        headers = standard_headers(body, route="/api/workflows/execute", **sign)
         sent = body.replace(b"null", b"1") if tamper else body
         response = client.post("/api/workflows/execute", data=sent, content_type="application/json", **headers)
         return response, [headers["HTTP_WEBHOOK_SIGNATURE"], headers["HTTP_WEBHOOK_SIGNATURE"].split(",", 1)[1]]

@@ -165,7 +165,7 @@ def signature_for(case: Any, body: bytes) -> dict[str, str]:
     if case.path == STRIPE_ROUTE:
         return {"Stripe-Signature": stripe.WebhookSignature.generate_signature_header(body.decode(), STRIPE_SECRET)}
     # The engine's own signer (what dispatch and kicks send), with a fresh id: no dedup short cut.
-    return signed_headers(body, msg_id=f"msg_{uuid.uuid4().hex}")
+    return signed_headers(body, msg_id=f"msg_{uuid.uuid4().hex}", route=case.formatted_path)
 
 
 @pytest.mark.django_db
