@@ -39,6 +39,8 @@ class Project(models.Model):
     brand_color = models.CharField(max_length=7, default="#2563eb")
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.FR)
     contact_email = models.EmailField()
+    # Optional business details of the brief (agents/business_details.py): phone, address, hours, legal, images.
+    details = models.JSONField(default=dict, blank=True)
     slug = models.SlugField(max_length=80, unique=True, null=True, blank=True)  # fixed by the setup step
     status = models.CharField(max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.AWAITING_PAYMENT)
     status_token = models.CharField(max_length=64, unique=True, default=new_status_token, editable=False)
