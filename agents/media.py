@@ -122,7 +122,9 @@ def _open_checked(raw: bytes) -> Image.Image:
             return image
     except InvalidImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(f"The image has too many pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels.") from exc
+    except UnidentifiedImageError as exc:
         raise InvalidImage("The file is not an image we can read (JPEG, PNG or WebP).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage("The image is damaged or truncated.") from exc

@@ -15,6 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.intake import intake_business_details
 from orchestration.models import Task, WorkflowRun
 from orders.models import DEFAULT_PAGES, Language, Project
 from orders.selectors import project_progress
@@ -57,6 +58,14 @@ class ProjectCreateSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=Language.choices, required=False, default=Language.FR)
     contact_email = serializers.EmailField(max_length=254)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The brief's optional business details and images (agents/business_details.py, agents/media.py), read
+        # from the body as sent; a French brief must carry its legal-notice fields.
+        details, errors = intake_business_details(self.initial_data, attrs)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {**attrs, **details}
+
     def validate_pages(self, pages: list[str]) -> list[str]:
         folded = [p.casefold() for p in pages]
         repeated = sorted({p for p, f in zip(pages, folded, strict=True) if folded.count(f) > 1})
@@ -91,6 +100,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "brand_color",
             "language",
             "contact_email",
+            "details",
             "slug",
             "created_at",
             "paid_at",

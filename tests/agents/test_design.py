@@ -20,7 +20,13 @@ SECTORS = {
 
 def brief_for(colour: str, sector: str) -> Brief:
     return Brief.from_dict(
-        {"business_name": "Test", "sector": sector, "brand_color": colour, "contact_email": "t@test.example", **FRENCH_LEGAL}
+        {
+            "business_name": "Test",
+            "sector": sector,
+            "brand_color": colour,
+            "contact_email": "t@test.example",
+            **FRENCH_LEGAL,
+        }
     )
 
 

@@ -31,6 +31,8 @@ WEBHOOK_SECRET_NEXT = "whsec_" + base64.b64encode(b"next-key-0123456789abcdef012
 OTHER_SECRET = "whsec_" + base64.b64encode(b"someone-else-0123456789abcdef012").decode()
 CRON_SECRET = "cron-secret-0123456789abcdef"
 
+from tests.agents import FRENCH_LEGAL  # noqa: E402 - beside the brief that uses it
+
 BRIEF = {
     "business_name": "Boulangerie Martin",
     "sector": "bakery",
@@ -40,6 +42,8 @@ BRIEF = {
     "brand_color": "#8a4b2a",
     "language": "fr",
     "contact_email": "contact@boulangerie-martin.example",
+    # A French site must publish a legal notice: the brief carries what it needs (agents/business_details.py).
+    **FRENCH_LEGAL,
 }
 
 
