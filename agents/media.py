@@ -123,7 +123,8 @@ def _open_checked(raw: bytes) -> Image.Image:
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage(f"The image has too many pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels.") from exc
+        limit = MAX_PIXELS // 1_000_000
+        raise InvalidImage(f"The image has too many pixels; the limit is {limit} megapixels.") from exc
     except UnidentifiedImageError as exc:
         raise InvalidImage("The file is not an image we can read (JPEG, PNG or WebP).") from exc
     except (OSError, SyntaxError, ValueError) as exc:

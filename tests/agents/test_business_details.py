@@ -15,7 +15,7 @@ from agents.brief import Brief, validate_brief
 from agents.business_details import luhn_valid
 from agents.media import InvalidImage, prepare_image
 from orders.models import Project
-from tests.agents import FRENCH_LEGAL, load_briefs
+from tests.agents import load_briefs
 from tests.agents.images import GPS_IFD, b64, bomb_png, logo_bytes, photo_bytes
 
 BAKERY, PLUMBER, LAW = load_briefs()[:3]
@@ -151,7 +151,7 @@ def test_a_logo_keeps_its_transparency_as_png():
 @pytest.fixture
 def client(db: Any, settings: Any, tmp_path: Any) -> APIClient:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    from django.contrib.auth.models import User  # noqa: PLC0415 - the fixture's own user
+    from django.contrib.auth.models import User
 
     staff = User.objects.create_user("intake", is_staff=True)
     api = APIClient()

@@ -95,7 +95,7 @@ def test_a_visitor_is_throttled_after_the_contact_rate(site: Project, settings: 
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "contact": "2/hour"},
     }
-    from rest_framework.throttling import SimpleRateThrottle  # noqa: PLC0415 - rates are read at class level
+    from rest_framework.throttling import SimpleRateThrottle
 
     previous = SimpleRateThrottle.THROTTLE_RATES
     SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]

@@ -150,7 +150,7 @@ def test_hours_map_link_and_contact_form_on_the_pages():
 def test_urgent_pages_put_click_to_call_in_the_hero():
     files = build(Brief.from_dict(PLUMBER))
     hero = tree(files["emergency-call-out.html"]).find(".//section[@class='hero hero-split']")
-    assert [a.get("href") for a in hero.iter("a")][0] == "tel:01134960123"
+    assert next(a.get("href") for a in hero.iter("a")) == "tel:01134960123"
 
 
 def test_uploaded_photos_get_srcset_and_the_logo_replaces_the_monogram():
