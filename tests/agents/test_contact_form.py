@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from agents.contact import contact_messages_prune
@@ -142,3 +144,14 @@ def test_messages_past_their_retention_are_pruned(site: Project):
 
     assert contact_messages_prune(older_than_days=365) == 1
     assert not ContactMessage.objects.exists()
+
+
+def test_the_prune_command_applies_the_retention_and_refuses_a_bad_value(site: Project):
+
+    post(MESSAGE, **JSON)
+    ContactMessage.objects.update(created_at="2020-01-01T00:00:00Z")
+    out = StringIO()
+    call_command("prune_contact_messages", stdout=out)
+    assert "Deleted 1 contact message(s) older than 365 days." in out.getvalue()
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("prune_contact_messages", "--days", "0")
