@@ -175,3 +175,11 @@ def test_uploaded_photos_get_srcset_and_the_logo_replaces_the_monogram():
         assert files[name] == images[name]
     with pytest.raises(ValueError, match="missing the image files"):
         build(brief, {})
+
+
+def test_an_urgent_page_tells_the_visitor_to_call_when_the_brief_gives_a_phone():
+    brief = Brief.from_dict(PLUMBER)
+    text = " ".join(tree(build(brief)["emergency-call-out.html"]).find(".//main").itertext())
+    assert "Ring 0113 496 0123" in text and "Call 0113 496 0123" in text
+    no_phone = Brief.from_dict({k: v for k, v in PLUMBER.items() if k != "phone"})
+    assert "Ring" not in " ".join(tree(build(no_phone)["emergency-call-out.html"]).find(".//main").itertext())
