@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from orders.models import Project
 from orders.services import project_create
+from tests.agents import FRENCH_LEGAL
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -31,7 +32,6 @@ WEBHOOK_SECRET_NEXT = "whsec_" + base64.b64encode(b"next-key-0123456789abcdef012
 OTHER_SECRET = "whsec_" + base64.b64encode(b"someone-else-0123456789abcdef012").decode()
 CRON_SECRET = "cron-secret-0123456789abcdef"
 
-from tests.agents import FRENCH_LEGAL  # noqa: E402 - beside the brief that uses it
 
 BRIEF = {
     "business_name": "Boulangerie Martin",
