@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from agents.models import SideEffect, StoredFile
+from agents.models import ContactMessage, SideEffect, StoredFile
 from orchestration.admin import ReadOnlyMixin, admin_link, badge, pretty_json
 
 
@@ -76,3 +76,20 @@ class StoredFileAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "modified_at"
     fields = ("name", "size", "modified_at")
     readonly_fields = fields
+
+
+@admin.register(ContactMessage)
+class ContactMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Messages visitors sent through the published sites; a failed email is forwarded by hand from here."""
+
+    list_display = ("created_at", "project_link", "name", "email", "status", "emailed_at")
+    list_filter = ("status",)
+    search_fields = ("name", "email", "project__business_name", "project__slug")
+    date_hierarchy = "created_at"
+    list_select_related = ("project",)
+    fields = ("project_link", ("name", "email", "phone"), "message", "page", ("status", "emailed_at"), "error")
+    readonly_fields = ("project_link", "name", "email", "phone", "message", "page", "status", "emailed_at", "error")
+
+    @admin.display(description="Project")
+    def project_link(self, obj: ContactMessage) -> SafeString:
+        return admin_link(obj.project)

@@ -11,11 +11,14 @@ import string
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from anyascii import anyascii
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+
+from agents.business_details import BusinessDetails, validate_business_details
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -81,6 +84,7 @@ class Brief:
     brand_color: str
     language: str
     contact_email: str
+    details: BusinessDetails = dataclass_field(default_factory=BusinessDetails)  # phone, address, hours, legal, images
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Brief:
@@ -90,12 +94,16 @@ class Brief:
             raise InvalidBrief(errors)
         cleaned = clean_brief(data)
         pages = cleaned["pages"]
-        return cls(**{**cleaned, "pages": tuple(pages) if pages is not None else DEFAULT_PAGES[cleaned["language"]]})
+        return cls(
+            **{**cleaned, "pages": tuple(pages) if pages is not None else DEFAULT_PAGES[cleaned["language"]]},
+            details=BusinessDetails.from_dict(data),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["pages"] = list(self.pages)
-        return data
+        del data["details"]
+        return {**data, **self.details.to_dict()}
 
     @property
     def sector_family(self) -> str:
@@ -147,6 +155,10 @@ def validate_brief(data: Any) -> dict[str, list[str]]:
 
     for message in _page_errors(data.get("pages")):
         add("pages", message)
+    # Phone, address, hours, legal identity, links and images (agents/business_details.py).
+    family = sector_family(*(str(data.get(k) or "") for k in ("sector", "business_name", "description")))
+    for name, messages in validate_business_details(data, sector_family=family).items():
+        errors.setdefault(name, []).extend(messages)
     return errors
 
 

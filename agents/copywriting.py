@@ -275,8 +275,15 @@ def _pricing(w: _Writing) -> tuple[dict[str, str], Sections]:
 
 
 def _emergency(w: _Writing) -> tuple[dict[str, str], Sections]:
-    hero = w.hero(w.phrases["emergency_heading"], w.phrases["emergency_sub"], w.phrases["contact_cta"])
-    return hero, [*(w.pair(item) for item in w.vocab["emergency"]), w.pair(w.vocab["contact_tip"])]
+    phone = w.brief.details.phone
+    sub = w.phrases["emergency_sub_phone"].replace("{phone}", phone) if phone else w.phrases["emergency_sub"]
+    hero = w.hero(w.phrases["emergency_heading"], sub, w.phrases["contact_cta"])
+    sections = [*(w.pair(item) for item in w.vocab["emergency"]), w.pair(w.vocab["contact_tip"])]
+    if phone:
+        # An urgent job is a phone call, not an email: the number leads the page (digits and separators only).
+        heading, body = w.phrases["emergency_call"]
+        sections.insert(0, w.pair((heading, body.replace("{phone}", phone))))
+    return hero, sections
 
 
 def _generic(w: _Writing) -> tuple[dict[str, str], Sections]:

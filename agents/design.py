@@ -32,7 +32,7 @@ class SectorStyle:
     mood: str
     background_hue: float | None  # None: take the brand colour's hue
     background_saturation: float
-    accent_hue: float | None  # None: complementary to the brand colour
+    accent_hue: float | None  # None: one analogous step from the brand colour
     heading_font: str
     body_font: str
     font_label: str
@@ -122,6 +122,41 @@ def _best_text_on(background: str, light: str, dark: str) -> str:
     return light if contrast_ratio(light, background) >= contrast_ratio(dark, background) else dark
 
 
+# Accent hues within this distance of the brand's read as one family (analogous); further out they compete
+# with it (a mint accent beside a pink brand). Greys have no hue to clash with.
+HARMONY_MAX_DEGREES = 45.0
+ANALOGOUS_STEP_DEGREES = 30.0
+
+
+def hue_distance(a: float, b: float) -> float:
+    """Distance between two hues on the colour wheel, in degrees (0-180); hues given as 0-1 turns."""
+    d = abs(a - b) % 1.0
+    return min(d, 1.0 - d) * 360
+
+
+def harmonious_accent_hue(brand_hue: float, sector_hue: float | None, *, neutral: bool) -> float:
+    """The accent's hue (0-1): the sector's when it sits near the brand's, else one analogous step towards it."""
+    if neutral:
+        return (sector_hue if sector_hue is not None else 211) / 360
+    if sector_hue is None:
+        return (brand_hue + ANALOGOUS_STEP_DEGREES / 360) % 1.0
+    target = sector_hue / 360
+    if hue_distance(target, brand_hue) <= HARMONY_MAX_DEGREES:
+        return target
+    # Step from the brand towards the sector's hue, the short way round the wheel.
+    direction = 1 if (target - brand_hue) % 1.0 < 0.5 else -1
+    return (brand_hue + direction * ANALOGOUS_STEP_DEGREES / 360) % 1.0
+
+
+def accent_harmony(palette: dict[str, str]) -> dict[str, Any]:
+    """How the accent sits beside the brand colour: the hue distance and whether it stays analogous."""
+    brand_hue, _l, brand_saturation = _to_hls(palette["brand"])
+    accent_hue, _l2, accent_saturation = _to_hls(palette["accent"])
+    neutral = brand_saturation < 0.05 or accent_saturation < 0.05
+    distance = 0.0 if neutral else round(hue_distance(brand_hue, accent_hue), 1)
+    return {"hue_distance": distance, "harmonious": distance <= HARMONY_MAX_DEGREES, "scheme": "analogous"}
+
+
 def build_palette(brand_color: str, family: str) -> dict[str, str]:
     """Palette from the brand colour, tinted by the sector; every colour that carries text is contrast-checked."""
     style = SECTOR_STYLES.get(family, SECTOR_STYLES["generic"])
@@ -142,10 +177,7 @@ def build_palette(brand_color: str, family: str) -> dict[str, str]:
     primary = ensure_contrast(brand_color.lower(), light_backgrounds)
     on_primary = ensure_contrast(_best_text_on(primary, WHITE, text), [primary])
 
-    if style.accent_hue is None:
-        accent_hue = (brand_hue + 0.5) % 1.0 if not neutral else 0.58
-    else:
-        accent_hue = style.accent_hue / 360
+    accent_hue = harmonious_accent_hue(brand_hue, style.accent_hue, neutral=neutral)
     accent_seed = _from_hls(accent_hue, 0.5, 0.7)
     on_accent = _best_text_on(accent_seed, WHITE, text)
     accent = ensure_contrast(accent_seed, [on_accent])
@@ -188,11 +220,45 @@ def contrast_pairs(palette: dict[str, str]) -> list[dict[str, Any]]:
     return pairs
 
 
-def page_layouts(pages: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+# Page compositions: what the home page leads with, chosen from the sector and the brief.
+# storefront: a shop people visit (hours and address first, photos); rapid: a trade people call (the phone
+# first, then how a call-out goes); practice: a firm people consult (what it does, then who it is).
+COMPOSITIONS: dict[str, dict[str, Any]] = {
+    "storefront": {"hero": "split", "content": "grid", "blocks": ["hero", "visit", "sections", "cta", "contact"]},
+    "rapid": {"hero": "split", "content": "columns", "blocks": ["hero", "callbar", "sections", "cta", "contact"]},
+    "practice": {"hero": "banner", "content": "stacked", "blocks": ["hero", "sections", "facts", "cta", "contact"]},
+}
+STOREFRONT_FAMILIES = frozenset({"bakery", "restaurant", "hairdresser"})
+
+
+def choose_composition(brief: Brief) -> str:
+    family = brief.sector_family
+    if family == "law":
+        return "practice"
+    if family == "plumber" or any(page_kind(title) == "emergency" for title in brief.pages):
+        return "rapid"
+    if family in STOREFRONT_FAMILIES or brief.details.opening_hours:
+        return "storefront"
+    return "practice"
+
+
+def page_layouts(
+    pages: tuple[str, ...] | list[str], composition: str = "", *, photos: bool = False
+) -> list[dict[str, Any]]:
     layouts = []
     for index, title in enumerate(pages):
         kind = "home" if index == 0 and page_kind(title) in ("home", "generic") else page_kind(title)
-        layouts.append({"page": title, "kind": kind, **copy.deepcopy(PAGE_LAYOUTS[kind])})
+        layout = copy.deepcopy(COMPOSITIONS[composition] if kind == "home" and composition else PAGE_LAYOUTS[kind])
+        if kind == "contact":
+            # The contact form sits right under the ways to reach the business; the hours and map link after it.
+            layout["blocks"] = ["hero", "contact", "form", "visit", "sections"]
+        if composition == "rapid" and kind != "home" and "callbar" not in layout["blocks"]:
+            layout["blocks"].insert(1, "callbar")  # a trade people call: the number right under every title
+        if photos and kind in ("home", "about"):
+            layout["blocks"].insert(layout["blocks"].index("sections") + 1, "gallery")
+        layouts.append({"page": title, "kind": kind, **layout})
+    if not any(layout["kind"] == "contact" for layout in layouts):
+        layouts[0]["blocks"].append("form")  # no contact page: the form goes on the home page
     return layouts
 
 
@@ -201,14 +267,17 @@ def generate_design(brief: Brief) -> dict[str, Any]:
     family = brief.sector_family
     style = SECTOR_STYLES[family]
     palette = build_palette(brief.brand_color, family)
+    composition = choose_composition(brief)
     return {
-        "version": 1,
+        "version": 2,
         "sector_family": family,
+        "composition": composition,
         "mood": style.mood,
         "palette": palette,
         "fonts": {"heading": style.heading_font, "body": style.body_font, "pairing": style.font_label},
         "shape": {"radius": style.radius},
         "illustration": family,
-        "layouts": page_layouts(brief.pages),
+        "layouts": page_layouts(brief.pages, composition, photos=bool(brief.details.photos)),
         "contrast_pairs": contrast_pairs(palette),
+        "accent_harmony": accent_harmony(palette),
     }

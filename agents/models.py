@@ -45,3 +45,32 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ContactMessage(models.Model):
+    """A message a visitor sent through a published site's contact form (agents/contact.py)."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"  # stored; the email to the business is about to go
+        SENDING = "sending", "Sending"  # claimed by the request that sends the email
+        EMAILED = "emailed", "Emailed"  # the business has it in its inbox
+        FAILED = "failed", "Email failed"  # stored but not emailed: staff forward it (see error)
+
+    project = models.ForeignKey("orders.Project", on_delete=models.CASCADE, related_name="contact_messages")
+    name = models.CharField(max_length=120)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=30, blank=True)
+    message = models.TextField(max_length=5000)
+    page = models.CharField(max_length=100, blank=True)  # the site page the form was sent from
+    digest = models.CharField(max_length=64)  # sender + text: a double click within minutes is one message
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "digest", "created_at"]), models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"

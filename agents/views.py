@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import posixpath
+from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_safe
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
 
-from gateway.throttling import CustomerPageThrottle, throttle_page
+from agents.contact import ContactInvalid, allowed_origins, contact_message_receive, site_project
+from agents.site_ui import UI
+from gateway.throttling import ClientRateThrottle, CustomerPageThrottle, throttle_page
 
 # Published sites are public pages; they may be framed by nobody and sniffed by no browser.
 SITE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=60"}
@@ -50,4 +57,78 @@ def published_site(request: HttpRequest, slug: str, path: str = "") -> HttpRespo
     response = HttpResponse(body, content_type=content_type)
     for header, value in SITE_HEADERS.items():
         response[header] = value
+    return response
+
+
+class ContactFormThrottle(ClientRateThrottle):
+    scope = "contact"  # a published site's contact form: a few messages per visitor per hour
+
+
+@csrf_exempt  # a public form on a static site (often another origin): no session, so nothing to forge
+@require_POST
+def site_contact(request: HttpRequest, slug: str) -> HttpResponse:
+    """POST /sites/<slug>/contact: JSON for the page's script (Accept: application/json), a small page otherwise."""
+    project = site_project(slug)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if project is None:
+        raise Http404("No such site")
+    origin = request.headers.get("Origin")
+    allowed = allowed_origins(project)
+    cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin in allowed else {"Vary": "Origin"}
+    ui = UI[project.language]
+    if origin and origin != "null" and origin not in allowed:
+        return _contact_answer(request, project, wants_json, 403, "forbidden_origin", ui["form_failed"], cors)
+    throttle = ContactFormThrottle()
+    if not throttle.allow_request(request, None):
+        response = _contact_answer(request, project, wants_json, 429, "throttled", ui["form_failed"], cors)
+        response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))
+        return response
+    try:
+        contact_message_receive(project=project, data=request.POST, page=request.POST.get("page", ""))
+    except ContactInvalid as exc:
+        return _contact_answer(request, project, wants_json, 400, "invalid", str(exc), cors, errors=exc.errors)
+    return _contact_answer(request, project, wants_json, 200, "sent", ui["form_sent"], cors)
+
+
+def _contact_answer(
+    request: HttpRequest,
+    project: Any,
+    wants_json: bool,
+    status: int,
+    code: str,
+    text: str,
+    headers: dict[str, str],
+    errors: dict[str, list[str]] | None = None,
+) -> HttpResponse:
+    ui = UI[project.language]
+    text = text.format(email=project.contact_email)
+    if wants_json:
+        body: dict[str, Any] = (
+            {"ok": True, "message": text}
+            if status == 200
+            else {"error": {"code": code, "message": text, "detail": errors or None}}
+        )
+        response: HttpResponse = JsonResponse(body, status=status)
+    else:
+        site_root = project.site_url or f"{settings.SITE_URL}/sites/{project.slug}/"
+        site_root = site_root if site_root.endswith("/") else f"{site_root}/"
+        page = posixpath.basename(str(request.POST.get("page") or "")) if status != 403 else ""
+        response = render(
+            request,
+            "sites/contact_result.html",
+            {
+                "lang": project.language,
+                "project": project,
+                "heading": ui["form_heading"],
+                "text": text,
+                "errors": errors,
+                "site_root": site_root,
+                "back_url": f"{site_root}{page if page.endswith('.html') else ''}",
+                "back_label": ui["back_to_site"],
+            },
+            status=status,
+        )
+    for header, value in headers.items():
+        response[header] = value
+    response["Cache-Control"] = "no-store"
     return response

@@ -189,6 +189,14 @@ STORAGES = {
     },
 }
 
+# Who hosts sites published by the local provider: the legal notice of every such site names it.
+# (Sites deployed to Vercel name Vercel Inc., agents/legal.py.)
+LEGAL_HOST_NAME = _env("LEGAL_HOST_NAME", str, "")
+LEGAL_HOST_ADDRESS = _env("LEGAL_HOST_ADDRESS", str, "")
+LEGAL_HOST_CONTACT = _env("LEGAL_HOST_CONTACT", str, "")
+# How long a site's contact-form messages are kept (the privacy page says so; prune_contact_messages applies it).
+CONTACT_RETENTION_DAYS = _env("CONTACT_RETENTION_DAYS", int, 365)
+
 # --- Mail -----------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
@@ -297,6 +305,7 @@ REST_FRAMEWORK = {
         "webhook": _env("THROTTLE_WEBHOOK", str, "600/min"),
         "staff": _env("THROTTLE_STAFF", str, "600/min"),
         "customer": _env("THROTTLE_CUSTOMER", str, "300/min"),
+        "contact": _env("THROTTLE_CONTACT", str, "5/hour"),  # a published site's contact form, per visitor
     },
 }
 

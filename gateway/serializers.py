@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.brief import clean_brief, validate_brief
+from agents.intake import intake_business_details
 from orchestration.models import Task, WorkflowRun
 from orders.models import DEFAULT_PAGES, Language, Project
 from orders.selectors import project_progress
@@ -69,10 +70,16 @@ class ProjectCreateSerializer(serializers.Serializer):
         """The setup step's own validation (agents.brief.validate_brief), on what would be stored:
         what intake accepts, setup accepts, so no order is paid for that can only fail. Returns the
         cleaned brief (the form setup and the agents read)."""
-        errors = validate_brief(attrs)
+        # The brief's optional business details and images (agents/business_details.py, agents/media.py) are
+        # read from the body as sent; a French brief must carry its legal-notice fields.
+        details, errors = intake_business_details(self.initial_data, attrs)
         if errors:
             raise serializers.ValidationError(errors)
-        return clean_brief(attrs)
+        # Images are checked and prepared above; the rest of the details go through setup's validation too.
+        errors = validate_brief({**attrs, **{k: v for k, v in details.items() if k not in ("photos", "logo")}})
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {**clean_brief(attrs), **details}
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -101,6 +108,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "brand_color",
             "language",
             "contact_email",
+            "details",
             "slug",
             "created_at",
             "paid_at",

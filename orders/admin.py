@@ -89,7 +89,18 @@ class ProjectAdmin(admin.ModelAdmin):
         ("Latest run", {"fields": ("latest_timeline",)}),
         (
             "Brief",
-            {"fields": ("business_name", "contact_email", "sector", "city", "description", "pages", "brand_color")},
+            {
+                "fields": (
+                    "business_name",
+                    "contact_email",
+                    "sector",
+                    "city",
+                    "description",
+                    "pages",
+                    "brand_color",
+                    "details",  # phone, address, hours, legal identity, links, image references
+                )
+            },
         ),
         ("Delivery", {"fields": ("language", "slug", "site_url", "status")}),
         (

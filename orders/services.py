@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from agents.brief import InvalidBrief
+from agents.business_details import DETAIL_KEYS, stored_details
+from agents.media import PreparedImage, prepare_uploads, store_image
 from orchestration import clock
 from orchestration.models import RunStatus, WorkflowRun
 from orchestration.services import run_start
@@ -30,11 +34,31 @@ def project_create(
     brand_color: str = "#2563eb",
     language: str = "fr",
     owner: AbstractBaseUser | None = None,
+    photos: list[PreparedImage | Mapping[str, Any]] | None = None,
+    logo: PreparedImage | Mapping[str, Any] | None = None,
+    **details: Any,
 ) -> Project:
     """Record a validated brief as a project awaiting payment, owned by the API user who sent it
-    (None: made by staff tooling, the demo or the load test; then only staff see it over the API)."""
+    (None: made by staff tooling, the demo or the load test; then only staff see it over the API).
+
+    `details` are the brief's optional business details (phone, street_address, postcode, opening_hours, legal,
+    social_links); `photos` and `logo` are uploads, prepared (agents.media) or raw, stored before the project.
+    """
+    unknown = sorted(set(details) - set(DETAIL_KEYS))
+    if unknown:
+        raise TypeError(f"project_create() got unexpected brief fields: {', '.join(unknown)}")
+    images = {"photos": photos or [], "logo": logo}
+    raw = [p for p in images["photos"] if not isinstance(p, PreparedImage)]
+    if raw or (logo and not isinstance(logo, PreparedImage)):
+        prepared, prepared_logo, errors = prepare_uploads(images)
+        if errors:
+            raise InvalidBrief(errors)
+        images = {"photos": prepared, "logo": prepared_logo}
+    details["photos"] = [store_image(p) for p in images["photos"]]
+    details["logo"] = store_image(images["logo"]) if images["logo"] else None
     project = Project.objects.create(
         owner=owner if owner is not None and owner.is_authenticated else None,
+        details=stored_details(details),
         business_name=business_name,
         contact_email=contact_email,
         sector=sector,

@@ -98,7 +98,8 @@ def test_every_published_page_exists_and_parses_as_strict_html5(client, order):
     brief, project, outputs = order
     files = outputs["build"]["files"]
     pages = [path for path in files if path.endswith(".html")]
-    assert len(pages) == len(brief["pages"]), "one page per page the brief asked for"
+    # One page per page the brief asked for, plus the legal notice and the privacy page.
+    assert len(pages) == len(brief["pages"]) + 2, "one page per page the brief asked for, plus the two legal pages"
     assert {"index.html", "sitemap.xml", "robots.txt", "assets/site.css", "assets/logo.svg"} <= set(files)
     assert project.site_url == f"http://127.0.0.1:8000/sites/{project.slug}/"
     for path in files:
@@ -304,7 +305,7 @@ def test_demo_in_a_fresh_process_delivers_an_order_whose_site_files_exist(tmp_pa
     site = tmp_path / "media" / "sites" / match.group(2)
     for name in ("index.html", "sitemap.xml", "robots.txt", "assets/site.css", "assets/logo.svg"):
         assert (site / name).is_file(), name
-    assert len(list(site.glob("*.html"))) == 4  # Accueil, Nos pains, Pâtisseries, Contact
+    assert len(list(site.glob("*.html"))) == 6  # Accueil, Nos pains, Pâtisseries, Contact + the two legal pages
     assert re.search(r"status: http://\S+/status/[\w-]+/", demo.stdout)
 
 

@@ -34,6 +34,7 @@ def brief_data(project: Project) -> dict[str, Any]:
         "brand_color": project.brand_color,
         "language": project.language,
         "contact_email": project.contact_email,
+        **(project.details or {}),
     }
 
 

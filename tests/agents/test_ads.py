@@ -20,7 +20,7 @@ from agents.ads import (
 from agents.brief import Brief
 from agents.copywriting import OfflineCopywriter
 from agents.design import generate_design
-from tests.agents import load_briefs
+from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]
 IDS = [d["business_name"] for d in VALID]
@@ -195,6 +195,7 @@ def test_campaign_uses_the_brief_language():
 def test_generic_sector_builds_ad_groups_from_the_description():
     brief = Brief.from_dict(
         {
+            **FRENCH_LEGAL,
             "business_name": "Atelier Lumière Architecture Intérieure et Rénovation",
             "sector": "architecte d'intérieur",
             "city": "Saint-Germain-en-Laye",

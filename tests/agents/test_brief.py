@@ -3,12 +3,12 @@ import re
 import pytest
 
 from agents.brief import DEFAULT_PAGES, Brief, InvalidBrief, page_kind, sector_family, slugify_business, validate_brief
-from tests.agents import load_briefs
+from tests.agents import FRENCH_LEGAL, load_briefs
 
 BRIEFS = load_briefs()
 VALID = BRIEFS[:3]
 INVALID = BRIEFS[3]
-GOOD = {"business_name": "Atelier Nova", "contact_email": "hello@nova.example"}
+GOOD = {"business_name": "Atelier Nova", "contact_email": "hello@nova.example", **FRENCH_LEGAL}
 
 
 @pytest.mark.parametrize("data", VALID, ids=lambda d: d["business_name"])

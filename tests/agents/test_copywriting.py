@@ -14,7 +14,7 @@ from agents.copywriting import (
     validate_page_copy,
 )
 from agents.design import generate_design
-from tests.agents import load_briefs
+from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]
 BAKERY, PLUMBER, LAW = (Brief.from_dict(d) for d in VALID)
@@ -140,6 +140,7 @@ def test_each_sector_has_its_own_vocabulary_in_both_languages(sector, language, 
             "city": "Nantes",
             "language": language,
             "contact_email": "m@t.example",
+            **FRENCH_LEGAL,
         }
     )
     tokens = set(words(all_text(write_site(brief))))
@@ -155,6 +156,7 @@ def test_generic_sector_builds_on_the_brief_own_words():
             "description": "Aménagement de cuisines, rénovation d'appartements et conseil en couleurs.",
             "pages": ["Accueil", "Services", "Réalisations", "Contact"],
             "contact_email": "bonjour@atelier-lumiere.example",
+            **FRENCH_LEGAL,
         }
     )
     pages = {page["nav_label"]: page for page in write_site(brief)}

@@ -4,7 +4,7 @@ import pytest
 
 from agents.brief import SECTOR_FAMILIES, Brief
 from agents.design import WCAG_AA, contrast_ratio, ensure_contrast, generate_design, relative_luminance
-from tests.agents import load_briefs
+from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]
 AWKWARD_COLOURS = ["#ffff00", "#000000", "#777777", "#ffffff", "#00ff00", "#ff00ff", "#0000ff", "#8a4b2a"]
@@ -20,7 +20,13 @@ SECTORS = {
 
 def brief_for(colour: str, sector: str) -> Brief:
     return Brief.from_dict(
-        {"business_name": "Test", "sector": sector, "brand_color": colour, "contact_email": "t@test.example"}
+        {
+            "business_name": "Test",
+            "sector": sector,
+            "brand_color": colour,
+            "contact_email": "t@test.example",
+            **FRENCH_LEGAL,
+        }
     )
 
 
@@ -112,7 +118,8 @@ def test_layout_per_page_follows_the_page_kind():
         ("Honoraires", "pricing"),
         ("Contact", "contact"),
     ]
-    assert design["layouts"][0]["hero"] == "split"
+    assert design["composition"] == "practice"  # a law firm: what it does first, then who it is
+    assert design["layouts"][0]["hero"] == "banner"
     assert "contact" in design["layouts"][4]["blocks"]
     for layout in design["layouts"]:
         assert layout["blocks"][0] == "hero"

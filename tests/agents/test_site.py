@@ -13,10 +13,11 @@ from agents.brief import Brief, validate_brief
 from agents.copywriting import OfflineCopywriter
 from agents.design import SITE_COLOUR_PAIRS, generate_design
 from agents.site import initials, render_site, site_manifest
-from tests.agents import load_briefs
+from tests.agents import FRENCH_LEGAL, load_briefs
 
 BASE_URL = "https://boulangerie-martin-lyon.vercel.app/"
 VALID = load_briefs()[:3]
+OUTBOUND_LINKS = ("https://www.openstreetmap.org/search?query=",)
 URL_ATTRIBUTES = ("src", "href", "srcset", "action", "poster", "data", "formaction")
 
 
@@ -56,6 +57,8 @@ def test_one_html_file_per_page_plus_assets(sites):
             "emergency-call-out.html",
             "about.html",
             "contact.html",
+            "legal-notice.html",
+            "privacy.html",
             "assets/site.css",
             "assets/logo.svg",
             "sitemap.xml",
@@ -77,10 +80,15 @@ def test_pages_make_no_external_requests(sites, name):
         for element in tree(html).iter():
             for attribute in URL_ATTRIBUTES:
                 value = element.get(attribute, "")
+                if element.tag == "a" and attribute == "href" and value.startswith(OUTBOUND_LINKS):
+                    continue  # a link the visitor may follow, never loaded by the page
+                if element.tag == "form" and attribute == "action" and value == f"{BASE_URL}contact":
+                    continue  # the contact form posts to the product, only when the visitor sends it
                 assert not re.match(r"^\s*(https?:)?//", value, re.I), (path, element.tag, value)
-        # Absolute URLs only point at the site itself (og:url, JSON-LD) or name the schema.org vocabulary.
+        # Absolute URLs only point at the site itself (og:url, JSON-LD), name the schema.org vocabulary, or are
+        # the map link.
         for url in re.findall(r"https?://[^\s\"'<>]+", html):
-            assert url.startswith(BASE_URL) or url == "https://schema.org", (path, url)
+            assert url.startswith((BASE_URL, *OUTBOUND_LINKS)) or url == "https://schema.org", (path, url)
     css = sites[name]["assets/site.css"].decode()
     assert "url(" not in css
     assert "@import" not in css
@@ -111,7 +119,7 @@ def test_relative_links_resolve_to_rendered_files(sites, name):
         for element in tree(html).iter():
             for attribute in ("href", "src"):
                 value = element.get(attribute)
-                if value and not value.startswith(("mailto:", "#")):
+                if value and not value.startswith(("mailto:", "tel:", "#", *OUTBOUND_LINKS)):
                     assert value in files, (path, value)
 
 
@@ -178,6 +186,7 @@ def test_brief_text_is_escaped_everywhere():
             "pages": ["Accueil", "<Tarifs>", "Contact"],
             "contact_email": "contact@chez-fils.example",
             "language": "fr",
+            **FRENCH_LEGAL,
         }
     )
     files = build(brief)
@@ -186,7 +195,7 @@ def test_brief_text_is_escaped_everywhere():
         assert "<script>alert" not in html, path
         assert "<img src=x" not in html, path
         scripts = [s for s in tree(html).iter("script") if s.get("type") != "application/ld+json"]
-        assert len(scripts) == 2  # the two inline nav scripts, nothing injected
+        assert len(scripts) == 2  # the two inline scripts (class switch; menu, hours, form), nothing injected
     xml(files["assets/logo.svg"])
     xml(files["sitemap.xml"])
 
@@ -310,6 +319,7 @@ def any_brief(draw: st.DrawFn) -> Brief:
         "brand_color": draw(st.from_regex(r"#[0-9a-f]{6}", fullmatch=True)),
         "language": draw(st.sampled_from(["fr", "en"])),
         "contact_email": "owner@example.com",
+        **FRENCH_LEGAL,
     }
     assume(validate_brief(data) == {})
     return Brief.from_dict(data)

@@ -1,12 +1,17 @@
 """The generated site and the customer's status page in a real browser (Debian's Chromium, driven by Playwright).
 
 An order runs inline with the real agents; the local provider publishes the site, which the live server
-serves at /sites/<slug>/. Every page is opened at desktop and phone widths: no console error, no request to
-another host, nothing wider than the viewport, readable text contrast; full-page screenshots go under tmp_path.
+serves at /sites/<slug>/. Every page of the three demo sites and of one site with photos, a logo and every
+business detail is opened at desktop and phone widths: no console error, no request to another host, nothing
+wider than the viewport, readable text contrast, no serious or critical axe-core violation, the phone link and
+the legal notice and privacy links on every page; the contact form sends a message that is stored and arrives
+by (captured) email, with and without JavaScript. Full-page screenshots go under tmp_path (SCREENSHOTS_DIR, when
+set, keeps them).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.core import mail
+from django.core.cache import cache
 
+from agents.models import ContactMessage
 from orders.models import ProjectStatus
 from tests.agents import load_briefs
+from tests.agents.images import b64, logo_bytes, photo_bytes
 from tests.agents.orders import drive, place_order, run_order, step_outputs
+from tests.browser.axe import axe_violations
 from tests.browser.conftest import CHROMIUM
 
 pytestmark = [
@@ -28,6 +38,43 @@ pytestmark = [
 WIDTHS = (1280, 375)
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 BRIEFS = load_briefs()[:3]
+# A business that gave everything the brief can carry: photos, a logo, hours, legal identity, social links.
+FULL_BRIEF: dict[str, Any] = {
+    "business_name": "Pearl & Pine Hair Studio",
+    "sector": "hairdresser",
+    "city": "Bristol",
+    "description": "Cuts, colour and bridal hair in the heart of Bristol. Walk-ins welcome on Saturdays.",
+    "pages": ["Home", "Services", "Prices", "About", "Contact"],
+    "brand_color": "#d63384",
+    "language": "en",
+    "contact_email": "hello@pearlandpine.example",
+    "phone": "+44 117 496 0777",
+    "street_address": "21 Park Street",
+    "postcode": "BS1 5NH",
+    "opening_hours": {
+        "tue": ["09:30-18:00"],
+        "wed": ["09:30-18:00"],
+        "thu": ["09:30-20:00"],
+        "fri": ["09:30-18:00"],
+        "sat": ["09:00-17:00"],
+    },
+    "legal": {
+        "company_name": "Pearl & Pine Ltd",
+        "legal_form": "Private limited company",
+        "registration_number": "12345678",
+        "vat_number": "GB123456789",
+    },
+    "social_links": ["https://www.instagram.com/pearlandpine", "https://www.facebook.com/pearlandpine"],
+    "photos": [
+        {"data": b64(photo_bytes(1800, 1200, colour=(200, 150, 170))), "alt": "The salon's front room"},
+        {"data": b64(photo_bytes(1200, 1600, colour=(90, 60, 80))), "alt": "A balayage colour"},
+        {"data": b64(photo_bytes(1600, 1200, colour=(230, 200, 190))), "alt": "Bridal hair, pinned"},
+    ],
+    "logo": {"data": b64(logo_bytes(512)), "alt": "Pearl & Pine"},
+}
+SITES = [*BRIEFS, FULL_BRIEF]
+SITE_IDS = ["bakery-fr", "plumber-en", "law-fr", "salon-en-photos"]
+LEGAL_FILES = {"fr": ("mentions-legales.html", "confidentialite.html"), "en": ("legal-notice.html", "privacy.html")}
 
 # Elements sticking out past the right edge of the viewport (1 px of sub-pixel rounding allowed).
 OVERFLOW_JS = """() => {
@@ -119,20 +166,27 @@ def open_page(browser: Any, width: int) -> tuple[Any, Any, Watch]:
     return context, page, watch
 
 
+def screenshots_dir(tmp_path: Path, name: str) -> Path:
+    root = Path(os.environ["SCREENSHOTS_DIR"]) if os.environ.get("SCREENSHOTS_DIR") else tmp_path
+    shots = root / name
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
 def assert_fits(page: Any, width: int, where: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width, where
     assert page.evaluate("window.innerWidth") == width
     assert page.evaluate(OVERFLOW_JS) == [], where
 
 
-@pytest.mark.parametrize("brief", BRIEFS, ids=["bakery-fr", "plumber-en", "law-fr"])
+@pytest.mark.parametrize("brief", SITES, ids=SITE_IDS)
 def test_every_page_of_the_published_site_is_clean_at_desktop_and_phone_widths(browser, published, brief, tmp_path):
     project = run_order(brief)
     assert project.status == ProjectStatus.DELIVERED
     pages = [path for path in step_outputs(project)["build"]["files"] if path.endswith(".html")]
-    assert len(pages) == len(brief["pages"])
-    shots = tmp_path / "screenshots"
-    shots.mkdir()
+    legal, privacy = LEGAL_FILES[brief["language"]]
+    assert len(pages) == len(brief["pages"]) + 2 and {legal, privacy} <= set(pages)
+    shots = screenshots_dir(tmp_path, project.slug)
     for width in WIDTHS:
         context, page, watch = open_page(browser, width)
         try:
@@ -144,7 +198,13 @@ def test_every_page_of_the_published_site_is_clean_at_desktop_and_phone_widths(b
                 assert page.title(), where
                 assert_fits(page, width, where)
                 assert page.evaluate(CONTRAST_JS) == [], where
+                assert axe_violations(page) == [], where
+                # The phone is one tap away on every page; the legal pages are linked from every footer.
+                assert page.locator(f'a[href="{phone_href(brief)}"]').count() >= 1, where
+                assert page.locator(f'footer a[href="{legal}"]').count() == 1, where
+                assert page.locator(f'footer a[href="{privacy}"]').count() == 1, where
                 if width < 768:
+                    assert page.is_visible(".header-call"), f"{where}: click-to-call in the header"
                     # The phone menu opens and still fits.
                     page.click(".nav-toggle")
                     assert page.is_visible("#site-nav"), where
@@ -157,6 +217,71 @@ def test_every_page_of_the_published_site_is_clean_at_desktop_and_phone_widths(b
         finally:
             context.close()
     assert len(list(shots.glob("*.png"))) == len(pages) * len(WIDTHS)
+    if brief is FULL_BRIEF:
+        assert_photos_and_logo_are_served(browser, published, project)
+
+
+def phone_href(brief: dict[str, Any]) -> str:
+    phone = brief["phone"]
+    return "tel:" + ("+" if phone.startswith("+") else "") + re.sub(r"\D", "", phone)
+
+
+def assert_photos_and_logo_are_served(browser: Any, published: Any, project: Any) -> None:
+    context, page, watch = open_page(browser, 1280)
+    try:
+        page.goto(f"{published.url}/sites/{project.slug}/index.html", wait_until="load")
+        page.locator(".gallery").scroll_into_view_if_needed()
+        page.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
+        photos = page.locator(".photo-grid img")
+        assert photos.count() == 3
+        assert all(" 480w" in (photos.nth(i).get_attribute("srcset") or "") for i in range(3))
+        assert page.get_attribute(".brand img", "src").startswith("assets/logo-")
+        watch.assert_clean("photos and logo")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_the_contact_form_sends_a_message_that_is_stored_and_emailed(browser, published, javascript, tmp_path):
+    cache.clear()  # the contact throttle counts per visitor; every test starts as a new one
+    mail.outbox = []
+    project = run_order(BRIEFS[0])
+    context = browser.new_context(viewport={"width": 375, "height": 900}, java_script_enabled=javascript)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    watch = Watch()
+    watch.attach(page)
+    try:
+        page.goto(f"{published.url}/sites/{project.slug}/contact.html", wait_until="load")
+        page.fill("#cf-name", "Jeanne Client")
+        page.fill("#cf-email", "jeanne@example.org")
+        page.fill("#cf-phone", "06 11 22 33 44")
+        page.fill("#cf-message", "Bonjour, gardez-moi deux baguettes pour samedi ?")
+        if javascript:
+            page.evaluate("window.__sameDocument = true")
+            page.click("button[type=submit]")
+            page.wait_for_selector(".form-status.is-sent")
+            assert page.evaluate("window.__sameDocument") is True, "confirmed without a reload"
+            assert "bien été envoyé" in page.inner_text(".form-status")
+            assert page.input_value("#cf-message") == ""
+            assert axe_violations(page) == []
+        else:
+            with page.expect_navigation():
+                page.click("button[type=submit]")
+            assert "bien été envoyé" in page.inner_text("main")
+            assert page.locator(f'a[href$="/sites/{project.slug}/contact.html"]').count() == 1
+        shot = screenshots_dir(tmp_path, "contact") / f"sent-{'js' if javascript else 'nojs'}.png"
+        (page.locator("#message") if javascript else page).screenshot(path=str(shot))
+        watch.assert_clean("contact form")
+    finally:
+        context.close()
+    stored = ContactMessage.objects.get(project=project)
+    assert stored.email == "jeanne@example.org" and stored.status == ContactMessage.Status.EMAILED
+    # The order's own emails (payment received, site live) are in the outbox too; the form's is the one to answer.
+    sent = [message for message in mail.outbox if message.reply_to]
+    assert len(sent) == 1
+    assert sent[0].to == [project.contact_email] and sent[0].reply_to == ["jeanne@example.org"]
+    assert "deux baguettes" in sent[0].body
 
 
 def test_the_status_page_is_readable_on_a_phone_and_updates_itself_without_a_reload(browser, published, tmp_path):
@@ -174,6 +299,7 @@ def test_the_status_page_is_readable_on_a_phone_and_updates_itself_without_a_rel
         body_px = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
         assert body_px >= 16, "body text must stay readable on a phone"
         assert page.evaluate(CONTRAST_JS) == []
+        assert axe_violations(page) == [], "status page, in progress"
 
         drive(project)  # the order completes while the customer watches
         page.wait_for_selector("#live:not([hidden])", timeout=15_000)
@@ -186,7 +312,8 @@ def test_the_status_page_is_readable_on_a_phone_and_updates_itself_without_a_rel
         page.wait_for_function(
             "document.getElementById('bar').offsetWidth === document.getElementById('progress').clientWidth"
         )
-        page.screenshot(path=str(tmp_path / "status-375.png"), full_page=True)
+        assert axe_violations(page) == [], "status page, delivered"
+        page.screenshot(path=str(screenshots_dir(tmp_path, "status") / "status-375.png"), full_page=True)
         watch.assert_clean("status page")  # no favicon 404 in the console either
     finally:
         context.close()

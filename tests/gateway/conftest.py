@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import Webhook
 from gateway.signatures import CALLBACK_ROUTE, route_key
 from orders.models import Project
 from orders.services import project_create
+from tests.agents import FRENCH_LEGAL
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -31,6 +32,7 @@ WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"current-key-0123456789abcdef0123"
 WEBHOOK_SECRET_NEXT = "whsec_" + base64.b64encode(b"next-key-0123456789abcdef01234567").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"someone-else-0123456789abcdef012").decode()
 CRON_SECRET = "cron-secret-0123456789abcdef"
+
 
 BRIEF = {
     "business_name": "Boulangerie Martin",
@@ -41,6 +43,8 @@ BRIEF = {
     "brand_color": "#8a4b2a",
     "language": "fr",
     "contact_email": "contact@boulangerie-martin.example",
+    # A French site must publish a legal notice: the brief carries what it needs (agents/business_details.py).
+    **FRENCH_LEGAL,
 }
 
 

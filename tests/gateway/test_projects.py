@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from orders.models import Project, ProjectStatus
+from tests.agents import FRENCH_LEGAL
 from tests.gateway.conftest import BRIEF, assert_error
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def test_a_valid_brief_creates_a_project_awaiting_payment(integration_client: AP
 
 def test_defaults_fill_pages_and_language(integration_client: APIClient) -> None:
     response = integration_client.post(
-        "/api/projects/", {"business_name": "Plomberie", "contact_email": "a@b.example"}, format="json"
+        "/api/projects/", {"business_name": "Plomberie", "contact_email": "a@b.example", **FRENCH_LEGAL}, format="json"
     )
 
     assert response.status_code == 201

@@ -1,0 +1,54 @@
+"""Real images made on the spot with Pillow (no binary fixtures): photos with EXIF, a logo, a bomb header."""
+
+from __future__ import annotations
+
+import base64
+import io
+import struct
+import zlib
+
+from PIL import Image
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def photo_bytes(width: int = 2000, height: int = 1500, *, colour: tuple[int, int, int] = (180, 120, 60)) -> bytes:
+    """A JPEG carrying EXIF with a camera make and a GPS position, as phones write them."""
+    image = Image.new("RGB", (width, height), colour)
+    for x in range(0, width, 50):  # some detail, so the encoder has real work
+        image.paste((colour[2], colour[0], colour[1]), (x, 0, x + 10, height))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[ORIENTATION] = 1
+    exif[GPS_IFD] = {1: "N", 2: (45.0, 45.0, 0.0), 3: "E", 4: (4.0, 50.0, 0.0)}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, quality=90)
+    return out.getvalue()
+
+
+def logo_bytes(size: int = 400) -> bytes:
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    image.paste((200, 40, 90, 255), (size // 4, size // 4, 3 * size // 4, 3 * size // 4))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
+    """A tiny PNG whose header claims 900 megapixels: decoding it would take gigabytes."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
