@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 
 from orchestration import clock
 from orchestration.models import TaskStatus, WorkflowRun
 from orders.models import Project, ProjectStatus
 
 
+def status_url(project: Project) -> str:
+    """The customer's status page, absolute (emails, Checkout's success_url)."""
+    return f"{settings.SITE_URL}{reverse('status-page', args=[project.status_token])}"
+
+
 def project_latest_run(project: Project) -> WorkflowRun | None:
-    return project.runs.order_by("-created_at").first()
+    """The project's latest order run (revision runs are the revisions' own: orders/revisions.py)."""
+    return project.runs.filter(workflow="order").order_by("-created_at").first()
 
 
 def project_progress(project: Project) -> dict[str, int]:
