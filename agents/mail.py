@@ -52,11 +52,37 @@ ORDER_LINE = {
 }
 MONTHS = {
     "fr": (
-        "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),
+        [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ],
         "{day} {month} {year}",
     ),
     "en": (
-        "January February March April May June July August September October November December".split(),
+        [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
         "{month} {day}, {year}",
     ),
 }
@@ -163,6 +189,6 @@ def campaign_terms(campaign: dict[str, Any], language: str) -> dict[str, str]:
         "budget_per_month": format_money(monthly, currency, language),
         "who_pays": "This budget is not part of your order: you pay it to Google directly, on your Google Ads "
         "account, and only once the campaign runs.",
-        "how_to_approve": "The campaign is created paused: nothing is spent. To start it, reply \"I approve\" to "
+        "how_to_approve": 'The campaign is created paused: nothing is spent. To start it, reply "I approve" to '
         f"our email or write to {settings.SUPPORT_EMAIL}; you can also switch it on yourself in Google Ads.",
     }

@@ -16,9 +16,10 @@ from typing import Any
 from agents.brief import Brief, ascii_fold
 from agents.design import generate_design
 
-QUOTE_OPEN = "\"'«“‘"
-QUOTE_CLOSE = "\"'»”’"
-_Q = r"[\"'«“‘]\s*(.+?)\s*[\"'»”’]"
+# Straight quotes, French guillemets, curly double and single quotes (U+2018, U+2019).
+QUOTE_OPEN = "\"'«“\u2018"
+QUOTE_CLOSE = "\"'»”\u2019"
+_Q = "[\"'«“\u2018]\\s*(.+?)\\s*[\"'»”\u2019]"
 RENAME = re.compile(
     r"(?:renomm\w*|rename\w*|titre|title|intitul\w*)\b.*?" + _Q + r"\s*(?:en|to|as|par|with|by|:|->|→)\s*" + _Q,
     re.IGNORECASE,

@@ -35,9 +35,7 @@ _STATUS_OF_STRIPE = {
 }
 
 
-def refund_request(
-    *, project: Project, source: str, user: Any = None, label: str = "", reason: str = ""
-) -> Refund:
+def refund_request(*, project: Project, source: str, user: Any = None, label: str = "", reason: str = "") -> Refund:
     """Record the order's refund (once) and ask Stripe for it; safe to call again after any failure.
 
     Raises RefundRefused (never paid, or Stripe refused for good) or RefundNotConfirmed (Stripe
@@ -47,7 +45,7 @@ def refund_request(
         locked = Project.objects.select_for_update().get(id=project.id)
         if locked.paid_at is None or locked.amount_cents is None:
             raise RefundRefused("not_paid", f"Order {locked.reference} was never paid: there is nothing to refund.")
-        refund, created = Refund.objects.get_or_create(
+        refund, _created = Refund.objects.get_or_create(
             project=locked,
             defaults={
                 "source": source,
@@ -88,7 +86,9 @@ def refund_request(
         Refund.objects.filter(id=refund.id).update(status=RefundStatus.FAILED, last_error=str(exc)[:2000])
         raise RefundRefused("stripe_refused", f"Stripe refused the refund of {locked.reference}: {exc}") from exc
     status = _STATUS_OF_STRIPE.get(str(result.get("status")), RefundStatus.PENDING)
-    Refund.objects.filter(id=refund.id).update(stripe_refund_id=str(result.get("id") or ""), status=status, last_error="")
+    Refund.objects.filter(id=refund.id).update(
+        stripe_refund_id=str(result.get("id") or ""), status=status, last_error=""
+    )
     refund.refresh_from_db()
     logger.info(
         "refund requested",

@@ -18,8 +18,8 @@ def status_url(project: Project) -> str:
 
 
 def project_latest_run(project: Project) -> WorkflowRun | None:
-    """The project's latest order run (revision runs are the revisions' own: orders/revisions.py)."""
-    return project.runs.filter(workflow="order").order_by("-created_at").first()
+    """The project's latest run other than its revisions' (those are shown with each revision)."""
+    return project.runs.exclude(workflow="revision").order_by("-created_at").first()
 
 
 def project_progress(project: Project) -> dict[str, int]:

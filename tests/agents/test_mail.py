@@ -9,7 +9,13 @@ SUMMARY = "Votre campagne Google Ads est prête : 4 groupes d'annonces.\nBudget 
 
 
 def payment_context() -> dict:
-    return {"business_name": "Boulangerie Martin", "status_url": STATUS_URL}
+    return {
+        "business_name": "Boulangerie Martin",
+        "status_url": STATUS_URL,
+        "order_reference": "SF-1A2B3C4D",
+        "amount_paid": "399,00\N{NO-BREAK SPACE}€",
+        "paid_on": "2 décembre 2026",
+    }
 
 
 def live_context() -> dict:
