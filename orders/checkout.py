@@ -106,7 +106,7 @@ def checkout_session_create(*, project: Project, language: str) -> dict[str, str
     }
     key = f"checkout:{project.submission_key or project.id}"
     try:
-        session = stripe_client().v1.checkout.sessions.create(params=params, options={"idempotency_key": key})
+        session = stripe_client().v1.checkout.sessions.create(params=params, options={"idempotency_key": key}).to_dict()
     except stripe.StripeError as exc:
         logger.warning(
             "checkout session refused",

@@ -66,13 +66,17 @@ def refund_request(*, project: Project, source: str, user: Any = None, label: st
     # Outside the transaction: no row lock is held across a network call.
     try:
         payment_intent = locked.payment_intent_id or _payment_intent_of(locked)
-        result = stripe_client().v1.refunds.create(
-            params={
-                "payment_intent": payment_intent,
-                "reason": "requested_by_customer",
-                "metadata": {"project_id": str(locked.id), "order_reference": locked.reference},
-            },
-            options={"idempotency_key": refund.idempotency_key},
+        result = (
+            stripe_client()
+            .v1.refunds.create(
+                params={
+                    "payment_intent": payment_intent,
+                    "reason": "requested_by_customer",
+                    "metadata": {"project_id": str(locked.id), "order_reference": locked.reference},
+                },
+                options={"idempotency_key": refund.idempotency_key},
+            )
+            .to_dict()
         )
     except stripe.APIConnectionError as exc:  # a timeout or a dropped connection: the outcome is unknown
         Refund.objects.filter(id=refund.id).update(last_error=f"Stripe did not answer: {exc}"[:2000])
@@ -101,7 +105,7 @@ def _payment_intent_of(project: Project) -> str:
     """An order paid before we kept the payment intent: ask Stripe for its session's."""
     if not project.checkout_session_id:
         raise RefundRefused("no_payment", f"Order {project.reference} has no Checkout Session to refund.")
-    session = stripe_client().v1.checkout.sessions.retrieve(project.checkout_session_id)
+    session = stripe_client().v1.checkout.sessions.retrieve(project.checkout_session_id).to_dict()
     payment_intent = session.get("payment_intent")
     if not payment_intent:
         raise RefundRefused("no_payment", f"Checkout Session {project.checkout_session_id} has no payment.")
