@@ -163,9 +163,13 @@ def customer_view(project: Project) -> dict[str, Any]:
             ],
             "revisions_left": revisions_left(project) if project.status == ProjectStatus.DELIVERED else 0,
             "revision_under_way": under_way,
-            # The page asks again while anything can still change, and reloads when the status does.
+            # The page asks again while anything can still change.
             "polling": project.status in POLLING or under_way,
         }
+    )
+    # What the server-written sections depend on: the page swaps them in when this changes.
+    view["sections_key"] = "|".join(
+        [project.status, view["site_url"] or "", *(f"{r['number']}:{r['status']}" for r in view["revisions"])]
     )
     return view
 

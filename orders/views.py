@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -201,7 +202,11 @@ def format_elapsed(seconds: float | None) -> str:
 @require_safe
 @throttle_page(CustomerPageThrottle)
 def status_feed(request: HttpRequest, token: str) -> JsonResponse:
-    response = JsonResponse(customer_view(_project(token)))
+    project = _project(token)
+    view = customer_view(project)
+    context = {"project": project, "view": view, "token": token, "max_feedback": MAX_FEEDBACK}
+    view["sections_html"] = render_to_string("orders/_status_sections.html", context, request=request)
+    response = JsonResponse(view)
     response["Cache-Control"] = "no-store"
     return response
 
