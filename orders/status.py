@@ -70,7 +70,7 @@ NOW: dict[str, dict[str, str]] = {
         "Vous n'avez rien à faire.",
         "failed": "Un problème nous empêche de terminer votre site. Notre équipe a été prévenue et vous écrira "
         "à {email}. Vous pouvez aussi nous écrire à {support} en indiquant la commande {reference}.",
-        "delivered": "Votre site est en ligne.",
+        "delivered": "Tout est prêt : le lien de votre site, votre campagne (en pause) et votre reçu sont ci-dessous.",
         "revision": "Nous préparons la nouvelle version de votre site ; l'actuelle reste en ligne d'ici là.",
         "cancelled": "Cette commande a été annulée. Une question ? Écrivez-nous à {support}.",
         "refunded": "Cette commande a été remboursée : {amount} le {date}. La somme apparaît sous 5 à 10 jours "
@@ -85,7 +85,7 @@ NOW: dict[str, dict[str, str]] = {
         "retrying": "The step “{step}” hit a passing problem: trying again at {time}. There is nothing you need to do.",
         "failed": "A problem is stopping us from finishing your site. Our team has been alerted and will write "
         "to you at {email}. You can also write to {support}, quoting order {reference}.",
-        "delivered": "Your site is live.",
+        "delivered": "All done: your site's link, your campaign (paused) and your receipt are below.",
         "revision": "We are preparing the new version of your site; the current one stays live until then.",
         "cancelled": "This order was cancelled. A question? Write to {support}.",
         "refunded": "This order was refunded: {amount} on {date}. It reaches the card you paid with within 5 to "
