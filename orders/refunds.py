@@ -133,9 +133,13 @@ def charge_refunded(charge: dict[str, Any], event_type: str = "charge.refunded")
             raise PaymentRejected("unknown_payment", f"No order was paid with payment intent {payment_intent!r}")
         if project.status == ProjectStatus.REFUNDED:
             return f"Project {project.id} is already refunded."
+        now = clock.now()
+        project.status = ProjectStatus.REFUNDED
+        project.refunded_at = now
+        project.save(update_fields=["status", "refunded_at", "updated_at"])
+        # After the status: a closed order ignores its run's end (no "cancelled", no refund on cancel).
         for run in project.runs.filter(status=RunStatus.RUNNING):
             run_cancel(run=run, actor=Actor(label="stripe:charge.refunded"), reason="refunded in Stripe")
-        now = clock.now()
         refund, _ = Refund.objects.get_or_create(
             project=project,
             defaults={
@@ -152,9 +156,6 @@ def charge_refunded(charge: dict[str, Any], event_type: str = "charge.refunded")
         refund.confirmed_at = now
         refund.stripe_refund_id = refund.stripe_refund_id or str(first.get("id") or "")
         refund.save(update_fields=["status", "confirmed_at", "stripe_refund_id"])
-        project.status = ProjectStatus.REFUNDED
-        project.refunded_at = now
-        project.save(update_fields=["status", "refunded_at", "updated_at"])
         project_id = project.id
         transaction.on_commit(lambda: notices.notify_refunded(project_id=project_id))
     logger.info("order refunded", extra={"action": "charge_refunded", "project_id": str(project_id)})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from agents.mail import format_money
 from gateway.throttling import CustomerPageThrottle, OrderFormThrottle, throttle_page
 from orders.checkout import order_submit
 from orders.exceptions import CheckoutUnavailable, RevisionRefused
@@ -27,7 +29,7 @@ PAGE_WORDS = {
     "fr": {
         "title": "Commander votre site",
         "lead": "Un site professionnel en ligne en 25 minutes et une campagne Google Ads prête à lancer.",
-        "price": "399 € TTC, paiement unique et sécurisé par Stripe.",
+        "price": "{price} TTC, paiement unique et sécurisé par Stripe.",
         "submit": "Continuer vers le paiement",
         "unavailable": "Le paiement est momentanément indisponible. Votre brief est conservé : réessayez "
         "dans un instant.",
@@ -38,7 +40,7 @@ PAGE_WORDS = {
     "en": {
         "title": "Order your website",
         "lead": "A professional website live in 25 minutes, and a Google Ads campaign ready to start.",
-        "price": "€399 including VAT, one secure payment through Stripe.",
+        "price": "{price} including VAT, one secure payment through Stripe.",
         "submit": "Continue to payment",
         "unavailable": "Payment is unavailable for a moment. Your brief is kept: please try again shortly.",
         "rejected": "Your order could not be sent.",
@@ -145,6 +147,10 @@ def _order_form(
             "form": form,
             "ui": ui,
             "words": PAGE_WORDS[ui],
+            # The price the Checkout Session will ask for, from the same settings.
+            "price": PAGE_WORDS[ui]["price"].format(
+                price=format_money(settings.ORDER_PRICE_CENTS, settings.ORDER_CURRENCY, ui)
+            ),
             "error": error,
             "notice": notice,
             "other_language": other,

@@ -108,6 +108,7 @@ def test_a_valid_brief_creates_the_project_and_a_checkout_session_of_the_right_s
 
 def test_price_and_currency_come_from_settings(client: Client, fake_stripe: FakeStripe, settings: Any) -> None:
     settings.ORDER_PRICE_CENTS, settings.ORDER_CURRENCY = 49900, "usd"
+    assert "$499.00 including VAT" in client.get("/order/?lang=en").content.decode()
     submit_order(client)
     [call] = fake_stripe.calls("POST", "/v1/checkout/sessions")
     assert call["params"]["line_items[0][price_data][unit_amount]"] == "49900"

@@ -115,7 +115,8 @@ def test_an_english_hex_colour_is_applied_with_accessible_contrast() -> None:
     b = brief(language="en", pages=["Home"])
     result = apply_feedback(feedback="Please use #ffee00 as the main colour.", brief=b, design_output=design_output(b))
     assert result.brand_color == "#ffee00" and result.applied == ["Main colour: #ffee00"]
-    assert all(pair["ratio"] >= 4.5 for pair in result.design["contrast_pairs"] if pair.get("text", True))
+    pairs = result.design["contrast_pairs"]
+    assert pairs and all(pair["ratio"] >= 4.5 for pair in pairs), pairs
 
 
 # -- the revision run --------------------------------------------------------------------------

@@ -194,6 +194,7 @@ def test_a_charge_refunded_in_stripes_dashboard_refunds_the_order_and_stops_its_
     project.refresh_from_db()
     assert project.status == ProjectStatus.REFUNDED
     assert project_latest_run(project).status == RunStatus.CANCELLED
+    assert not Task.objects.filter(action="core-platform.refund").exists(), "no refund-on-cancel for a refund"
     refund = Refund.objects.get(project=project)
     assert refund.source == Refund.Source.STRIPE and refund.status == RefundStatus.SUCCEEDED
     [email] = customer_mails(project)  # no step ran (no receipt yet): the one email says "refunded"
