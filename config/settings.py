@@ -215,6 +215,14 @@ ADMINS = [("Staff", addr) for addr in _env("STAFF_EMAILS", list, ["staff@studio.
 ORDER_PRICE_CENTS = _env("ORDER_PRICE_CENTS", int, 39900)
 ORDER_CURRENCY = _env("ORDER_CURRENCY", str, "eur").lower()
 ORDER_SLO_SECONDS = _env("ORDER_SLO_SECONDS", int, 25 * 60)
+# The customer's journey (orders/checkout.py, refunds.py, revisions.py).
+STRIPE_API_KEY = _env("STRIPE_API_KEY", str, "")  # sk_... : Checkout Sessions and refunds (never logged)
+STRIPE_API_BASE = _env("STRIPE_API_BASE", str, "https://api.stripe.com").rstrip("/")  # tests: a local fake
+STRIPE_TIMEOUT_SECONDS = _env("STRIPE_TIMEOUT_SECONDS", float, 10.0)
+ORDER_REVISIONS_INCLUDED = _env("ORDER_REVISIONS_INCLUDED", int, 2)  # "request changes" after delivery
+ORDER_REFUND_ON_CANCEL = _env("ORDER_REFUND_ON_CANCEL", bool, True)  # staff cancel a paid, undelivered order
+SUPPORT_EMAIL = _env("SUPPORT_EMAIL", str, "hello@studio.example")  # the address customers are told to write to
+CUSTOMER_TIME_ZONE = _env("CUSTOMER_TIME_ZONE", str, "Europe/Paris")  # "nouvelle tentative à 14:32" is in it
 
 # --- Secrets (never logged) -------------------------------------------------
 STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET", str, "")
@@ -306,6 +314,7 @@ REST_FRAMEWORK = {
         "staff": _env("THROTTLE_STAFF", str, "600/min"),
         "customer": _env("THROTTLE_CUSTOMER", str, "300/min"),
         "contact": _env("THROTTLE_CONTACT", str, "5/hour"),  # a published site's contact form, per visitor
+        "order": _env("THROTTLE_ORDER", str, "10/min"),  # order-form and change-request submissions
     },
 }
 

@@ -24,12 +24,20 @@ from orchestration.dispatch import Report
 from orchestration.exceptions import IllegalTransition
 from orchestration.models import OperatorAction, Task
 from orchestration.services import Actor
+from orders.checkout import checkout_session_closed
 from orders.exceptions import PaymentRejected
+from orders.refunds import charge_refunded
 from orders.services import project_mark_paid
 
 logger = logging.getLogger("gateway")
 
 PAID_EVENT_TYPES = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+# The customer's journey beyond payment: each handler returns what it did, or raises PaymentRejected.
+ORDER_EVENT_HANDLERS = {
+    "checkout.session.expired": checkout_session_closed,
+    "checkout.session.async_payment_failed": checkout_session_closed,
+    "charge.refunded": charge_refunded,
+}
 
 
 def _inbox_row(*, source: str, external_id: str, type: str, payload: Any) -> tuple[WebhookEvent, bool]:
@@ -87,6 +95,12 @@ def _apply_stripe(row: WebhookEvent) -> WebhookEvent:
     event = row.payload if isinstance(row.payload, dict) else {}
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     session = data.get("object") if isinstance(data.get("object"), dict) else {}
+    if row.type in ORDER_EVENT_HANDLERS:
+        try:
+            with transaction.atomic():
+                return _finish(row, EventStatus.PROCESSED, ORDER_EVENT_HANDLERS[row.type](session, row.type))
+        except PaymentRejected as exc:
+            return _finish(row, EventStatus.REJECTED, f"{exc.code}: {exc.message}")
     if row.type not in PAID_EVENT_TYPES:
         return _finish(row, EventStatus.IGNORED, f"Event type {row.type} is not handled.")
     if session.get("payment_status") != "paid":
@@ -113,7 +127,11 @@ def _apply_stripe(row: WebhookEvent) -> WebhookEvent:
     try:
         with transaction.atomic():
             project, run, started = project_mark_paid(
-                project_id=project_id, checkout_session_id=session_id, amount_cents=amount, currency=currency
+                project_id=project_id,
+                checkout_session_id=session_id,
+                amount_cents=amount,
+                currency=currency,
+                payment_intent_id=str(session.get("payment_intent") or "")[:255],
             )
     except PaymentRejected as exc:
         return _finish(row, EventStatus.REJECTED, f"{exc.code}: {exc.message}")

@@ -77,6 +77,10 @@ class CustomerPageThrottle(ClientRateThrottle):
     scope = "customer"  # the status page and its feed (polled every few seconds), published sites
 
 
+class OrderFormThrottle(ClientRateThrottle):
+    scope = "order"  # order-page submissions: each one creates a project and a Checkout Session
+
+
 def throttle_page(throttle_class: type[ClientRateThrottle]) -> Callable[[ViewFunc], ViewFunc]:
     """The same rate limit for a plain Django view (no DRF): 429 with Retry-After when spent."""
 

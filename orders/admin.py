@@ -24,6 +24,7 @@ from metrics.charts import timeline
 from orchestration import clock
 from orchestration.admin import admin_link, badge
 from orchestration.models import TaskStatus
+from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run, project_progress
 
@@ -68,6 +69,8 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ("business_name", "contact_email", "slug", "city", "checkout_session_id")
     date_hierarchy = "created_at"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = [refund_orders]  # the customer journey's (orders/admin_journey.py)
+    inlines = [RefundInline, RevisionInline]
     readonly_fields = (
         "status_badge",
         "progress",

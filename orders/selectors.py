@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from orchestration import clock
 from orchestration.models import TaskStatus, WorkflowRun
@@ -23,10 +24,14 @@ def projects_visible_to(user: AbstractBaseUser | AnonymousUser | None) -> QueryS
     if user.is_staff:
         return Project.objects.all()
     return Project.objects.filter(owner=user)
+def status_url(project: Project) -> str:
+    """The customer's status page, absolute (emails, Checkout's success_url)."""
+    return f"{settings.SITE_URL}{reverse('status-page', args=[project.status_token])}"
 
 
 def project_latest_run(project: Project) -> WorkflowRun | None:
-    return project.runs.order_by("-created_at").first()
+    """The project's latest run other than its revisions' (those are shown with each revision)."""
+    return project.runs.exclude(workflow="revision").order_by("-created_at").first()
 
 
 def project_progress(project: Project) -> dict[str, int]:

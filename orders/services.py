@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.conf import settings
 from django.db import transaction
 
 from agents.brief import InvalidBrief
@@ -14,13 +15,16 @@ from agents.business_details import DETAIL_KEYS, stored_details
 from agents.media import PreparedImage, prepare_uploads, store_image
 from orchestration import clock
 from orchestration.models import RunStatus, WorkflowRun
-from orchestration.services import run_start
+from orchestration.retry import RetryPolicy
+from orchestration.services import enqueue, run_start
+from orders import notices
 from orders.exceptions import PaymentRejected
 from orders.models import DEFAULT_PAGES, Project, ProjectStatus
 
 logger = logging.getLogger("orders")
 
 ORDER_WORKFLOW = "order"
+REFUND_ACTION = "core-platform.refund"  # agents/actions/journey.py: runs orders.refunds.refund_request
 
 
 def project_create(
@@ -36,6 +40,7 @@ def project_create(
     owner: AbstractBaseUser | None = None,
     photos: list[PreparedImage | Mapping[str, Any]] | None = None,
     logo: PreparedImage | Mapping[str, Any] | None = None,
+    submission_key: str | None = None,
     **details: Any,
 ) -> Project:
     """Record a validated brief as a project awaiting payment, owned by the API user who sent it
@@ -67,13 +72,14 @@ def project_create(
         pages=list(pages) if pages else list(DEFAULT_PAGES),
         brand_color=brand_color.lower(),
         language=language,
+        submission_key=submission_key or None,
     )
     logger.info("project created", extra={"action": "project_create", "project_id": str(project.id)})
     return project
 
 
 def project_mark_paid(
-    *, project_id: Any, checkout_session_id: str, amount_cents: int, currency: str
+    *, project_id: Any, checkout_session_id: str, amount_cents: int, currency: str, payment_intent_id: str = ""
 ) -> tuple[Project, WorkflowRun, bool]:
     """Mark the project paid and start its one workflow run; idempotent per project.
 
@@ -95,8 +101,17 @@ def project_mark_paid(
         project.checkout_session_id = checkout_session_id
         project.amount_cents = amount_cents
         project.currency = currency
+        project.payment_intent_id = payment_intent_id or ""
         project.save(
-            update_fields=["status", "paid_at", "checkout_session_id", "amount_cents", "currency", "updated_at"]
+            update_fields=[
+                "status",
+                "paid_at",
+                "checkout_session_id",
+                "amount_cents",
+                "currency",
+                "payment_intent_id",
+                "updated_at",
+            ]
         )
         run = run_start(
             workflow=ORDER_WORKFLOW,
@@ -119,9 +134,19 @@ _PROJECT_STATUS_OF_RUN = {
 }
 
 
+# A refunded or abandoned order is closed for good: a replay or a late run event never reopens it.
+CLOSED_STATUSES = (ProjectStatus.REFUNDED, ProjectStatus.ABANDONED)
+
+
 def project_on_run_status(run: WorkflowRun) -> None:
-    """The order workflow's hook: the project follows its run (called inside the run's transaction)."""
+    """The order workflow's hook: the project follows its run (called inside the run's transaction).
+
+    A run that failed for good tells the customer (once, after the commit); a paid order that
+    staff cancel before delivery is refunded (ORDER_REFUND_ON_CANCEL), through a queued task.
+    """
     if run.project_id is None:
+        return
+    if Project.objects.filter(id=run.project_id, status__in=CLOSED_STATUSES).exists():
         return
     status = _PROJECT_STATUS_OF_RUN[RunStatus(run.status)]
     updates: dict[str, Any] = {"status": status}
@@ -130,3 +155,22 @@ def project_on_run_status(run: WorkflowRun) -> None:
     elif status == ProjectStatus.IN_PROGRESS:
         updates["delivered_at"] = None
     Project.objects.filter(id=run.project_id).update(**updates)
+    if status == ProjectStatus.FAILED:
+        project_id = run.project_id
+        transaction.on_commit(lambda: notices.notify_order_failed(project_id=project_id))
+    elif status == ProjectStatus.CANCELLED and settings.ORDER_REFUND_ON_CANCEL:
+        project = Project.objects.get(id=run.project_id)
+        if project.paid_at is not None and project.delivered_at is None:
+            refund_on_cancel_enqueue(project=project, run=run)
+
+
+def refund_on_cancel_enqueue(*, project: Project, run: WorkflowRun) -> None:
+    """Queue the refund of a paid order cancelled before delivery (once per project)."""
+    enqueue(
+        REFUND_ACTION,
+        {"project_id": str(project.id), "run_id": str(run.id)},
+        idempotency_key=f"refund-on-cancel:{project.id}",
+        # Stripe may be slow or down for a while; the idempotency key makes every try the same refund.
+        retry=RetryPolicy(max_attempts=8, base_seconds=5, cap_seconds=600),
+        timeout_seconds=60,
+    )

@@ -1,8 +1,10 @@
 from django.urls import path
 
-from orders.views import status_feed, status_page
+from orders.views import order_page, status_changes, status_feed, status_page
 
 urlpatterns = [
+    path("order/", order_page, name="order-page"),
     path("status/<str:token>/", status_page, name="status-page"),
     path("status/<str:token>/feed.json", status_feed, name="status-feed"),
+    path("status/<str:token>/changes", status_changes, name="status-changes"),
 ]

@@ -1,34 +1,67 @@
-"""The customer's live status page: /status/<token>/ and its JSON feed."""
+"""The customer's pages: the order form (/order/), the live status page (/status/<token>/), its JSON
+feed, and the "request changes" form on a delivered order's status page."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation.trans_real import parse_accept_lang_header
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from gateway.throttling import CustomerPageThrottle, throttle_page
-from orders.models import Project
-from orders.selectors import project_status_view
+from agents.mail import format_money
+from gateway.throttling import CustomerPageThrottle, OrderFormThrottle, throttle_page
+from orders.checkout import order_submit
+from orders.exceptions import CheckoutUnavailable, RevisionRefused
+from orders.forms import FORM_ERROR, ORDER_FORM_FIELDS, UI_LANGUAGES, OrderForm
+from orders.models import Project, ProjectStatus
+from orders.revisions import MAX_FEEDBACK, revision_request
+from orders.status import customer_view
 
-# What a customer reads for each step's state: the engine's words (queued, dead) mean nothing to them.
-STATE_LABELS: dict[str, dict[str, str]] = {
+logger = logging.getLogger("orders")
+
+PAGE_WORDS = {
     "fr": {
-        "waiting": "À venir",
-        "queued": "À venir",
-        "running": "En cours",
-        "succeeded": "Terminé",
-        "dead": "En échec",
-        "cancelled": "Annulé",
+        "title": "Commander votre site",
+        "lead": "Un site professionnel en ligne en 25 minutes et une campagne Google Ads prête à lancer.",
+        "price": "{price} TTC, paiement unique et sécurisé par Stripe.",
+        "submit": "Continuer vers le paiement",
+        "unavailable": "Le paiement est momentanément indisponible. Votre brief est conservé : réessayez "
+        "dans un instant.",
+        "rejected": "Votre commande n'a pas pu être envoyée.",
+        "resumed": "Vous n'avez pas été débité. Votre brief est là : modifiez-le si besoin et reprenez le paiement.",
+        "required": "obligatoire",
     },
     "en": {
-        "waiting": "Up next",
-        "queued": "Up next",
-        "running": "In progress",
-        "succeeded": "Done",
-        "dead": "Failed",
-        "cancelled": "Cancelled",
+        "title": "Order your website",
+        "lead": "A professional website live in 25 minutes, and a Google Ads campaign ready to start.",
+        "price": "{price} including VAT, one secure payment through Stripe.",
+        "submit": "Continue to payment",
+        "unavailable": "Payment is unavailable for a moment. Your brief is kept: please try again shortly.",
+        "rejected": "Your order could not be sent.",
+        "resumed": "You were not charged. Your brief is here: change it if you like and go back to payment.",
+        "required": "required",
+    },
+}
+CHANGES_WORDS = {
+    "fr": {
+        "empty": "Dites-nous ce qu'il faut changer.",
+        "too_long": f"{MAX_FEEDBACK} caractères au plus, s'il vous plaît.",
+        "not_delivered": "Les modifications se demandent une fois le site en ligne.",
+        "revision_in_progress": "Une modification est déjà en préparation.",
+        "no_revisions_left": "Vos modifications comprises ont toutes été utilisées : écrivez-nous.",
+    },
+    "en": {
+        "empty": "Tell us what to change.",
+        "too_long": f"At most {MAX_FEEDBACK} characters, please.",
+        "not_delivered": "Changes can be asked for once the site is live.",
+        "revision_in_progress": "A change is already being prepared.",
+        "no_revisions_left": "Every included change has been used: write to us.",
     },
 }
 
@@ -40,13 +73,130 @@ def _project(token: str) -> Project:
     return project
 
 
-def status_view(project: Project) -> dict[str, Any]:
-    """The status page's data: the selector's view plus each step's state in the customer's language."""
-    view = project_status_view(project)
-    labels = STATE_LABELS.get(project.language, STATE_LABELS["en"])
-    for step in view["steps"]:
-        step["state_label"] = labels.get(step["status"], step["status"])
-    return view
+def visitor_language(request: HttpRequest) -> str:
+    """?lang= when the visitor chose, else their browser's Accept-Language, else French."""
+    chosen = request.GET.get("lang") or request.POST.get("ui")
+    if chosen in UI_LANGUAGES:
+        return chosen
+    for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+        base = code.split("-")[0].lower()
+        if base in UI_LANGUAGES:
+            return base
+    return "fr"
+
+
+def _resumed_initial(token: str | None) -> dict[str, Any]:
+    """The brief of an unpaid order, for Checkout's cancel link: the customer finds what they typed."""
+    if not token:
+        return {}
+    project = Project.objects.filter(
+        status_token=token, status__in=[ProjectStatus.AWAITING_PAYMENT, ProjectStatus.ABANDONED]
+    ).first()
+    if project is None:
+        return {}
+    return {
+        "business_name": project.business_name,
+        "contact_email": project.contact_email,
+        "sector": project.sector,
+        "city": project.city,
+        "description": project.description,
+        "pages": "\n".join(project.pages or []),
+        "brand_color": project.brand_color,
+        "language": project.language,
+    }
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def order_page(request: HttpRequest) -> HttpResponse:
+    ui = visitor_language(request)
+    words = PAGE_WORDS[ui]
+    notice = ""
+    if request.method != "POST":
+        initial = _resumed_initial(request.GET.get("resume"))
+        notice = words["resumed"] if initial else ""
+        return _order_form(request, OrderForm(ui=ui, initial=initial), ui, notice=notice)
+    return _order_post(request, ui)
+
+
+@throttle_page(OrderFormThrottle)
+def _order_post(request: HttpRequest, ui: str) -> HttpResponse:
+    words = PAGE_WORDS[ui]
+    form = OrderForm(request.POST, ui=ui)
+    if form.honeypot_filled:
+        # Said plainly, with nothing created: a person never sees this field.
+        logger.warning("order form honeypot filled", extra={"action": "order_honeypot"})
+        return _order_form(request, OrderForm(ui=ui), ui, error=words["rejected"], status=400)
+    if not form.is_valid():
+        return _order_form(request, form, ui, error=FORM_ERROR[ui], status=400)
+    try:
+        project = order_submit(brief=form.brief, submission_key=form.cleaned_data["submission_key"], language=ui)
+    except CheckoutUnavailable as exc:
+        logger.warning("checkout unavailable", extra={"action": "order_submit", "code": exc.code})
+        return _order_form(request, form, ui, error=words["unavailable"], status=503)
+    return HttpResponseRedirect(project.checkout_url, status=303)
+
+
+def _order_form(
+    request: HttpRequest, form: OrderForm, ui: str, *, error: str = "", notice: str = "", status: int = 200
+) -> HttpResponse:
+    other = "en" if ui == "fr" else "fr"
+    response = render(
+        request,
+        "orders/order.html",
+        {
+            "form": form,
+            "ui": ui,
+            "words": PAGE_WORDS[ui],
+            # The price the Checkout Session will ask for, from the same settings.
+            "price": PAGE_WORDS[ui]["price"].format(
+                price=format_money(settings.ORDER_PRICE_CENTS, settings.ORDER_CURRENCY, ui)
+            ),
+            "error": error,
+            "notice": notice,
+            "other_language": other,
+            "required": [spec.name for spec in ORDER_FORM_FIELDS if spec.required],
+            "other_language_url": f"{reverse('order-page')}?lang={other}",
+        },
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    response["Content-Language"] = ui
+    return response
+
+
+@require_safe
+@throttle_page(CustomerPageThrottle)
+def status_page(request: HttpRequest, token: str) -> HttpResponse:
+    project = _project(token)
+    return _status_response(request, project, token)
+
+
+def _status_response(
+    request: HttpRequest,
+    project: Project,
+    token: str,
+    *,
+    changes_error: str = "",
+    feedback: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    view = customer_view(project)
+    context: dict[str, Any] = {
+        "project": project,
+        "view": view,
+        "token": token,
+        # Rendered on the server too, so the page says something true before (or without) its script.
+        "elapsed": format_elapsed(view["elapsed_seconds"]),
+        "changes_error": changes_error,
+        "feedback": feedback,
+        "max_feedback": MAX_FEEDBACK,
+    }
+    response = render(request, "orders/status.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    # The token is the page's only key: never sent to another site. Not "no-referrer": with it Chromium
+    # posts the change-request form with "Origin: null", which CSRF's origin check rightly refuses.
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def format_elapsed(seconds: float | None) -> str:
@@ -59,25 +209,27 @@ def format_elapsed(seconds: float | None) -> str:
 
 @require_safe
 @throttle_page(CustomerPageThrottle)
-def status_page(request: HttpRequest, token: str) -> HttpResponse:
-    project = _project(token)
-    view = status_view(project)
-    context: dict[str, Any] = {
-        "project": project,
-        "view": view,
-        "token": token,
-        # Rendered on the server too, so the page says something true before (or without) its script.
-        "elapsed": format_elapsed(view["elapsed_seconds"]),
-    }
-    response = render(request, "orders/status.html", context)
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is the page's only key
-    return response
-
-
-@require_safe
-@throttle_page(CustomerPageThrottle)
 def status_feed(request: HttpRequest, token: str) -> JsonResponse:
-    response = JsonResponse(status_view(_project(token)))
+    project = _project(token)
+    view = customer_view(project)
+    context = {"project": project, "view": view, "token": token, "max_feedback": MAX_FEEDBACK}
+    view["sections_html"] = render_to_string("orders/_status_sections.html", context, request=request)
+    response = JsonResponse(view)
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@throttle_page(OrderFormThrottle)
+def status_changes(request: HttpRequest, token: str) -> HttpResponse:
+    """The delivered order's "request changes" form: starts a revision, then back to the page."""
+    project = _project(token)
+    feedback = str(request.POST.get("feedback", ""))
+    try:
+        revision_request(project=project, feedback=feedback)
+    except RevisionRefused as exc:
+        words = CHANGES_WORDS.get(project.language, CHANGES_WORDS["en"])
+        return _status_response(
+            request, project, token, changes_error=words.get(exc.code, exc.message), feedback=feedback, status=400
+        )
+    return HttpResponseRedirect(reverse("status-page", args=[token]), status=303)

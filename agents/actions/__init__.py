@@ -5,6 +5,6 @@ the pure content modules (design, copywriting, site, ads, mail) and the
 providers, and raises RetryableError or PermanentError to say how it failed.
 """
 
-from agents.actions import ads_management, automation, core_platform, design_ia
+from agents.actions import ads_management, automation, core_platform, design_ia, journey
 
-__all__ = ["ads_management", "automation", "core_platform", "design_ia"]
+__all__ = ["ads_management", "automation", "core_platform", "design_ia", "journey"]

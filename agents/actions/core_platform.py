@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from agents.actions.common import brief_data, project_of, status_url
 from agents.ads import campaign_summary
 from agents.brief import random_slug_suffix, slugify_business, validate_brief
-from agents.mail import send_email
+from agents.mail import campaign_terms, order_context, send_email
 from agents.side_effects import perform_once
 from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.registry import TaskContext, action
@@ -72,7 +72,12 @@ def notify(ctx: TaskContext) -> dict[str, Any]:
     if not site_url:
         raise PermanentError("The deploy step reported no URL")
     summary = campaign.get("summary") or campaign_summary(campaign.get("campaign") or {}, project.language)
-    context = {"site_url": site_url, "status_url": status_url(project), "campaign_summary": summary}
+    context = {
+        "site_url": site_url,
+        "status_url": status_url(project),
+        "campaign_summary": summary,
+        **campaign_terms(campaign.get("campaign") or {}, project.language),
+    }
     perform_once(
         key=ctx.idempotency_key,
         kind="email:site_live",
@@ -85,6 +90,6 @@ def notify(ctx: TaskContext) -> dict[str, Any]:
 
 
 def _send(project: Project, kind: str, context: dict[str, Any]) -> dict[str, Any]:
-    full = {"business_name": project.business_name, "project": project, **context}
+    full = {**order_context(project), "project": project, **context}
     send_email(kind, to=project.contact_email, language=project.language, context=full)
     return {"to": project.contact_email, "kind": kind}

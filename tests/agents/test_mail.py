@@ -9,7 +9,13 @@ SUMMARY = "Votre campagne Google Ads est prête : 4 groupes d'annonces.\nBudget 
 
 
 def payment_context() -> dict:
-    return {"business_name": "Boulangerie Martin", "status_url": STATUS_URL}
+    return {
+        "business_name": "Boulangerie Martin",
+        "status_url": STATUS_URL,
+        "order_reference": "SF-1A2B3C4D",
+        "amount_paid": "399,00\N{NO-BREAK SPACE}€",
+        "paid_on": "2 décembre 2026",
+    }
 
 
 def live_context() -> dict:
@@ -93,3 +99,38 @@ def test_send_email_refuses_an_empty_recipient_list(mailoutbox):
     with pytest.raises(ValueError, match="no recipient"):
         send_email("payment_received", to=[], language="fr", context=payment_context())
     assert mailoutbox == []
+
+
+FULL_CONTEXT = {
+    **payment_context(),
+    "site_url": SITE_URL,
+    "campaign_summary": SUMMARY,
+    "support_email": "hello@studio.example",
+    "refund_amount": "399,00\N{NO-BREAK SPACE}€",
+}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("kind", ["payment_received", "site_live", "order_failed", "refunded", "revision_live"])
+def test_every_customer_email_carries_the_order_reference_and_the_amount_paid(kind, language):
+    from agents.mail import SUBJECTS
+
+    assert kind in SUBJECTS
+    _subject, text, html = render_email(kind, language=language, context=FULL_CONTEXT)
+    for body in (text, html):
+        assert "SF-1A2B3C4D" in body
+        assert "399,00\N{NO-BREAK SPACE}€" in body
+    assert f'<html lang="{language}">' in html
+
+
+def test_an_email_without_its_order_reference_is_refused():
+    context = {k: v for k, v in FULL_CONTEXT.items() if k != "order_reference"}
+    with pytest.raises(ValueError, match="order_reference"):
+        render_email("order_failed", language="en", context=context)
+
+
+@pytest.mark.parametrize(("language", "words"), [("fr", "Reçu"), ("en", "Receipt")])
+def test_payment_received_is_a_receipt(language, words):
+    _, text, html = render_email("payment_received", language=language, context=payment_context())
+    assert words in text and "2 décembre 2026" in text and "Stripe" in text
+    assert words.lower() in html.lower()

@@ -26,6 +26,8 @@ PUBLIC = {
     "admin/jsi18n/": "the admin's translation catalogue",
     "status/<str:token>/": "the unguessable token is the key",
     "status/<str:token>/feed.json": "the unguessable token is the key",
+    "status/<str:token>/changes": "the unguessable token is the key (and the form's CSRF token)",
+    "order/": "the public order page: anyone may buy",
     "sites/<slug:slug>/": "published customer sites",
     "sites/<slug:slug>/<path:path>": "published customer sites",
     "api/health": "uptime checks",

@@ -1,0 +1,61 @@
+"""Customer emails sent outside a workflow step (a failed order, a refund): each one at most once.
+
+A workflow step's emails go through the side-effect ledger of its task; these come from a run's
+end or a Stripe event, which have no task, so they have their own ledger (`CustomerEmail`): the
+process that records the key first sends, any other finds it and sends nothing. A send that
+raises removes the record, so a later delivery of the same event tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from agents.mail import format_money, order_context, send_email
+from orchestration import clock
+from orders.models import CustomerEmail, Project
+from orders.selectors import status_url
+
+logger = logging.getLogger("orders")
+
+
+def customer_email_once(*, project: Project, kind: str, key: str, context: dict[str, Any] | None = None) -> bool:
+    """Send `kind` to the customer unless `key` was sent (or is being sent); True if this call sent it."""
+    try:
+        with transaction.atomic():
+            CustomerEmail.objects.create(key=key, project=project, kind=kind)
+    except IntegrityError:
+        return False
+    full = {**order_context(project), "status_url": status_url(project), **(context or {})}
+    try:
+        send_email(kind, to=project.contact_email, language=project.language, context=full)
+    except Exception:
+        CustomerEmail.objects.filter(key=key, sent_at__isnull=True).delete()
+        raise
+    CustomerEmail.objects.filter(key=key).update(sent_at=clock.now())
+    logger.info("customer emailed", extra={"action": "customer_email", "project_id": str(project.id), "kind": kind})
+    return True
+
+
+def notify_order_failed(*, project_id: Any) -> bool:
+    """The order failed for good: tell the customer our team knows and will write (once per order)."""
+    project = Project.objects.filter(id=project_id).first()
+    if project is None:
+        return False
+    return customer_email_once(project=project, kind="order_failed", key=f"order_failed:{project.id}")
+
+
+def notify_refunded(*, project_id: Any) -> bool:
+    """Stripe confirmed the refund: one email saying how much and when it arrives."""
+    project = Project.objects.filter(id=project_id).first()
+    if project is None:
+        return False
+    refund = getattr(project, "refund", None)
+    cents = refund.amount_cents if refund is not None else project.amount_cents or 0
+    currency = refund.currency if refund is not None else project.currency
+    amount = format_money(cents, currency or "eur", project.language)
+    return customer_email_once(
+        project=project, kind="refunded", key=f"refunded:{project.id}", context={"refund_amount": amount}
+    )
