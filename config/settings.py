@@ -51,7 +51,7 @@ CSRF_TRUSTED_ORIGINS = _env("CSRF_TRUSTED_ORIGINS", list, [])
 SITE_URL = _env("SITE_URL", str, "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "metrics.admin_app.BackofficeAdminConfig",  # django.contrib.admin, with the back office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -180,6 +180,7 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", str, "Studio <hello@studio.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = "[Site factory] "  # staff mail (mail_admins); Django's default says "[Django] "
 ADMINS = [("Staff", addr) for addr in _env("STAFF_EMAILS", list, ["staff@studio.example"])]
 
 # --- The order -------------------------------------------------------------

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from metrics.causes import collapse, countdown
 from orchestration import clock
-from orchestration.models import AgentRun, AttemptOutcome, WorkflowRun
+from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, Task, TaskStatus, WorkflowRun
 
 WIDTH, HEIGHT = 560, 160
 TIMELINE_WIDTH, TIMELINE_LABEL, ROW = 900, 130, 22
@@ -181,13 +183,20 @@ def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: s
 
 
 def timeline(run: WorkflowRun) -> SafeString:
-    """Each attempt as a bar on one time axis, a row per step, coloured by outcome (SVG, no JS)."""
+    """Each attempt as a bar on one time axis, a row per step, coloured by outcome (SVG, no JS).
+
+    Operator acts (replays, retries, cancels) are drawn as marked vertical lines where they
+    happened; below the drawing, the failed attempts with their cause in words (identical
+    consecutive errors of a step on one line), and the next retry of each waiting step.
+    """
     now = clock.now()
     order = [s["name"] for s in run.definition.get("steps", [])]
     tasks = {t.step: t for t in run.tasks.all()}
     attempts = list(AgentRun.objects.filter(run=run).select_related("task").order_by("started_at", "id"))
+    acts = list(OperatorAction.objects.filter(run=run).order_by("at", "id"))
     t0 = min([run.created_at, *(a.started_at for a in attempts)])
     ends = [a.finished_at or now for a in attempts] + [run.finished_at or (now if attempts else run.created_at)]
+    ends += [act.at for act in acts]
     span = max((max(ends) - t0).total_seconds(), 0.001)
     plot = TIMELINE_WIDTH - TIMELINE_LABEL - 10
     rows, bars = [], []
@@ -217,20 +226,49 @@ def timeline(run: WorkflowRun) -> SafeString:
         }
         for i in range(5)
     ]
+    axis_y = 24 + ROW * len(order)
+    marks = [
+        {
+            "x": TIMELINE_LABEL + plot * (act.at - t0).total_seconds() / span,
+            "label": act.get_verb_display(),
+            "title": f"{act.get_verb_display()} by {act.actor_label} at {act.at:%Y-%m-%d %H:%M:%S} UTC",
+            "anchor": "end" if (act.at - t0).total_seconds() > span * 0.8 else "start",
+        }
+        for act in acts
+    ]
     context = {
         "run": run,
         "rows": rows,
         "bars": bars,
         "ticks": ticks,
+        "marks": marks,
+        "acts": acts,
         "width": TIMELINE_WIDTH,
-        "height": 34 + ROW * max(len(order), 1),
-        "axis_y": 24 + ROW * len(order),
+        "height": 34 + ROW * max(len(order), 1) + (18 if marks else 0),
+        "axis_y": axis_y,
+        "mark_label_y": axis_y + 16,
         "label_x": TIMELINE_LABEL,
-        "errors": [a for a in attempts if a.error],
+        "errors": collapse(attempts, step_of=lambda a: a.task.step),
+        "retries": next_retries(tasks.values(), now=now),
         "outcomes": [o for o in AttemptOutcome if o in {a.outcome for a in attempts}],
         "started": t0,
     }
     return SafeString(render_to_string("admin/orchestration/timeline.html", context))
+
+
+def next_retries(tasks: Iterable[Task], *, now: datetime) -> list[dict[str, Any]]:
+    """Steps waiting for their next try after a failed attempt: when, as a countdown."""
+    waiting = [t for t in tasks if t.status == TaskStatus.QUEUED and t.attempt > 0 and t.run_after > now]
+    return [
+        {
+            "step": t.step or t.action,
+            "attempt": t.attempt + 1,
+            "max_attempts": t.max_attempts,
+            "at": t.run_after,
+            "countdown": countdown((t.run_after - now).total_seconds()),
+        }
+        for t in sorted(waiting, key=lambda t: t.run_after)
+    ]
 
 
 def _duration(seconds: float) -> str:
