@@ -14,9 +14,9 @@ from metrics.causes import collapse, countdown
 from orchestration import clock
 from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, Task, TaskStatus, WorkflowRun
 
-WIDTH, HEIGHT = 560, 160
+WIDTH, HEIGHT = 560, 170
 TIMELINE_WIDTH, TIMELINE_LABEL, ROW = 900, 130, 22
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 20, 24
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 14, 26, 28
 
 
 def _fmt(value: float) -> str:
@@ -74,18 +74,23 @@ def line_chart(
         ),
     ]
     if points:
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" class="chart-axis">{}</text>'
-                '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>',
-                PAD_LEFT,
-                HEIGHT - 6,
-                f"{points[0][0]:%d %b %H:%M}",
-                PAD_LEFT + plot_w,
-                HEIGHT - 6,
-                f"{points[-1][0]:%d %b %H:%M}",
+        # Three time labels (start, middle, end), in the format the span needs: a week
+        # says the day, an hour only the time.
+        days = (points[-1][0] - points[0][0]).total_seconds() > 20 * 3600
+        stamp = "%a %d %b %H:%M" if days else "%H:%M"
+        middle = len(points) // 2
+        for index, anchor in ((0, "start"), (middle, "middle"), (len(points) - 1, "end")):
+            if index == middle and len(points) < 3:
+                continue
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" class="chart-axis" text-anchor="{}">{}</text>',
+                    f"{xy(index, 0)[0]:.1f}",
+                    HEIGHT - 6,
+                    anchor,
+                    f"{points[index][0]:{stamp}}",
+                )
             )
-        )
     live_index = next((i for i, (at, _) in enumerate(points) if live_from is not None and at >= live_from), None)
     if live_index is not None:
         # The band starts half a step before the first live point, so a lone last point is inside it.
