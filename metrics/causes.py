@@ -13,7 +13,7 @@ Pure: no database, no settings beyond the names of the variables to check.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,7 +289,7 @@ def collapse(attempts: Iterable[Any], *, step_of: Any = None) -> list[ErrorRun]:
             continue
         step = step_of(a) if step_of else a.step
         last = lines[-1] if lines else None
-        if last is not None and last.step == step and (last.error_type, last.error) == (a.error_type, a.error):
+        if last is not None and last.step == step and _same(last, a):
             lines[-1] = ErrorRun(
                 step,
                 last.first_attempt,
@@ -309,6 +309,15 @@ def collapse(attempts: Iterable[Any], *, step_of: Any = None) -> list[ErrorRun]:
     return lines
 
 
+def _same(line: ErrorRun, attempt: Any) -> bool:
+    """The same error, whatever the numbers in it (an object's address, a port, an attempt number)."""
+    return line.error_type == attempt.error_type and _shape(line.error) == _shape(attempt.error)
+
+
+def _shape(message: str) -> str:
+    return re.sub(r"0x[0-9a-fA-F]+|\d+", "#", message)
+
+
 def countdown(seconds: float) -> str:
     """'in 1 min 05 s' / 'in 42 s' / 'now'."""
     whole = round(seconds)
@@ -319,8 +328,3 @@ def countdown(seconds: float) -> str:
     if whole < 3600:
         return f"in {whole // 60} min {whole % 60:02d} s"
     return f"in {whole // 3600} h {whole % 3600 // 60:02d} min"
-
-
-def summarise(causes: Sequence[Cause]) -> Cause | None:
-    """The cause to show first: the last one (the attempt that killed the step)."""
-    return causes[-1] if causes else None

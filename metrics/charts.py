@@ -147,8 +147,8 @@ def line_chart(
 def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: str, unit: str = "ms") -> SafeString:
     """Horizontal bars: one row per label, the p50 bar inside the p95 bar."""
     top = max([v for _, a, b in rows for v in (a, b) if v is not None] or [1.0]) or 1.0
-    # The right margin holds the "p50 … / p95 … ms" label in full.
-    row_h, label_w, bar_w = 22, 170, WIDTH - 170 - 150
+    # The right margin holds the "typical … / slow … ms" (p50 / p95) label in full.
+    row_h, label_w, bar_w = 24, 190, WIDTH - 190 - 210
     height = PAD_TOP + row_h * max(len(rows), 1) + 8
 
     def bar(y: int, value: float | None, css: str) -> SafeString:
@@ -160,14 +160,14 @@ def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: s
 
     items = format_html_join(
         "",
-        '{}{}{}<text x="{}" y="{}" class="chart-axis">p50 {} / p95 {}</text>',
+        '{}{}{}<text x="{}" y="{}" class="chart-axis">typical {} / slow {}</text>',
         (
             (
-                format_html('<text x="4" y="{}" class="chart-label">{}</text>', PAD_TOP + i * row_h + 11, name),
+                format_html('<text x="4" y="{}" class="chart-label">{}</text>', PAD_TOP + i * row_h + 12, name),
                 bar(PAD_TOP + i * row_h, p95, "chart-bar-p95"),
                 bar(PAD_TOP + i * row_h, p50, "chart-bar-p50"),
                 label_w + bar_w + 4,
-                PAD_TOP + i * row_h + 11,
+                PAD_TOP + i * row_h + 12,
                 "-" if p50 is None else _fmt(p50),
                 "-" if p95 is None else f"{_fmt(p95)} {unit}",
             )

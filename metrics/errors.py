@@ -97,7 +97,7 @@ def record_error(
     if not ErrorGroup.objects.filter(fingerprint=key).update(count=F("count") + 1, **latest):
         try:
             with transaction.atomic():
-                return ErrorGroup.objects.create(
+                ErrorGroup.objects.create(
                     fingerprint=key,
                     error_type=error_type[:200],
                     location=location[:300],

@@ -131,7 +131,7 @@ def confirmed_act(
             modeladmin.message_user(request, f"{label}: {outcome.message}", outcome.level)
         done.append(str(obj.pk))
     if done:
-        names = ", ".join(object_label(obj) for obj in objects if str(obj.pk) in done)
+        names = ", ".join(object_label(obj, with_status=False) for obj in objects if str(obj.pk) in done)
         modeladmin.message_user(request, f"{title}: done for {len(done)} of {len(objects)} ({names}).")
     # Back to the page the act was started from (a project's or a run's page), not the list.
     return HttpResponseRedirect(back) if back else None
@@ -145,16 +145,17 @@ def safe_next(request: HttpRequest) -> str | None:
     return None
 
 
-def run_label(run: WorkflowRun) -> str:
+def run_label(run: WorkflowRun, *, with_status: bool = True) -> str:
     """A run as staff name it: the customer's business, not the workflow's version."""
+    status = f" {run.get_status_display().lower()}" if with_status else ""
     if run.project_id:
-        return f"{run.project.business_name}: order {run.get_status_display().lower()} (run {str(run.id)[:8]})"
-    return f"{run.workflow} run {str(run.id)[:8]} ({run.get_status_display().lower()})"
+        return f"{run.project.business_name}: order{status} (run {str(run.id)[:8]})"
+    return f"{run.workflow} run {str(run.id)[:8]}{status}"
 
 
-def object_label(obj: Model) -> str:
+def object_label(obj: Model, *, with_status: bool = True) -> str:
     if isinstance(obj, WorkflowRun):
-        return run_label(obj)
+        return run_label(obj, with_status=with_status)
     return f"{capfirst(obj._meta.verbose_name)} {obj.pk}"
 
 

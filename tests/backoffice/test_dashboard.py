@@ -91,7 +91,7 @@ def test_dashboard_figures_on_a_known_data_set_are_exact(staff_client, clock):
     assert figure(page, "figure-error-rate") == "6.67%"  # 1 failed of 15
     assert figure(page, "figure-within-slo") == "50% (1/2)"
     assert figure(page, "figure-workflow") == "5.0 min / 10.0 min"  # runs of 2, 5 and 10 minutes
-    assert "p50 40 / p95 100 ms" in page  # the per-agent bars say the same
+    assert "typical 40 / slow 100 ms" in page  # the per-agent bars say the same (p50 / p95)
     assert "The minutes since 09:05 UTC" in page  # the stored 09:00 window is not live
 
 
