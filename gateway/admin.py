@@ -54,6 +54,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False  # read-only: the one way to act on an event is the reprocess action
 
+    def has_delete_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
+        return False  # the record of what Stripe and the agents sent: kept, never deleted
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: WebhookEvent) -> SafeString:
         return badge(obj.status, obj.get_status_display())
