@@ -93,6 +93,7 @@ BUG_TYPES = frozenset(
         "NameError",
         "NotImplementedError",
         "RecursionError",
+        "RuntimeError",
         "TypeError",
         "UnboundLocalError",
         "ValueError",
@@ -112,7 +113,7 @@ _TIMEOUT = re.compile(r"Timeout|timed out|ReadTimeout|ConnectTimeout", re.IGNORE
 _HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
 _CREDENTIALS = re.compile(
     r"invalid_api_key|Incorrect API key|Unauthorized|forbidden|not_authorized|invalid token|"
-    r"SMTPAuthenticationError|authentication failed",
+    r"SMTPAuthenticationError|authentication failed|Username and Password not accepted",
     re.IGNORECASE,
 )
 _RATE = re.compile(r"rate.?limit|too many requests|quota", re.IGNORECASE)
@@ -139,6 +140,7 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
     provider = provider_of(message, action)
     who = provider.name if provider else "An outside service"
     check = f"check {provider.settings}" if provider else "check that service's address and status"
+    text = f"{error_type}: {message}"  # an exception's class says as much as its message (SMTPAuthenticationError)
     status_match = _HTTP_STATUS.search(message)
     status = int(status_match.group(1)) if status_match else None
 
@@ -175,14 +177,14 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
             "the route answers.",
             REPLAY_AFTER_FIX,
         )
-    if status in (401, 403) or _CREDENTIALS.search(message):
+    if status in (401, 403) or _CREDENTIALS.search(text):
         return Cause(
             "credentials_refused",
             f"{who} refused our credentials.",
             f"The key or token is wrong, expired or lacks a permission: {check}, then replay.",
             REPLAY_AFTER_FIX,
         )
-    if status == 429 or _RATE.search(message):
+    if status == 429 or _RATE.search(text):
         return Cause(
             "rate_limited",
             f"{who} is rate limiting us (too many requests).",
@@ -190,7 +192,7 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
             "limit with the provider, then replay.",
             REPLAY_WAIT,
         )
-    if _TIMEOUT.search(message) or error_type in ("Timeout", "ReadTimeout", "ConnectTimeout", "TimeoutError"):
+    if _TIMEOUT.search(text):
         return Cause(
             "timed_out",
             f"{who} did not answer in time.",
@@ -198,7 +200,7 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
             "page and its timeout setting (LLM_TIMEOUT_SECONDS for the AI provider).",
             REPLAY_NOW,
         )
-    if _UNREACHABLE.search(message) or error_type in ("ConnectionError", "ConnectionRefusedError"):
+    if _UNREACHABLE.search(text):
         return Cause(
             "provider_unreachable",
             f"{who} is unreachable (the connection failed).",
