@@ -173,6 +173,9 @@ def test_the_order_page_shows_a_refused_payment(staff_client):
 
     problem = page.split('id="problem"', 1)[1]
     assert "Payment refused" in problem and "Paid the wrong amount (paid 100 &#x27;eur&#x27;" in problem
+    event = WebhookEvent.objects.get()
+    inbox = staff_client.get(reverse("admin:gateway_webhookevent_change", args=[event.pk])).content.decode()
+    assert reverse("admin:orders_project_change", args=[wrong.pk]) in inbox  # and the event links its order
 
 
 def test_a_replay_from_the_order_page_returns_to_it_and_an_outside_next_is_ignored(staff_client):
@@ -211,5 +214,6 @@ def test_a_run_is_named_after_its_customer_and_its_waiting_retry_counts_down(sta
     order_page = staff_client.get(reverse("admin:orders_project_change", args=[project.pk])).content.decode()
 
     assert "<h2>Garage Bruno: order running" in run_page
+    assert "&rsaquo; Garage Bruno: order running" in run_page  # the breadcrumbs too, not "order v1 (running)"
     assert "next try (attempt 2 of 5)" in order_page and 'class="countdown"' in order_page
     assert "The AI copy provider is unreachable" in order_page
