@@ -5,6 +5,7 @@ says what went wrong in words, and acts return to it."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -209,6 +210,8 @@ def test_a_run_is_named_after_its_customer_and_its_waiting_retry_counts_down(sta
     run = project_latest_run(project)
     design = run.tasks.get(step="design")
     assert design.status == TaskStatus.QUEUED and design.attempt == 1
+    # Its backoff has jitter (it may already be due): put the next try 90 s ahead, as a longer backoff would.
+    Task.objects.filter(pk=design.pk).update(run_after=clock.now() + timedelta(seconds=90))
 
     run_page = staff_client.get(reverse("admin:orchestration_workflowrun_change", args=[run.pk])).content.decode()
     order_page = staff_client.get(reverse("admin:orders_project_change", args=[project.pk])).content.decode()
@@ -216,4 +219,5 @@ def test_a_run_is_named_after_its_customer_and_its_waiting_retry_counts_down(sta
     assert "<h2>Garage Bruno: order running" in run_page
     assert "&rsaquo; Garage Bruno: order running" in run_page  # the breadcrumbs too, not "order v1 (running)"
     assert "next try (attempt 2 of 5)" in order_page and 'class="countdown"' in order_page
+    assert re.search(r'class="countdown"[^>]*>in 1 min (2\d|30) s<', order_page)
     assert "The AI copy provider is unreachable" in order_page
