@@ -51,7 +51,7 @@ CSRF_TRUSTED_ORIGINS = _env("CSRF_TRUSTED_ORIGINS", list, [])
 SITE_URL = _env("SITE_URL", str, "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "metrics.admin_app.BackofficeAdminConfig",  # django.contrib.admin, with the back office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -209,6 +209,7 @@ EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", str, "Studio <hello@studio.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = "[Site factory] "  # staff mail (mail_admins); Django's default says "[Django] "
 ADMINS = [("Staff", addr) for addr in _env("STAFF_EMAILS", list, ["staff@studio.example"])]
 
 # --- The order -------------------------------------------------------------
@@ -305,7 +306,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "gateway.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with descriptions never taken from docstrings and every error documented.
+    "DEFAULT_SCHEMA_CLASS": "gateway.docs.GatewayAutoSchema",
     # Per client (token user, else IP) and scope; see gateway/throttling.py.
     "DEFAULT_THROTTLE_RATES": {
         "intake": _env("THROTTLE_INTAKE", str, "30/min"),
@@ -330,7 +332,18 @@ CLIENT_IP_HEADER = _env("CLIENT_IP_HEADER", str, "X-Vercel-Forwarded-For" if _en
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Site factory API",
-    "DESCRIPTION": "Orders (intake, status), payments, agent callbacks and the workflow engine's controls.",
+    "DESCRIPTION": (
+        "Orders (intake, status), payments, agent callbacks and the workflow engine's controls.\n\n"
+        "**Authentication.** Integrations send `Authorization: Token <key>` (a key made with "
+        "`manage.py drf_create_token <username>`); staff signed in to the back office may use their session. "
+        "Stripe signs its webhook (`Stripe-Signature`), the agents and the engine sign theirs (Standard "
+        "Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`), Vercel's cron sends "
+        "`Authorization: Bearer $CRON_SECRET`. Each operation names the scheme it accepts.\n\n"
+        '**Errors.** Every error has one JSON shape, `{"error": {"code", "message", "detail"}}`: '
+        "`code` is stable (for programs), `message` is for people, `detail` names the bad fields or the wait. "
+        "400 refused input, 401 no or bad credentials, 403 not allowed, 404 unknown id, 409 a state that does "
+        "not allow the act, 413 body too large, 429 too many requests (see `Retry-After`)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

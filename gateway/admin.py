@@ -20,9 +20,10 @@ from django.utils.safestring import SafeString
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from gateway.models import REPROCESSABLE_STATUSES, EventStatus, SignedRequest, WebhookEvent
+from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, SignedRequest, WebhookEvent
 from gateway.services import webhook_reprocess
-from orchestration.admin import Done, Plan, badge, confirmed_act
+from metrics.attention import project_of_event
+from orchestration.admin import Done, Plan, admin_link, badge, confirmed_act
 from orchestration.services import Actor
 
 
@@ -35,6 +36,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     ordering = ["-received_at"]
     actions = ["reprocess"]
     readonly_fields = [
+        "project_link",
         "source",
         "external_id",
         "type",
@@ -54,9 +56,18 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False  # read-only: the one way to act on an event is the reprocess action
 
+    def has_delete_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
+        return False  # the record of what Stripe and the agents sent: kept, never deleted
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: WebhookEvent) -> SafeString:
         return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Order")
+    def project_link(self, obj: WebhookEvent) -> SafeString | str:
+        """The order a payment event was for: staff fix a refused payment from the order's page."""
+        project = project_of_event(obj) if obj.source == EventSource.STRIPE else None
+        return admin_link(project, f"{project.business_name} ({project.get_status_display()})") if project else "-"
 
     @admin.display(description="Outcome")
     def short_outcome(self, obj: WebhookEvent) -> str:

@@ -5,17 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from metrics import views
-from metrics.models import AlertNotice, ErrorGroup, Rollup
+from metrics.causes import explain
+from metrics.errors import error_group_set_status
+from metrics.models import AlertNotice, ErrorGroup, GroupStatus, Rollup
+from orchestration.admin import Plan, badge, confirmed_act
+from orchestration.exceptions import IllegalTransition
+from orchestration.services import Actor
+from orders.models import Project
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the system: staff look, never edit."""
+    """Rows written by the system, kept as the record: staff look, never edit or delete."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -23,14 +31,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(ErrorGroup)
 class ErrorGroupAdmin(ReadOnlyAdmin):
-    list_display = ("error_type", "location", "count", "short_message", "first_seen", "last_seen")
-    list_filter = ("error_type", "last_seen")
+    """One failure, however often it happened: its cause in words, the orders it hit (to fix them
+    one by one), and resolve or mute instead of delete. A resolved group that happens again, or
+    a muted one whose message changes, reopens by itself (metrics.errors)."""
+
+    list_display = ("error_type", "location", "status_badge", "count", "orders", "short_message", "last_seen")
+    list_filter = ("status", "error_type", "last_seen")
     search_fields = ("error_type", "location", "message", "fingerprint")
     date_hierarchy = "last_seen"
+    actions = ("resolve", "mute", "reopen")
+    change_form_template = "admin/metrics/errorgroup/change_form.html"
     fields = (
+        "status_badge",
+        "cause",
+        "affected_orders",
         "error_type",
         "location",
         "count",
@@ -42,6 +62,84 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
         "fingerprint",
     )
     readonly_fields = fields
+
+    GROUP_ACTS = (("resolve", "Resolve"), ("mute", "Mute"), ("reopen", "Reopen"))
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> Any:
+        group = self.get_object(request, object_id)
+        acts = [(name, label) for name, label in self.GROUP_ACTS if group is not None and _allowed(group, name)]
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "group_acts": acts})
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: ErrorGroup) -> SafeString:
+        label = obj.get_status_display()
+        if obj.status != GroupStatus.OPEN and obj.status_changed_by:
+            label = f"{label} by {obj.status_changed_by}"
+        return badge(obj.status, label)
+
+    @admin.display(description="orders")
+    def orders(self, obj: ErrorGroup) -> int:
+        return len(obj.project_ids)
+
+    @admin.display(description="cause")
+    def cause(self, obj: ErrorGroup) -> SafeString:
+        found = explain(error_type=obj.error_type, message=obj.message, action=obj.location)
+        return format_html("<b>{}</b><br>{}<br><small>{}</small>", found.title, found.what_to_do, found.replay_text)
+
+    @admin.display(description="affected orders")
+    def affected_orders(self, obj: ErrorGroup) -> SafeString | str:
+        projects = {str(p.pk): p for p in Project.objects.filter(pk__in=obj.project_ids)}
+        rows = [projects[pid] for pid in obj.project_ids if pid in projects]
+        if not rows:
+            return "-"
+        return format_html(
+            '<table class="error-group-orders"><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
+                (
+                    (
+                        reverse("admin:orders_project_change", args=[p.pk]),
+                        p.business_name,
+                        p.contact_email,
+                        badge(p.status),
+                    )
+                    for p in rows
+                ),
+            ),
+        )
+
+    def _set(self, request: HttpRequest, queryset: QuerySet, status: str, title: str) -> TemplateResponse | None:
+        actor = Actor.of_user(request.user).label
+
+        def plan(group: ErrorGroup) -> Plan:
+            if not _allowed(group, status):
+                return [], f"The group is already {group.status}."
+            return [f"{group.status} -> {status}"], ""
+
+        def act(group: ErrorGroup) -> str:
+            if not _allowed(group, status):
+                raise IllegalTransition(f"Error group {group.pk} is already {group.status}")
+            error_group_set_status(group=group, status=status, actor_label=actor)
+            return f"{title}: {group.error_type} at {group.location}"
+
+        return confirmed_act(
+            self, request, queryset, title=title, plan=plan, act=act, noun=None, column="what it will do"
+        )
+
+    @admin.action(description="Resolve (reopens by itself if it happens again)")
+    def resolve(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._set(request, queryset, GroupStatus.RESOLVED, "Resolve")
+
+    @admin.action(description="Mute (no staff mail until its message changes)")
+    def mute(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._set(request, queryset, GroupStatus.MUTED, "Mute")
+
+    @admin.action(description="Reopen")
+    def reopen(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        return self._set(request, queryset, GroupStatus.OPEN, "Reopen")
 
     @admin.display(description="message")
     def short_message(self, obj: ErrorGroup) -> str:
@@ -82,9 +180,6 @@ class RollupAdmin(ReadOnlyAdmin):
     date_hierarchy = "window_start"
     change_list_template = "admin/metrics/rollup/change_list.html"
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="error rate")
     def error_rate_pct(self, obj: Rollup) -> str:
         return f"{obj.error_rate:.2%}"
@@ -105,3 +200,7 @@ class AlertNoticeAdmin(ReadOnlyAdmin):
     @admin.display(description="alerts")
     def alert_names(self, obj: AlertNotice) -> str:
         return ", ".join(a.get("name", "?") for a in obj.alerts)
+
+
+def _allowed(group: ErrorGroup, status: str) -> bool:
+    return group.status != status

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from metrics.causes import collapse, countdown
 from orchestration import clock
-from orchestration.models import AgentRun, AttemptOutcome, WorkflowRun
+from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, Task, TaskStatus, WorkflowRun
 
-WIDTH, HEIGHT = 560, 160
+WIDTH, HEIGHT = 560, 170
 TIMELINE_WIDTH, TIMELINE_LABEL, ROW = 900, 130, 22
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 20, 24
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 56, 14, 26, 28
 
 
 def _fmt(value: float) -> str:
@@ -72,18 +74,23 @@ def line_chart(
         ),
     ]
     if points:
-        parts.append(
-            format_html(
-                '<text x="{}" y="{}" class="chart-axis">{}</text>'
-                '<text x="{}" y="{}" class="chart-axis" text-anchor="end">{}</text>',
-                PAD_LEFT,
-                HEIGHT - 6,
-                f"{points[0][0]:%d %b %H:%M}",
-                PAD_LEFT + plot_w,
-                HEIGHT - 6,
-                f"{points[-1][0]:%d %b %H:%M}",
+        # Three time labels (start, middle, end), in the format the span needs: a week
+        # says the day, an hour only the time.
+        days = (points[-1][0] - points[0][0]).total_seconds() > 20 * 3600
+        stamp = "%a %d %b %H:%M" if days else "%H:%M"
+        middle = len(points) // 2
+        for index, anchor in ((0, "start"), (middle, "middle"), (len(points) - 1, "end")):
+            if index == middle and len(points) < 3:
+                continue
+            parts.append(
+                format_html(
+                    '<text x="{}" y="{}" class="chart-axis" text-anchor="{}">{}</text>',
+                    f"{xy(index, 0)[0]:.1f}",
+                    HEIGHT - 6,
+                    anchor,
+                    f"{points[index][0]:{stamp}}",
+                )
             )
-        )
     live_index = next((i for i, (at, _) in enumerate(points) if live_from is not None and at >= live_from), None)
     if live_index is not None:
         # The band starts half a step before the first live point, so a lone last point is inside it.
@@ -140,8 +147,8 @@ def line_chart(
 def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: str, unit: str = "ms") -> SafeString:
     """Horizontal bars: one row per label, the p50 bar inside the p95 bar."""
     top = max([v for _, a, b in rows for v in (a, b) if v is not None] or [1.0]) or 1.0
-    # The right margin holds the "p50 … / p95 … ms" label in full.
-    row_h, label_w, bar_w = 22, 170, WIDTH - 170 - 150
+    # The right margin holds the "typical … / slow … ms" (p50 / p95) label in full.
+    row_h, label_w, bar_w = 24, 190, WIDTH - 190 - 210
     height = PAD_TOP + row_h * max(len(rows), 1) + 8
 
     def bar(y: int, value: float | None, css: str) -> SafeString:
@@ -153,14 +160,14 @@ def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: s
 
     items = format_html_join(
         "",
-        '{}{}{}<text x="{}" y="{}" class="chart-axis">p50 {} / p95 {}</text>',
+        '{}{}{}<text x="{}" y="{}" class="chart-axis">typical {} / slow {}</text>',
         (
             (
-                format_html('<text x="4" y="{}" class="chart-label">{}</text>', PAD_TOP + i * row_h + 11, name),
+                format_html('<text x="4" y="{}" class="chart-label">{}</text>', PAD_TOP + i * row_h + 12, name),
                 bar(PAD_TOP + i * row_h, p95, "chart-bar-p95"),
                 bar(PAD_TOP + i * row_h, p50, "chart-bar-p50"),
                 label_w + bar_w + 4,
-                PAD_TOP + i * row_h + 11,
+                PAD_TOP + i * row_h + 12,
                 "-" if p50 is None else _fmt(p50),
                 "-" if p95 is None else f"{_fmt(p95)} {unit}",
             )
@@ -181,13 +188,20 @@ def bar_rows(rows: Sequence[tuple[str, float | None, float | None]], *, title: s
 
 
 def timeline(run: WorkflowRun) -> SafeString:
-    """Each attempt as a bar on one time axis, a row per step, coloured by outcome (SVG, no JS)."""
+    """Each attempt as a bar on one time axis, a row per step, coloured by outcome (SVG, no JS).
+
+    Operator acts (replays, retries, cancels) are drawn as marked vertical lines where they
+    happened; below the drawing, the failed attempts with their cause in words (identical
+    consecutive errors of a step on one line), and the next retry of each waiting step.
+    """
     now = clock.now()
     order = [s["name"] for s in run.definition.get("steps", [])]
     tasks = {t.step: t for t in run.tasks.all()}
     attempts = list(AgentRun.objects.filter(run=run).select_related("task").order_by("started_at", "id"))
+    acts = list(OperatorAction.objects.filter(run=run).order_by("at", "id"))
     t0 = min([run.created_at, *(a.started_at for a in attempts)])
     ends = [a.finished_at or now for a in attempts] + [run.finished_at or (now if attempts else run.created_at)]
+    ends += [act.at for act in acts]
     span = max((max(ends) - t0).total_seconds(), 0.001)
     plot = TIMELINE_WIDTH - TIMELINE_LABEL - 10
     rows, bars = [], []
@@ -217,20 +231,49 @@ def timeline(run: WorkflowRun) -> SafeString:
         }
         for i in range(5)
     ]
+    axis_y = 24 + ROW * len(order)
+    marks = [
+        {
+            "x": TIMELINE_LABEL + plot * (act.at - t0).total_seconds() / span,
+            "label": act.get_verb_display(),
+            "title": f"{act.get_verb_display()} by {act.actor_label} at {act.at:%Y-%m-%d %H:%M:%S} UTC",
+            "anchor": "end" if (act.at - t0).total_seconds() > span * 0.8 else "start",
+        }
+        for act in acts
+    ]
     context = {
         "run": run,
         "rows": rows,
         "bars": bars,
         "ticks": ticks,
+        "marks": marks,
+        "acts": acts,
         "width": TIMELINE_WIDTH,
-        "height": 34 + ROW * max(len(order), 1),
-        "axis_y": 24 + ROW * len(order),
+        "height": 34 + ROW * max(len(order), 1) + (18 if marks else 0),
+        "axis_y": axis_y,
+        "mark_label_y": axis_y + 16,
         "label_x": TIMELINE_LABEL,
-        "errors": [a for a in attempts if a.error],
+        "errors": collapse(attempts, step_of=lambda a: a.task.step),
+        "retries": next_retries(tasks.values(), now=now),
         "outcomes": [o for o in AttemptOutcome if o in {a.outcome for a in attempts}],
         "started": t0,
     }
     return SafeString(render_to_string("admin/orchestration/timeline.html", context))
+
+
+def next_retries(tasks: Iterable[Task], *, now: datetime) -> list[dict[str, Any]]:
+    """Steps waiting for their next try after a failed attempt: when, as a countdown."""
+    waiting = [t for t in tasks if t.status == TaskStatus.QUEUED and t.attempt > 0 and t.run_after > now]
+    return [
+        {
+            "step": t.step or t.action,
+            "attempt": t.attempt + 1,
+            "max_attempts": t.max_attempts,
+            "at": t.run_after,
+            "countdown": countdown((t.run_after - now).total_seconds()),
+        }
+        for t in sorted(waiting, key=lambda t: t.run_after)
+    ]
 
 
 def _duration(seconds: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import sys
 import sysconfig
 import traceback as tb
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 
-from metrics.models import ErrorGroup
+from metrics.models import ErrorGroup, GroupStatus
 from orchestration import clock
 
 logger = logging.getLogger("metrics")
@@ -101,7 +102,7 @@ def record_error(
     if not ErrorGroup.objects.filter(fingerprint=key).update(count=F("count") + 1, **latest):
         try:
             with transaction.atomic():
-                return ErrorGroup.objects.create(
+                ErrorGroup.objects.create(
                     fingerprint=key,
                     error_type=error_type[:200],
                     location=location[:300],
@@ -116,7 +117,31 @@ def record_error(
                 ErrorGroup.objects.filter(fingerprint=key, mail_pending_since__isnull=True).update(
                     mail_pending_since=now
                 )
-    return ErrorGroup.objects.get(fingerprint=key)
+    group = ErrorGroup.objects.get(fingerprint=key)
+    _follow_up(group, project_id=project_id, message=message, now=now)
+    return group
+
+
+def normalised(message: str) -> str:
+    """A message with its numbers blanked: attempt and task numbers do not make a new error."""
+    return re.sub(r"\d+", "#", message[:10_000]).strip()
+
+
+def _follow_up(group: ErrorGroup, *, project_id: Any, message: str, now: Any) -> None:
+    """Add the order to the group's affected list; reopen a resolved group (it came back) and a
+    muted one whose message changed (a different failure hiding under a muted one)."""
+    changes: dict[str, Any] = {}
+    if project_id is not None and str(project_id) not in group.project_ids:
+        changes["project_ids"] = [str(project_id), *group.project_ids][: ErrorGroup.AFFECTED_MAX]
+    reopen = group.status == GroupStatus.RESOLVED or (
+        group.status == GroupStatus.MUTED and normalised(message) != group.muted_message
+    )
+    if reopen:
+        changes.update(status=GroupStatus.OPEN, status_changed_at=now, status_changed_by="system", muted_message="")
+    if changes:
+        for name, value in changes.items():
+            setattr(group, name, value)
+        group.save(update_fields=list(changes))
 
 
 def record_exception(exc: BaseException, *, message: str, context: str) -> None:
@@ -134,3 +159,19 @@ def record_exception(exc: BaseException, *, message: str, context: str) -> None:
         )
     except DatabaseError:
         logger.exception(f"could not record the {context}'s error", extra={"action": "record_error"})
+
+
+def error_group_set_status(*, group: ErrorGroup, status: str, actor_label: str) -> ErrorGroup:
+    """Resolve, mute or reopen a group (staff's acts). A muted group remembers its message: an
+    occurrence with another message reopens it, so muting one failure never hides a new one."""
+    if status not in GroupStatus.values:
+        raise ValueError(f"status must be one of {', '.join(GroupStatus.values)}, got {status!r}")
+    with transaction.atomic():
+        group = ErrorGroup.objects.select_for_update().get(pk=group.pk)
+        group.status = status
+        group.muted_message = normalised(group.message) if status == GroupStatus.MUTED else ""
+        group.status_changed_at = clock.now()
+        group.status_changed_by = actor_label
+        group.save(update_fields=["status", "muted_message", "status_changed_at", "status_changed_by"])
+    logger.info("error group status", extra={"action": "error_group_status", "status": status, "actor": actor_label})
+    return group

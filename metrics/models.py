@@ -9,6 +9,12 @@ from __future__ import annotations
 from django.db import models
 
 
+class GroupStatus(models.TextChoices):
+    OPEN = "open", "Open"  # being seen; alerts staff
+    RESOLVED = "resolved", "Resolved"  # staff say it is fixed; a new occurrence reopens it
+    MUTED = "muted", "Muted"  # known and accepted: no mail until its message changes
+
+
 class ErrorGroup(models.Model):
     fingerprint = models.CharField(max_length=64, unique=True)
     error_type = models.CharField(max_length=200)
@@ -25,6 +31,15 @@ class ErrorGroup(models.Model):
     # never from inside the request that failed (metrics.alerts.mail_error_digest).
     mail_pending_since = models.DateTimeField(null=True, blank=True)  # first occurrence not yet emailed
     mailed_at = models.DateTimeField(null=True, blank=True)  # when staff were last emailed about it
+    # The orders it hit, most recent first (capped at AFFECTED_MAX): staff fix them one by one.
+    project_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=GroupStatus.choices, default=GroupStatus.OPEN)
+    # The message (digits blanked) it was muted with: another message means it changed, and alerts again.
+    muted_message = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_by = models.CharField(max_length=200, blank=True)  # "staff:alice"; "system" on reopening
+
+    AFFECTED_MAX = 200
 
     class Meta:
         ordering = ["-last_seen"]

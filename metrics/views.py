@@ -14,12 +14,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from metrics.attention import needs_attention
 from metrics.charts import bar_rows, line_chart
-from metrics.models import ErrorGroup, Rollup
+from metrics.models import ErrorGroup, GroupStatus, Rollup
 from metrics.prometheus import exposition
-from metrics.rollups import WINDOW, late_orders, live_rollups, merge_rollups, queue_gauges
+from metrics.rollups import WINDOW, live_rollups, merge_rollups, queue_gauges
 from orchestration import clock
-from orders.models import Project, ProjectStatus
 
 PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
 # Points per chart: a week of 5-minute windows is merged into hours so the SVG stays small.
@@ -133,43 +133,45 @@ def dashboard_context(period: str, *, now: datetime | None = None) -> dict[str, 
     live = [r for r in live_rollups(now=now) if r.window_start >= start]
     rows = [*stored, *live]
     summary = merge_rollups(rows)
-    series = _series(rows, start, now, step)
+    chart_start, chart_step = _chart_span(rows, start=start, step=step, now=now)
+    series = _series(rows, chart_start, now, chart_step)
     live_from = next((b["at"] for b in series if b["live"]), None)
     slo_minutes = settings.ORDER_SLO_SECONDS // 60
     charts = [
-        line_chart([(b["at"], b["attempts"]) for b in series], title="Throughput (attempts)", live_from=live_from),
+        line_chart([(b["at"], b["attempts"]) for b in series], title="Agent calls finished", live_from=live_from),
         line_chart(
             [(b["at"], b["error_rate"]) for b in series],
-            title="Error rate",
+            title="Share of calls that failed",
             percent=True,
             threshold=settings.METRICS_ALERT_ERROR_RATE,
             live_from=live_from,
         ),
-        line_chart([(b["at"], b["queue_depth"]) for b in series], title="Queue depth (due tasks)", live_from=live_from),
+        line_chart([(b["at"], b["queue_depth"]) for b in series], title="Steps waiting to run", live_from=live_from),
         line_chart(
             [(b["at"], b["oldest_waiting"]) for b in series],
-            title="Oldest waiting task",
+            title="Longest wait of a step",
             unit="s",
             threshold=settings.METRICS_ALERT_OLDEST_WAITING_SECONDS,
             live_from=live_from,
         ),
         line_chart(
             [(b["at"], b["within_slo"]) for b in series],
-            title=f"Orders delivered within {slo_minutes} min (share of deliveries)",
+            title=f"Orders delivered within {slo_minutes} min",
             percent=True,
             top=1.0,
             live_from=live_from,
         ),
         bar_rows(
             [(agent, fig["p50"], fig["p95"]) for agent, fig in summary["by_agent"].items()],
-            title="Attempt duration per agent (p50 inside p95)",
+            title="Time per agent call (typical inside slow)",
         ),
         bar_rows(
             [(action, fig["p50"], fig["p95"]) for action, fig in summary["by_action"].items()],
-            title="Attempt duration per agent action (p50 inside p95)",
+            title="Time per agent action (typical inside slow)",
         ),
     ]
     partial = live[-1] if live else None
+    attention = needs_attention(now=now)
     return {
         "period": period,
         "periods": list(PERIODS),
@@ -187,12 +189,34 @@ def dashboard_context(period: str, *, now: datetime | None = None) -> dict[str, 
         "charts": charts,
         "agent_rows": _agent_rows(summary["by_agent"]),
         "action_rows": _agent_rows(summary["by_action"]),
-        "late_orders": list(late_orders(now=now).order_by("paid_at")[:50]),
-        "failed_orders": list(Project.objects.filter(status=ProjectStatus.FAILED).order_by("-updated_at")[:50]),
-        "recent_errors": list(ErrorGroup.objects.filter(last_seen__gte=start).order_by("-last_seen")[:10]),
+        "late_orders": attention.late,
+        "failed_orders": attention.failed,
+        "attention": attention,
+        "recent_errors": list(
+            ErrorGroup.objects.filter(last_seen__gte=start, status=GroupStatus.OPEN).order_by("-last_seen")[:10]
+        ),
+        "period_start": start,
+        "chart_start": chart_start,
+        "charts_trimmed": chart_start > start,
         "refresh_seconds": REFRESH_SECONDS,
         "slo_minutes": slo_minutes,
     }
+
+
+MIN_POINTS = 12  # a chart never has fewer buckets than this: one window of data is a short line, not a dot
+
+
+def _chart_span(rows: list[Rollup], *, start: datetime, step: timedelta, now: datetime) -> tuple[datetime, timedelta]:
+    """Where the charts start, and their bucket size: the whole period, unless its data starts
+    later (a fresh install, a quiet week); then from the first data, in buckets sized for that
+    span. An hour of data in the week view fills the chart instead of a sliver at its right edge."""
+    first = min((r.window_start for r in rows), default=None)
+    if first is None or first <= start:
+        return start, step
+    covered = now - first
+    chart_step = next((STEP_OF_PERIOD[name] for name, span in PERIODS.items() if covered <= span), step)
+    chart_start = min(_floor(first, chart_step), _floor(now - chart_step * MIN_POINTS, chart_step))
+    return max(chart_start, _floor(start, chart_step)), chart_step
 
 
 def _seconds(value: float | None) -> str:

@@ -17,11 +17,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 
@@ -84,11 +85,20 @@ def confirmed_act(
     ("2 steps"); None leaves the count out.
     """
     objects = list(queryset)
+    back = safe_next(request)
     if request.POST.get("confirm") != "yes":
         rows = []
         for obj in objects:
             steps, refusal = plan(obj)
-            rows.append({"obj": obj, "link": admin_link(obj), "status": obj.status, "steps": steps, "refusal": refusal})
+            rows.append(
+                {
+                    "obj": obj,
+                    "link": admin_link(obj, object_label(obj)),
+                    "status": obj.status,
+                    "steps": steps,
+                    "refusal": refusal,
+                }
+            )
         accepted = [r for r in rows if not r["refusal"]]
         steps_total = sum(len(r["steps"]) for r in accepted)
         context = {
@@ -104,11 +114,12 @@ def confirmed_act(
             "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "step_choices": step_choices,
             "from_step": request.POST.get("from_step", ""),
+            "next": back or "",
         }
         return TemplateResponse(request, "admin/orchestration/confirm_action.html", context)
     done = []
     for obj in objects:
-        label = f"{capfirst(obj._meta.verbose_name)} {obj.pk}"
+        label = object_label(obj)
         try:
             result = act(obj)
         except OrchestrationError as exc:
@@ -120,8 +131,32 @@ def confirmed_act(
             modeladmin.message_user(request, f"{label}: {outcome.message}", outcome.level)
         done.append(str(obj.pk))
     if done:
-        modeladmin.message_user(request, f"{title}: done for {len(done)} of {len(objects)} ({', '.join(done)}).")
+        names = ", ".join(object_label(obj, with_status=False) for obj in objects if str(obj.pk) in done)
+        modeladmin.message_user(request, f"{title}: done for {len(done)} of {len(objects)} ({names}).")
+    # Back to the page the act was started from (a project's or a run's page), not the list.
+    return HttpResponseRedirect(back) if back else None
+
+
+def safe_next(request: HttpRequest) -> str | None:
+    """The `next` page an act returns to, if it is one of ours (never an open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
     return None
+
+
+def run_label(run: WorkflowRun, *, with_status: bool = True) -> str:
+    """A run as staff name it: the customer's business, not the workflow's version."""
+    status = f" {run.get_status_display().lower()}" if with_status else ""
+    if run.project_id:
+        return f"{run.project.business_name}: order{status} (run {str(run.id)[:8]})"
+    return f"{run.workflow} run {str(run.id)[:8]}{status}"
+
+
+def object_label(obj: Model, *, with_status: bool = True) -> str:
+    if isinstance(obj, WorkflowRun):
+        return run_label(obj, with_status=with_status)
+    return f"{capfirst(obj._meta.verbose_name)} {obj.pk}"
 
 
 def replay_plan(run: WorkflowRun, mode: str, from_step: str | None = None) -> Plan:
@@ -135,6 +170,27 @@ def replay_plan(run: WorkflowRun, mode: str, from_step: str | None = None) -> Pl
 
 
 # --- Workflow runs ------------------------------------------------------------------------
+
+RUN_BUTTONS = (
+    ("replay_failed", "Replay failed steps"),
+    ("replay_from_step", "Replay from a step"),
+    ("replay_scratch", "Replay from scratch"),
+    ("cancel_runs", "Cancel run"),
+)
+
+
+def run_acts(run: WorkflowRun) -> list[tuple[str, str]]:
+    """The acts (changelist action, label) this run's state allows: a button that can only be
+    refused is noise. The run's page and its project's page both show them."""
+    if run.status == RunStatus.RUNNING:
+        allowed = {"cancel_runs"}
+    elif run.status in REPLAYABLE:
+        allowed = {"replay_from_step", "replay_scratch"}
+        if run.tasks.filter(status__in=(TaskStatus.DEAD, TaskStatus.CANCELLED)).exists():
+            allowed.add("replay_failed")
+    else:
+        allowed = set()
+    return [(name, label) for name, label in RUN_BUTTONS if name in allowed]
 
 
 class AgentFilter(admin.SimpleListFilter):
@@ -199,32 +255,18 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             ("Operator acts and input", {"fields": ("acts", "input_block"), "classes": ("collapse",)}),
         ]
 
-    RUN_BUTTONS = (
-        ("replay_failed", "Replay failed steps"),
-        ("replay_from_step", "Replay from a step"),
-        ("replay_scratch", "Replay from scratch"),
-        ("cancel_runs", "Cancel run"),
-    )
-
     def run_buttons(self, run: WorkflowRun) -> list[tuple[str, str]]:
-        """The acts this run's state allows: a button that can only be refused is noise."""
-        if run.status == RunStatus.RUNNING:
-            allowed = {"cancel_runs"}
-        elif run.status in REPLAYABLE:
-            allowed = {"replay_from_step", "replay_scratch"}
-            if run.tasks.filter(status__in=(TaskStatus.DEAD, TaskStatus.CANCELLED)).exists():
-                allowed.add("replay_failed")
-        else:
-            allowed = set()
-        return [(name, label) for name, label in self.RUN_BUTTONS if name in allowed]
+        return run_acts(run)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> Any:
         # Buttons that open the same confirmation page as the changelist's actions.
         run = self.get_object(request, object_id)
-        buttons = self.run_buttons(run) if run is not None else []
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "run_actions": buttons})
+        extra = {**(extra_context or {}), "run_actions": self.run_buttons(run) if run is not None else []}
+        if run is not None:
+            extra["subtitle"] = run_label(run)  # the customer's name, not "order v1 (failed)"
+        return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="run", ordering="id")
     def short_id(self, obj: WorkflowRun) -> str:

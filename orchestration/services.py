@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from metrics.errors import record_error
+from metrics.incidents import run_failure_mail
 from orchestration import clock, limits, queue
 from orchestration.exceptions import IllegalTransition, InvalidWorkflow, NotFound
 from orchestration.models import (
@@ -861,11 +860,9 @@ def _run_finished(run: WorkflowRun, status: str, *, error: str = "") -> None:
     _call_status_hook(run)
     logger.info("run finished", extra={"action": "run_finish", "run_id": str(run.id), "status": status})
     if status == RunStatus.FAILED:
-        _mail_staff_on_commit(
-            f"Workflow {run.workflow} failed (run {run.id})",
-            f"{error}\n\nProject: {run.project_id or '-'}\nRun: {run.id}\n"
-            f"Admin: {settings.SITE_URL}{reverse('admin:orchestration_workflowrun_change', args=[run.id])}\n",
-        )
+        mail = run_failure_mail(run, error)  # the business, the step, the cause in words; None if muted
+        if mail is not None:
+            _mail_staff_on_commit(*mail)
 
 
 def _mail_staff_on_commit(subject: str, body: str) -> None:

@@ -7,23 +7,31 @@ run's timeline. The campaign CSV is served from the campaign step's output.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from metrics.charts import timeline
+from agents.actions.common import brief_data
+from agents.brief import Brief, validate_brief
+from metrics.attention import refused_payments
+from metrics.causes import explain
+from metrics.charts import next_retries, timeline
+from metrics.incidents import run_failure
 from orchestration import clock
-from orchestration.admin import admin_link, badge
-from orchestration.models import TaskStatus
+from orchestration.admin import admin_link, badge, run_acts, run_label
+from orchestration.models import RunStatus, TaskStatus
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run, project_progress
@@ -62,8 +70,99 @@ class LateFilter(admin.SimpleListFilter):
         return queryset
 
 
+def brief_fields() -> tuple[str, ...]:
+    """The brief's own fields (agents.brief.Brief) that the order stores: new brief fields show
+    up on the order's page without an admin change."""
+    stored = {f.name for f in Project._meta.get_fields()}
+    return tuple(f.name for f in dataclasses.fields(Brief) if f.name in stored)
+
+
+class PageListField(forms.CharField):
+    """The brief's pages, edited as text, one page title a line; stored as the JSON list."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "cols": 40})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        return self.to_python(initial or []) != self.to_python(data)
+
+
+class ProjectForm(forms.ModelForm):
+    """The brief, checked by the same validator as the API and the setup step: what staff save
+    is what the workflow accepts, so a replay after an edit cannot fail on the brief again."""
+
+    pages = PageListField(required=False, help_text="One page title a line.")
+
+    class Meta:
+        model = Project
+        fields = brief_fields()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        data = brief_data(self.instance)
+        data.update({name: cleaned[name] for name in brief_fields() if name in cleaned})
+        for field, messages_ in validate_brief(data).items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, " ".join(messages_))
+        return cleaned
+
+
+def flatten(fields: Any) -> list[str]:
+    return [name for row in fields for name in (row if isinstance(row, tuple | list) else (row,))]
+
+
+def problem_of(project: Project) -> dict[str, Any] | None:
+    """What the order's page says went wrong, or None when nothing did: the failing step and
+    its cause in words, whether replaying now can help (for a bad brief: whether the brief
+    is valid now), steps waiting for a retry, and payments refused for this order."""
+    run = project_latest_run(project)
+    context: dict[str, Any] = {"project": project, "failure": None, "retries": [], "retry_causes": []}
+    if run is not None and run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        failure = run_failure(run)
+        context["failure"] = failure
+        context["run"] = run
+        if failure is not None and failure.cause.code == "invalid_brief":
+            still = validate_brief(brief_data(project))
+            context["brief_errors"] = still
+            context["replay_text"] = (
+                "The brief is still invalid: correct it below, save, then replay."
+                if still
+                else "The brief is valid now: replaying the failed steps can help."
+            )
+        elif failure is not None:
+            context["replay_text"] = failure.cause.replay_text
+    elif run is not None and run.status == RunStatus.RUNNING:
+        tasks = list(run.tasks.all())
+        context["retries"] = next_retries(tasks, now=clock.now())
+        waiting = {r["step"] for r in context["retries"]}
+        context["retry_causes"] = [
+            {"step": t.step, "cause": explain(error_type="", message=t.last_error, action=t.action)}
+            for t in tasks
+            if t.step in waiting and t.last_error
+        ]
+    context["refused_payments"] = refused_payments(project=project)
+    if not (context["failure"] or context["retries"] or context["refused_payments"]):
+        return None
+    return context
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    """One page per order: where it is, what went wrong in words, its brief, and the acts
+    (replay, cancel) that return here. Status, slug and site URL change only through acts and
+    the workflow, never by hand."""
+
+    form = ProjectForm
     list_display = ("business_name", "contact_email", "status_badge", "progress", "elapsed", "links", "created")
     list_filter = ("status", LateFilter, "language", "sector")
     search_fields = ("business_name", "contact_email", "slug", "city", "checkout_session_id")
@@ -71,13 +170,18 @@ class ProjectAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = [refund_orders]  # the customer journey's (orders/admin_journey.py)
     inlines = [RefundInline, RevisionInline]
+    change_form_template = "admin/orders/project/change_form.html"
     readonly_fields = (
         "status_badge",
         "progress",
         "elapsed",
         "links",
         "runs_list",
+        "problem",
         "latest_timeline",
+        "status",
+        "slug",
+        "site_url",
         "status_token",
         "checkout_session_id",
         "amount_cents",
@@ -87,37 +191,46 @@ class ProjectAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    fieldsets = (
-        (None, {"fields": (("status_badge", "progress", "elapsed"), "links", "runs_list")}),
-        ("Latest run", {"fields": ("latest_timeline",)}),
-        (
-            "Brief",
-            {
-                "fields": (
-                    "business_name",
-                    "contact_email",
-                    "sector",
-                    "city",
-                    "description",
-                    "pages",
-                    "brand_color",
-                    "details",  # phone, address, hours, legal identity, links, image references
-                )
-            },
-        ),
-        ("Delivery", {"fields": ("language", "slug", "site_url", "status")}),
-        (
-            "Payment",
-            {
-                "fields": ("checkout_session_id", "amount_cents", "currency", "paid_at", "delivered_at"),
-                "classes": ("collapse",),
-            },
-        ),
-        ("Record", {"fields": ("status_token", "created_at", "updated_at"), "classes": ("collapse",)}),
-        # Who reads it over the API (issue 14); staff hand rows migrated without one to their integration.
-        ("Owner", {"fields": ("owner",)}),
-    )
     raw_id_fields = ("owner",)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        sets: list = [(None, {"fields": (("status_badge", "progress", "elapsed"), "links", "runs_list")})]
+        if obj is not None and problem_of(obj) is not None:
+            sets.append(("What went wrong", {"fields": ("problem",), "classes": ("problem-set",)}))
+        sets += [
+            ("Latest run", {"fields": ("latest_timeline",)}),
+            ("Brief", {"fields": brief_fields()}),
+            ("Delivery (set by the workflow)", {"fields": ("status", "slug", "site_url")}),
+            (
+                "Payment",
+                {
+                    "fields": ("checkout_session_id", "amount_cents", "currency", "paid_at", "delivered_at"),
+                    "classes": ("collapse",),
+                },
+            ),
+            ("Record", {"fields": ("status_token", "created_at", "updated_at"), "classes": ("collapse",)}),
+            # Who reads it over the API; staff hand rows migrated without one to their integration.
+            ("Owner", {"fields": ("owner",)}),
+        ]
+        return sets
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [name for _, opts in self.get_fieldsets(request, obj) for name in flatten(opts["fields"])]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> Any:
+        project = self.get_object(request, object_id)
+        run = project_latest_run(project) if project is not None else None
+        extra = {**(extra_context or {}), "run_actions": run_acts(run) if run is not None else [], "act_run": run}
+        return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description="what went wrong")
+    def problem(self, obj: Project) -> SafeString | str:
+        found = problem_of(obj)
+        if found is None:
+            return "-"
+        return SafeString(render_to_string("admin/orders/project/problem.html", found))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from the intake API and Stripe, never typed in
@@ -187,12 +300,7 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.display(description="runs")
     def runs_list(self, obj: Project) -> SafeString | str:
         runs = obj.runs.order_by("-created_at")
-        return (
-            format_html_join(
-                ", ", "{} {}", ((admin_link(r, f"{r.workflow} {str(r.id)[:8]}"), badge(r.status)) for r in runs)
-            )
-            or "-"
-        )
+        return format_html_join(", ", "{} {}", ((admin_link(r, run_label(r)), badge(r.status)) for r in runs)) or "-"
 
     @admin.display(description="timeline")
     def latest_timeline(self, obj: Project) -> SafeString | str:

@@ -24,6 +24,8 @@ def projects_visible_to(user: AbstractBaseUser | AnonymousUser | None) -> QueryS
     if user.is_staff:
         return Project.objects.all()
     return Project.objects.filter(owner=user)
+
+
 def status_url(project: Project) -> str:
     """The customer's status page, absolute (emails, Checkout's success_url)."""
     return f"{settings.SITE_URL}{reverse('status-page', args=[project.status_token])}"

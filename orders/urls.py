@@ -1,8 +1,10 @@
 from django.urls import path
 
+from orders.landing import landing_page
 from orders.views import order_page, status_changes, status_feed, status_page
 
 urlpatterns = [
+    path("", landing_page, name="landing"),
     path("order/", order_page, name="order-page"),
     path("status/<str:token>/", status_page, name="status-page"),
     path("status/<str:token>/feed.json", status_feed, name="status-feed"),

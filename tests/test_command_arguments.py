@@ -115,6 +115,16 @@ GRAMMARS: dict[str, st.SearchStrategy[list[str]]] = {
         ],
         suffix=("--timeout", "0.001"),
     ),
+    "send_test_payment": vectors(
+        [
+            option("--url", st.one_of(TEXT, st.sampled_from(["http://127.0.0.1:9", "ftp://x", "http://[::1"]))),
+            option("--amount", NUMBERS),
+            option("--currency", TEXT),
+            option("--timeout", NUMBERS),
+        ],
+        positional=st.one_of(TEXT, st.uuids().map(str)),
+        suffix=("--timeout", "0.5"),
+    ),
     "loadtest": vectors(
         [
             option("--orders", NUMBERS),
@@ -201,6 +211,7 @@ def test_random_arguments_succeed_or_fail_clearly(command: str) -> None:
         ["replay_workflow", "no-such-slug"],
         ["rollup_metrics", "--since", "yesterday"],
         ["demo", "--orders", "0"],
+        ["send_test_payment", "no-such-project"],
         ["loadtest", "--failure-rate", "1.5", "--dry-run"],
         ["loadtest", "--restart-db-command", "true", "--dry-run"],
     ],

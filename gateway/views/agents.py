@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -88,6 +88,12 @@ class AgentActionView(JsonApi, APIView):
         parameters=SIGNATURE_HEADERS,
         auth=[],
         operation_id="agent_action_run",
+        summary="Run one agent action (the engine's HTTP dispatch)",
+        description=(
+            "Signed by the engine (Standard Webhooks headers). Runs one attempt of a task within the route's "
+            'time limit and answers 200 with its report, or, when the request asks `"respond": "async"`, '
+            "202 at once and posts the report to `/api/orchestration/webhooks` later."
+        ),
     )
     def post(self, request: Request, agent: str, name: str) -> Response:
         serializer = DispatchRequestSerializer(data=json_object(request.body))
@@ -145,6 +151,27 @@ class AgentCallbackView(JsonApi, APIView):
         parameters=SIGNATURE_HEADERS,
         auth=[],
         operation_id="agent_callback",
+        summary="An agent reports on its task",
+        description=(
+            "Signed by the agent (Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`, "
+            "5 minutes tolerance; two keys accepted during a rotation). `type` is task_started, task_progress, "
+            "task_completed or task_failed; `attempt` fences it: a report from an attempt that no longer holds "
+            "the task is recorded and changes nothing (`applied: false`). Deduplicated on `webhook-id`."
+        ),
+        examples=[
+            OpenApiExample(
+                "A step completed",
+                request_only=True,
+                value={
+                    "type": "task_completed",
+                    "agentId": "design-ia",
+                    "projectId": "8b0f7d2c-7d1e-4a8e-9d0c-0f5a3c1b2e4d",
+                    "taskId": 1042,
+                    "attempt": 1,
+                    "data": {"output": {"pages": 4}},
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = AgentReportSerializer(data=json_object(request.body))

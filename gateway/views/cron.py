@@ -47,7 +47,16 @@ class WorkflowTickView(JsonApi, APIView):
     permission_classes = [IsCron]
     throttle_classes: list = []
 
-    @extend_schema(responses={200: TickSerializer}, operation_id="cron_workflow_tick")
+    @extend_schema(
+        responses={200: TickSerializer},
+        operation_id="cron_workflow_tick",
+        summary="The engine's cron tick (every 2 minutes)",
+        description=(
+            "Vercel's cron calls it with `Authorization: Bearer $CRON_SECRET`. One tick within the function's "
+            "time limit: recovers expired leases, runs due retries and ready steps, repairs stalled runs. Safe "
+            "to call twice or concurrently. Never answers a redirect (it would end a Vercel cron run)."
+        ),
+    )
     def get(self, request: Request) -> Response:
         report = tick(budget=budget_for(request.path))
         return Response(report.as_dict())
@@ -70,6 +79,12 @@ class MetricsRollupView(JsonApi, APIView):
             )
         },
         operation_id="cron_metrics_rollup",
+        summary="Roll up the metrics (every 5 minutes)",
+        description=(
+            "Computes the current 5-minute window's figures (attempts, errors, durations, queue, late orders), "
+            "checks the alert thresholds and prunes old raw rows. Idempotent per window. Vercel's cron calls it "
+            "with `Authorization: Bearer $CRON_SECRET`; staff may call it too."
+        ),
     )
     def get(self, request: Request) -> Response:
         row = rollup()
@@ -87,6 +102,12 @@ class ExecuteView(JsonApi, APIView):
         parameters=SIGNATURE_HEADERS,
         auth=[],
         operation_id="workflows_execute",
+        summary="Run ready work (the engine calling itself)",
+        description=(
+            "Signed by the engine (Standard Webhooks headers, `WEBHOOK_SECRET`). Runs the ready steps of one "
+            "workflow run (`runId`, or the latest run of `projectId`) within 300 s, and calls itself again when "
+            "work is left. An unknown run or project is a 404 that runs nothing."
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = ExecuteSerializer(data=json_object(request.body))

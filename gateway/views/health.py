@@ -7,7 +7,7 @@ is opened with the normal timeouts and no retry loop.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -36,7 +36,30 @@ class HealthView(JsonApi, APIView):
     permission_classes = [Public]
     throttle_classes: list = []
 
-    @extend_schema(responses={200: HealthSerializer, 503: ErrorSerializer}, auth=[])
+    @extend_schema(
+        responses={200: HealthSerializer, 503: ErrorSerializer},
+        auth=[],
+        operation_id="health",
+        summary="Is the service up?",
+        description=(
+            "For uptime checks: no credentials, answered in well under 100 ms. 200 when the database answers "
+            "(with how long it took), 503 when it does not."
+        ),
+        examples=[
+            OpenApiExample(
+                "Up",
+                response_only=True,
+                value={
+                    "status": "ok",
+                    "database": "ok",
+                    "database_ms": 1.8,
+                    "database_age_ms": 0.0,
+                    "version": "1",
+                    "commit": "ecef8cd",
+                },
+            )
+        ],
+    )
     def get(self, request: Request) -> Response:
         status, body = health_check()
         return Response(body, status=status, headers={"Cache-Control": "no-store"})

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -22,6 +22,7 @@ from gateway.exceptions import MalformedBody, UnknownObject
 from gateway.permissions import CanActOnRuns, CanRetryTasks, CanViewRuns
 from gateway.serializers import (
     CancelSerializer,
+    ErrorSerializer,
     ReplaySerializer,
     RunDetailSerializer,
     RunSerializer,
@@ -65,6 +66,11 @@ class RunListView(JsonApi, ListAPIView):
             OpenApiParameter("project", str, description="a project id (UUID)"),
         ],
         operation_id="runs_list",
+        summary="List workflow runs",
+        description=(
+            "Newest first, 50 a page (`limit`, `offset`; at most 200). Filter by `status` or by `project` (a "
+            "project id). Staff, or a token user with the view permission on workflow runs."
+        ),
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
@@ -89,7 +95,12 @@ class RunDetailView(JsonApi, APIView):
     permission_classes = [CanViewRuns]
     throttle_classes = [StaffThrottle]
 
-    @extend_schema(responses={200: RunDetailSerializer}, operation_id="run_get")
+    @extend_schema(
+        responses={200: RunDetailSerializer},
+        operation_id="run_get",
+        summary="Read a workflow run with its steps",
+        description="The run, its steps (status, attempts, last error) and the operator acts on it.",
+    )
     def get(self, request: Request, run_id: Any) -> Response:
         return Response(RunDetailSerializer(_run(run_id, request.user)).data)
 
@@ -98,7 +109,17 @@ class RunCancelView(JsonApi, APIView):
     permission_classes = [CanActOnRuns]
     throttle_classes = [StaffThrottle]
 
-    @extend_schema(request=CancelSerializer, responses={200: RunDetailSerializer}, operation_id="run_cancel")
+    @extend_schema(
+        request=CancelSerializer,
+        responses={200: RunDetailSerializer, 409: ErrorSerializer},
+        operation_id="run_cancel",
+        summary="Cancel a running run",
+        description=(
+            "Stops a running run: its unfinished steps are cancelled and late reports from them ignored. "
+            "Recorded with the acting user. A run that is not running is a 409 `illegal_transition`."
+        ),
+        examples=[OpenApiExample("Why", request_only=True, value={"reason": "the customer asked for a refund"})],
+    )
     def post(self, request: Request, run_id: Any) -> Response:
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -114,7 +135,22 @@ class RunReplayView(JsonApi, APIView):
     permission_classes = [CanActOnRuns]
     throttle_classes = [StaffThrottle]
 
-    @extend_schema(request=ReplaySerializer, responses={200: RunDetailSerializer}, operation_id="run_replay")
+    @extend_schema(
+        request=ReplaySerializer,
+        responses={200: RunDetailSerializer, 409: ErrorSerializer},
+        operation_id="run_replay",
+        summary="Replay a failed or cancelled run",
+        description=(
+            "`mode` `failed` re-runs the failed steps and what follows them, keeping every step that "
+            "succeeded; `step` re-runs `from_step` and what follows it; `scratch` re-runs everything. Agents "
+            "get fresh idempotency keys for the redone work. Recorded with the acting user. A run that is "
+            "still running, or has nothing to replay, is a 409 `illegal_transition`."
+        ),
+        examples=[
+            OpenApiExample("From the failed steps", request_only=True, value={"mode": "failed"}),
+            OpenApiExample("From a step", request_only=True, value={"mode": "step", "from_step": "design"}),
+        ],
+    )
     def post(self, request: Request, run_id: Any) -> Response:
         serializer = ReplaySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -131,7 +167,16 @@ class TaskRetryView(JsonApi, APIView):
     permission_classes = [CanRetryTasks]
     throttle_classes = [StaffThrottle]
 
-    @extend_schema(request=None, responses={200: TaskSerializer}, operation_id="task_retry")
+    @extend_schema(
+        request=None,
+        responses={200: TaskSerializer, 409: ErrorSerializer},
+        operation_id="task_retry",
+        summary="Retry one task now",
+        description=(
+            "A dead task of a failed run gets a fresh set of attempts (its run runs again); a queued task "
+            "waiting for its backoff runs at once. Recorded with the acting user. Any other state is a 409."
+        ),
+    )
     def post(self, request: Request, task_id: int) -> Response:
         tasks = (
             Task.objects.all() if request.user.is_staff else Task.objects.filter(run__in=runs_visible_to(request.user))

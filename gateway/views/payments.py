@@ -86,6 +86,17 @@ class StripeWebhookView(JsonApi, APIView):
         parameters=[OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER, required=True)],
         auth=[],
         operation_id="payments_webhook",
+        summary="Stripe's webhook: a paid order starts its workflow",
+        description=(
+            "Stripe posts its events here, signed with `STRIPE_WEBHOOK_SECRET` (`Stripe-Signature`, checked "
+            "over the raw body, 5 minutes tolerance). A `checkout.session.completed` (or "
+            "`checkout.session.async_payment_succeeded`) for exactly the price, naming a project in "
+            "`client_reference_id`, marks it paid and starts its one workflow run. Every verified event is "
+            "answered 200 and kept in the webhook inbox, with what it did in `outcome` (a wrong amount or an "
+            "unknown project is refused there, starting nothing); a second delivery of an event changes nothing "
+            "(`duplicate`). A body that is not a verified Stripe event is a 400, and nothing is stored. Locally, "
+            "`manage.py send_test_payment <project>` sends one."
+        ),
     )
     def post(self, request: Request) -> Response:
         event = stripe_verify(request.body, request.headers.get("Stripe-Signature"))

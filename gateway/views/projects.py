@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -24,6 +24,28 @@ from gateway.views.base import JsonApi
 from orders.selectors import projects_visible_to
 from orders.services import project_create
 
+# What a project reads as (the examples of the docs).
+PROJECT = {
+    "id": "8b0f7d2c-7d1e-4a8e-9d0c-0f5a3c1b2e4d",
+    "status": "awaiting_payment",
+    "progress": {"done": 0, "total": 0},
+    "status_url": "https://studio.example/status/Jx3kq0w8m2VtY5bZ1nR7cA9dE4fG6hK0/",
+    "site_url": None,
+    "business_name": "Boulangerie Martin",
+    "sector": "bakery",
+    "city": "Lyon",
+    "description": "Artisan sourdough bread and pastries, baked every morning since 1998.",
+    "pages": ["Home", "Our breads", "Orders", "Contact"],
+    "brand_color": "#b45309",
+    "language": "fr",
+    "contact_email": "contact@boulangerie-martin.example",
+    "slug": None,
+    "created_at": "2026-11-24T09:00:00Z",
+    "paid_at": None,
+    "delivered_at": None,
+}
+BUILDING = {"status": "in_progress", "progress": {"done": 3, "total": 6}}
+
 
 class ProjectPagination(LimitOffsetPagination):
     default_limit = 50
@@ -34,7 +56,35 @@ class ProjectCreateView(JsonApi, APIView):
     permission_classes = [IsTokenClientOrStaff]
     throttle_classes = [IntakeThrottle]
 
-    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer}, operation_id="project_create")
+    @extend_schema(
+        request=ProjectCreateSerializer,
+        responses={201: ProjectSerializer},
+        operation_id="project_create",
+        summary="Create an order from a brief",
+        description=(
+            "Records the customer's brief as a project awaiting payment and answers it with its `status_url` "
+            "(the customer's live page). The brief is checked as the workflow checks it: every bad field is "
+            "named in the 400's `detail`, and nothing is stored. Pay it with a Stripe Checkout Session whose "
+            "`client_reference_id` is the project's `id`."
+        ),
+        examples=[
+            OpenApiExample(
+                "A bakery in Lyon",
+                request_only=True,
+                value={
+                    "business_name": "Boulangerie Martin",
+                    "sector": "bakery",
+                    "city": "Lyon",
+                    "description": "Artisan sourdough bread and pastries, baked every morning since 1998.",
+                    "pages": ["Home", "Our breads", "Orders", "Contact"],
+                    "brand_color": "#b45309",
+                    "language": "fr",
+                    "contact_email": "contact@boulangerie-martin.example",
+                },
+            ),
+            OpenApiExample("The order, awaiting payment", response_only=True, status_codes=["201"], value=PROJECT),
+        ],
+    )
     def post(self, request: Request) -> Response:
         serializer = ProjectCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -53,7 +103,17 @@ class ProjectDetailView(JsonApi, APIView):
     permission_classes = [IsTokenClientOrStaff]
     throttle_classes = [StaffThrottle]
 
-    @extend_schema(responses={200: ProjectSerializer}, operation_id="project_get")
+    @extend_schema(
+        responses={200: ProjectSerializer},
+        operation_id="project_get",
+        summary="Read an order",
+        description=(
+            "Where the order is: its `status` (awaiting_payment, paid, in_progress, delivered, failed, "
+            "cancelled), steps done out of the total (`progress`), the customer's `status_url`, and `site_url` "
+            "once the site is live."
+        ),
+        examples=[OpenApiExample("An order being built", response_only=True, value={**PROJECT, **BUILDING})],
+    )
     def get(self, request: Request, project_id: Any) -> Response:
         project = projects_visible_to(request.user).filter(id=project_id).first()
         if project is None:

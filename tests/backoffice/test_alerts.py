@@ -64,7 +64,7 @@ def test_one_email_lists_every_breach_of_the_window(clock, roll):
     assert len(mail.outbox) == 1
     assert "1 order(s) past their 25 minutes" in mail.outbox[0].body
     assert "oldest due task has waited 360 s" in mail.outbox[0].body
-    assert mail.outbox[0].subject == "[Django] 2 alert(s) at 2026-11-24 08:55 UTC"
+    assert mail.outbox[0].subject == "[Site factory] 2 alert(s) at 2026-11-24 08:55 UTC"
 
 
 def test_an_error_rate_of_exactly_one_percent_or_less_raises_nothing(clock, roll):

@@ -51,10 +51,10 @@ def test_an_order_is_on_the_dashboard_at_once_labelled_live_before_any_rollup(st
     order_run(flag)  # a, b, c, d succeed: four attempts, no rollup has run
     page = staff_client.get(URL).content.decode()
     assert figure(page, "figure-attempts") == "4"
-    assert "no data yet" not in page.split('aria-label="Throughput (attempts)"', 1)[1].split("</svg>", 1)[0]
-    assert "partial window 09:00 to 09:01:30 UTC under way" in page
+    assert "no data yet" not in page.split('aria-label="Agent calls finished"', 1)[1].split("</svg>", 1)[0]
+    assert "The minutes since 09:00 UTC (up to 09:01:30) are counted live" in page
     assert page.count('class="chart-live"') == 5  # every chart over time shades its live part
-    assert "0 stored 5-minute rollups" in page
+    assert "Figures for the last hour" in page
     assert cells(page, "agent-durations", "engine")["p50"] != "-"
     assert figure(page, "figure-within-slo") == "100% (1/1)"
 
@@ -91,8 +91,8 @@ def test_dashboard_figures_on_a_known_data_set_are_exact(staff_client, clock):
     assert figure(page, "figure-error-rate") == "6.67%"  # 1 failed of 15
     assert figure(page, "figure-within-slo") == "50% (1/2)"
     assert figure(page, "figure-workflow") == "5.0 min / 10.0 min"  # runs of 2, 5 and 10 minutes
-    assert "p50 40 / p95 100 ms" in page  # the per-agent bars say the same
-    assert "1 stored 5-minute rollup" in page
+    assert "typical 40 / slow 100 ms" in page  # the per-agent bars say the same (p50 / p95)
+    assert "The minutes since 09:05 UTC" in page  # the stored 09:00 window is not live
 
 
 def test_dashboard_lists_late_and_failed_orders_with_links(staff_client, clock, failed_order):
@@ -106,3 +106,33 @@ def test_dashboard_lists_late_and_failed_orders_with_links(staff_client, clock, 
     page = staff_client.get(URL).content.decode()
     assert reverse("admin:orders_project_change", args=[late.pk]) in page
     assert reverse("admin:orders_project_change", args=[failed.pk]) in page
+
+
+def chart_labels(page: str, title: str) -> list[str]:
+    svg = page.split(f'aria-label="{title}"', 1)[1].split("</svg>", 1)[0]
+    return re.findall(r'class="chart-axis" text-anchor="(?:start|middle|end)">([^<]+)<', svg)
+
+
+def test_a_week_view_with_one_hour_of_data_draws_that_hour_across_the_chart(staff_client, clock):
+    clock.advance(60)
+    attempts(clock, "design-ia.generate", [120.0, 240.0])
+    clock.advance(300)
+    rollup()
+    attempts(clock, "design-ia.generate", [80.0])
+
+    page = staff_client.get(URL, {"period": "week"}).content.decode()
+
+    labels = chart_labels(page, "Agent calls finished")
+    week_ago = (clock.now() - timedelta(days=7)).strftime("%d %b")
+    assert labels and not any(week_ago in label for label in labels), labels
+    # The time axis (after the two value labels): 12 windows of 5 minutes up to now (09:06), not a week of hours.
+    assert labels[-3:] == ["08:05", "08:35", "09:05"], labels
+    assert "the charts start at the first data" in page
+
+
+def test_the_lists_staff_act_on_come_before_the_charts_and_tables(staff_client, clock, failed_order):
+    page = staff_client.get(URL).content.decode()
+    failed_at = page.index('id="dashboard-failed"')
+    assert failed_at < page.index('<svg class="chart"') < page.index('id="agent-durations"')
+    failed = page.split('id="dashboard-failed"', 1)[1].split("</ul>", 1)[0]
+    assert "step c" in failed and "does not recognise" in failed  # the cause in words, not the exception

@@ -33,6 +33,7 @@ PUBLIC = {
     "api/health": "uptime checks",
     "api/schema/": "the API's description",
     "api/docs/": "the API's documentation page",
+    "": "the landing page: where to order, the back office, the API docs",
 }
 
 # Examples for regex routes (a new regex route must add one here). The admin's app index lists

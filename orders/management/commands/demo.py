@@ -29,20 +29,25 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=positive_int, default=1, help="orders to run at once (default 1)")
         parser.add_argument("--timeout", type=positive_float, default=300.0, help="give up after this many seconds")
         parser.add_argument("--port", type=positive_int, default=None, help="port the server will listen on")
-        parser.add_argument("--admin-user", default="admin", help="staff login to create or reset (default admin)")
+        parser.add_argument("--admin-user", default="admin", help="staff login to create once (default admin)")
+        parser.add_argument(
+            "--reset-admin-password",
+            action="store_true",
+            help="give the existing staff login a new password (never done without this flag)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         projects = [self._order(i) for i in range(options["orders"])]
         self._drive(projects, timeout=options["timeout"])
         base = settings.SITE_URL if options["port"] is None else f"http://127.0.0.1:{options['port']}"
-        password = self._admin(options["admin_user"])
+        login = self._admin(options["admin_user"], reset=options["reset_admin_password"])
         failed = [p for p in projects if p.status != ProjectStatus.DELIVERED]
         for project in projects:
             self.stdout.write(f"{project.business_name}: {project.status}")
             if project.site_url:
                 self.stdout.write(f"  site:   {project.site_url}")
             self.stdout.write(f"  status: {base}/status/{project.status_token}/")
-        self.stdout.write(f"admin:  {base}/admin/  (login {options['admin_user']} / {password})")
+        self.stdout.write(f"admin:  {base}/admin/  ({login})")
         if failed:
             raise CommandError(f"{len(failed)} order(s) did not reach delivered; see the admin's errors")
 
@@ -75,10 +80,20 @@ class Command(BaseCommand):
                 time.sleep(0.2)  # retries back off; wait for them rather than spin
         raise CommandError(f"Orders still running after {timeout:.0f} s")
 
-    def _admin(self, username: str) -> str:
+    def _admin(self, username: str, *, reset: bool) -> str:
+        """The staff login to print. Created once, with a password printed that one time; an
+        existing login is left as it is (its password, its open sessions), unless `reset`."""
+        users = get_user_model().objects
+        user = users.filter(username=username).first()
+        if user is not None and not reset:
+            if not (user.is_active and user.is_staff):
+                return f"login {username} exists but is not an active staff account: it cannot open the admin"
+            return f"login {username} with your existing password (forgot it? manage.py changepassword {username})"
         password = secrets.token_urlsafe(9)
-        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": "staff@studio.example"})
-        user.is_staff = user.is_superuser = True
+        if user is None:
+            user = users.create_superuser(username=username, email="staff@studio.example", password=password)
+            return f"login {username} / {password}, created now: write it down, the next demo keeps it"
+        user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(password)
         user.save()
-        return password
+        return f"login {username} / {password}, reset as asked by --reset-admin-password"
