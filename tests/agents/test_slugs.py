@@ -75,7 +75,9 @@ def test_a_thousand_orders_in_a_dozen_scripts_get_distinct_readable_slugs_and_a_
     for (name, _city), slug in zip(named, slugs, strict=True):
         assert SLUG.match(slug) and len(slug) <= 60, slug
         assert slug.startswith(slugify_text(name)), (name, slug)  # readable: the name, then any suffix
-    assert elapsed < 60, f"allocating 1,000 slugs took {elapsed:.1f} s"
+    # Generous (a shared 2-core machine: ~15 s on SQLite, ~65 s on a loaded Postgres): it catches a
+    # scheme that retries ever longer chains of taken slugs, not a slow disk.
+    assert elapsed < 300, f"creating and slugging 1,000 orders took {elapsed:.1f} s"
 
     # One paid order per script, each sharing its name with ~40 slugged above, end to end (inline workflow).
     client = Client()
