@@ -28,6 +28,7 @@ PUBLIC = {
     "status/<str:token>/feed.json": "the unguessable token is the key",
     "sites/<slug:slug>/": "published customer sites",
     "sites/<slug:slug>/<path:path>": "published customer sites",
+    "sites/<slug:slug>/contact": "the published sites' contact form (throttled, honeypot, Origin-checked)",
     "api/health": "uptime checks",
     "api/schema/": "the API's description",
     "api/docs/": "the API's documentation page",
