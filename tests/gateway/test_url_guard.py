@@ -30,6 +30,7 @@ PUBLIC = {
     "order/": "the public order page: anyone may buy",
     "sites/<slug:slug>/": "published customer sites",
     "sites/<slug:slug>/<path:path>": "published customer sites",
+    "sites/<slug:slug>/contact": "the published sites' contact form (throttled, honeypot, Origin-checked)",
     "api/health": "uptime checks",
     "api/schema/": "the API's description",
     "api/docs/": "the API's documentation page",
