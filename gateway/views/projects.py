@@ -91,7 +91,15 @@ class ProjectCreateView(JsonApi, APIView):
         project = project_create(**serializer.validated_data, owner=request.user)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: ProjectSerializer(many=True)}, operation_id="project_list")
+    @extend_schema(
+        responses={200: ProjectSerializer(many=True)},
+        operation_id="project_list",
+        summary="List your orders",
+        description=(
+            "The orders this caller may read, newest first, paginated with `limit` and `offset`: an "
+            "integration's token lists the orders it created; staff list every order."
+        ),
+    )
     def get(self, request: Request) -> Response:
         paginator = ProjectPagination()
         projects = projects_visible_to(request.user).order_by("-created_at")
