@@ -519,7 +519,7 @@ CHAOS_FIGURES = ("lost", "not_terminal", "double_delivered", "duplicate_side_eff
 @pytest.mark.django_db(transaction=True)
 def test_a_small_chaos_run_loses_nothing_repeats_nothing_and_applies_nothing_stale() -> None:
     code, report, stderr = run_loadtest_command(
-        "--orders", "4", "--workers", "3", "--chaos", "--seed", "3", "--timeout", "110", timeout=240
+        "--orders", "3", "--workers", "3", "--chaos", "--seed", "3", "--timeout", "150", timeout=280
     )  # fmt: skip
     assert report is not None, stderr
     # The chaos ran: clocks both ways, the pairs and the 20,000-task backlog queued.
@@ -527,7 +527,7 @@ def test_a_small_chaos_run_loses_nothing_repeats_nothing_and_applies_nothing_sta
     assert report["plain_tasks"] == 20_000 + 2 * 10, report
     figures = {name: report[name] for name in (*CHAOS_FIGURES, "stale_applied", "plain_lost")}
     assert figures == dict.fromkeys(figures, 0), (figures, report["failures"])
-    assert report["delivered"] + report["failed_permanent"] + report["cancelled_by_operator"] == 4, report
+    assert report["delivered"] + report["failed_permanent"] + report["cancelled_by_operator"] == 3, report
     assert code == 0, (report["failures"], stderr)
 
 
