@@ -141,3 +141,6 @@ class SignedRequestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SignedRequest | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SignedRequest | None = None) -> bool:
+        return False  # deleting one would let its replay run again; the engine prunes them itself

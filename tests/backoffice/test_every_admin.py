@@ -20,15 +20,29 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from agents.models import SideEffect, StoredFile
-from gateway.models import EventSource, EventStatus, WebhookEvent
+from agents.models import ContactMessage, SideEffect, StoredFile
+from gateway.models import EventSource, EventStatus, SignedRequest, WebhookEvent
 from metrics.models import AlertNotice, ErrorGroup, Rollup
 from orchestration.models import AgentRun, OperatorAction, Task, WorkflowRun
 from orchestration.services import Actor, run_replay
-from orders.models import Project, ProjectStatus
+from orders.models import CustomerEmail, Project, ProjectStatus, Refund, Revision
 
 # Records of what happened: who did what, what was received, what ran, what went wrong.
-AUDIT = (AgentRun, OperatorAction, WebhookEvent, SideEffect, ErrorGroup, AlertNotice, Rollup, WorkflowRun, Task)
+AUDIT = (
+    AgentRun,
+    OperatorAction,
+    WebhookEvent,
+    SideEffect,
+    ErrorGroup,
+    AlertNotice,
+    Rollup,
+    WorkflowRun,
+    Task,
+    Refund,
+    Revision,
+    CustomerEmail,
+    SignedRequest,
+)
 
 
 @pytest.fixture
@@ -58,6 +72,24 @@ def one_of_each(failed_order, staff, flag) -> dict[type[Model], Model]:
         StoredFile: StoredFile.objects.create(name="sites/guard/a.html", content=b"<p>", size=3, modified_at=now),
         Rollup: Rollup.objects.create(window_start=now, window_end=now + timedelta(minutes=5), computed_at=now),
         AlertNotice: AlertNotice.objects.create(window_start=now, alerts=[], created_at=now),
+        Refund: Refund.objects.create(
+            project=project,
+            source=Refund.Source.STAFF,
+            idempotency_key=f"refund:{project.id}",
+            amount_cents=39900,
+            currency="eur",
+            requested_by=staff,
+        ),
+        Revision: Revision.objects.create(project=project, number=1, feedback="Use a darker blue."),
+        CustomerEmail: CustomerEmail.objects.create(
+            key=f"order_failed:{project.id}", project=project, kind="order_failed"
+        ),
+        ContactMessage: ContactMessage.objects.create(
+            project=project, name="Visitor", email="visitor@example.com", message="Hello", digest="guard"
+        ),
+        SignedRequest: SignedRequest.objects.create(
+            route="/api/workflows/execute", webhook_id="msg_guard", received_at=now
+        ),
         User: staff,
         Group: Group.objects.create(name="support"),
     }
@@ -123,6 +155,11 @@ def test_an_order_cannot_be_marked_delivered_nor_given_a_site_by_hand(one_of_eac
         "pages": "Home\nAbout",
         "brand_color": project.brand_color,
         "language": project.language,
+        # The order page's inlines (refund, revisions) are read-only, but a change form posts their counts.
+        "refund-TOTAL_FORMS": "0",
+        "refund-INITIAL_FORMS": "0",
+        "revisions-TOTAL_FORMS": "0",
+        "revisions-INITIAL_FORMS": "0",
     }
 
     response = staff_client.post(
