@@ -1136,10 +1136,9 @@ def verdict(report: LoadTestReport) -> list[str]:
         # Only a database restart may cost attempts the plan did not fault (those under way when it
         # went down); otherwise something burned attempts of innocent tasks.
         problems.append(f"{report.attempts_lost_unplanned} attempt(s) lost to faults the plan did not inject")
-    # Judged under the grown fault model; reported by every run. Today's engine fails it even without
-    # the chaos (a failed run's queued sibling steps still run, issue 12): strict for every run once
-    # fail-fast is in.
-    if report.work_for_failed_runs and report.chaos:
+    # A run that failed for good (fail-fast) or was cancelled does no more work: any attempt opened
+    # while its run had ended is a defect, with or without the chaos.
+    if report.work_for_failed_runs:
         problems.append(
             f"{report.work_for_failed_runs} attempt(s) started for runs already failed or cancelled: "
             f"{report.work_for_ended_runs_by_status}"

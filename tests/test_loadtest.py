@@ -510,12 +510,6 @@ CHAOS_FIGURES = ("lost", "not_terminal", "double_delivered", "duplicate_side_eff
 @pytest.mark.skipif(
     faketime_library() is None, reason="--chaos skews clocks with libfaketime: apt-get install -y faketime"
 )
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12: on the engine this branch carries, the chaos finds the defects it was grown for (a claim "
-    "locking every prefix-limited key runs out of shared memory, leases judged on each host's clock, a plain "
-    "task's success held back unrenewed behind a long one); the engine branch fixes them",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_small_chaos_run_loses_nothing_repeats_nothing_and_applies_nothing_stale() -> None:
     code, report, stderr = run_loadtest_command(
