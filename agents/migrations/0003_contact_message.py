@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0002_stored_file'),
-        ('orders', '0002_project_details'),
+        ('orders', '0003_project_details'),
     ]
 
     operations = [

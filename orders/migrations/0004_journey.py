@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orchestration', '0002_task_concurrency_key'),
-        ('orders', '0001_initial'),
+        ('orders', '0003_project_details'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
