@@ -199,7 +199,7 @@ def test_a_replay_from_the_order_page_returns_to_it_and_an_outside_next_is_ignor
 
 def test_a_run_is_named_after_its_customer_and_its_waiting_retry_counts_down(staff_client, settings):
     settings.LLM_BASE_URL, settings.LLM_API_KEY = "http://127.0.0.1:9/v1", "sk-test-0123456789"
-    project = project_create(business_name="Garage Bruno", contact_email="bruno@garage.example")
+    project = project_create(business_name="Garage Bruno", contact_email="bruno@garage.example", language="en")
     project_mark_paid(
         project_id=project.id,
         checkout_session_id="cs_test_bruno",
