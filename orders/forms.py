@@ -294,6 +294,12 @@ FORM_ERROR = {
 LANGUAGE_NAMES = {"fr": {"fr": "Français", "en": "Anglais"}, "en": {"fr": "French", "en": "English"}}
 
 
+def _read_capped(upload: Any) -> bytes:
+    """The upload's bytes, at most one byte over agents/media.py's limit: enough for it to refuse the file
+    as too large without holding a huge one in memory."""
+    return upload.read(MAX_UPLOAD_BYTES + 1)
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -381,7 +387,7 @@ class OrderForm(forms.Form):
         brief = self._brief(cleaned)
         images = {key: brief.pop(key) for key in ("photos", "logo") if key in brief}
         # One validation: the setup step's (validate_brief, which checks the business details too) ...
-        errors = validate_brief({**brief, **{k: v for k, v in images.items()}})
+        errors = validate_brief({**brief, **images})
         if not errors:
             # ... then the intake's, which also opens every image with Pillow and prepares it (agents/media.py).
             details, errors = intake_business_details({**brief, **images}, brief)
@@ -408,10 +414,10 @@ class OrderForm(forms.Form):
                     brief[key] = lines
             elif spec.kind == "images":
                 if value:
-                    brief[key] = [{"data": upload.read(), "alt": ""} for upload in value]
+                    brief[key] = [{"data": _read_capped(upload), "alt": ""} for upload in value]
             elif spec.kind == "image":
                 if value:
-                    brief[key] = {"data": value.read(), "alt": ""}
+                    brief[key] = {"data": _read_capped(value), "alt": ""}
             elif spec.kind == "hours":
                 ranges = [part.strip() for part in str(value or "").replace(";", ",").split(",") if part.strip()]
                 if ranges:

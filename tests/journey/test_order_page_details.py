@@ -13,7 +13,7 @@ from django.test import Client
 from agents.actions.common import brief_data, brief_of
 from agents.brief import validate_brief
 from agents.business_details import FRENCH_LEGAL_REQUIRED
-from agents.media import rendition_name
+from agents.media import MAX_UPLOAD_BYTES, rendition_name
 from orders.models import Project
 from tests.agents.images import logo_bytes, photo_bytes
 from tests.journey.conftest import FRENCH_LEGAL_FORM, order_form, submit_order
@@ -111,6 +111,15 @@ def test_a_file_that_is_not_an_image_is_refused_on_its_field_in_french(client: C
     assert response.status_code == 400
     assert 'id="error-logo"' in html and "Donnez une image JPEG, PNG ou WebP" in html
     assert not Project.objects.exists() and fake_stripe.requests == []
+
+
+def test_a_photo_over_the_size_limit_is_refused_on_its_field(client: Client, fake_stripe: FakeStripe) -> None:
+    huge = SimpleUploadedFile("huge.jpg", b"\xff" * (MAX_UPLOAD_BYTES + 1024), content_type="image/jpeg")
+    response = client.post("/order/?lang=en", {**order_form(), "ui": "en", "photos": [huge]})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="error-photos"' in html and "larger than 5 MB" in html
+    assert not Project.objects.exists()
 
 
 def test_wrong_hours_are_shown_on_their_day(client: Client, fake_stripe: FakeStripe) -> None:
