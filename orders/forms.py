@@ -1,9 +1,10 @@
 """The order page's form: its fields come from one list, its validation is the API's (`validate_brief`).
 
 Every Django field is optional and untyped on purpose: what is accepted is decided by
-agents.brief.validate_brief alone, the function the API and the setup step call, so money is
-never taken for a brief that setup would refuse. This form only turns its messages into the
-visitor's language and keeps what they typed.
+agents.brief.validate_brief and agents.intake.intake_business_details alone (the functions the API and the
+setup step call), so money is never taken for a brief that setup would refuse. This form only maps its flat
+fields onto the brief's shape (`legal.company_name`, `opening_hours.mon`, photo files), turns the messages
+into the visitor's language and keeps what they typed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 from django import forms
 
 from agents.brief import DEFAULT_BRAND_COLOR, LANGUAGES, MAX_DESCRIPTION, MAX_NAME, MAX_SHORT_TEXT, validate_brief
+from agents.business_details import DAYS, MAX_ADDRESS, MAX_LEGAL_TEXT, MAX_PHOTOS
+from agents.intake import intake_business_details
+from agents.media import MAX_UPLOAD_BYTES
 
 UI_LANGUAGES = ("fr", "en")
 HONEYPOT = "website"  # hidden from people; a bot that fills every field fills this one
@@ -22,7 +26,13 @@ HONEYPOT = "website"  # hidden from people; a bot that fills every field fills t
 
 @dataclass(frozen=True)
 class BriefField:
-    """One field of the brief on the order page. `kind`: text, email, textarea, lines, color, language."""
+    """One field of the brief on the order page.
+
+    `kind`: text, email, tel, textarea, lines, color, language, hours (one day: "09:00-12:30, 14:00-19:00"),
+    image (one file) or images (several). `key` is the field's place in the brief when it is nested
+    ("legal.company_name", "opening_hours.mon"); the form's field is named `name` (no dot: a CSS selector).
+    `required_for`: "fr" when a French site needs it for its legal notice, "regulated" for a regulated trade's.
+    """
 
     name: str
     label: dict[str, str]
@@ -30,6 +40,13 @@ class BriefField:
     help: dict[str, str] = field(default_factory=dict)
     max_length: int | None = None
     required: bool = False  # shown as required; validate_brief decides
+    group: str = "business"
+    key: str = ""
+    required_for: str = ""
+
+    @property
+    def brief_key(self) -> str:
+        return self.key or self.name
 
 
 # The brief's fields, in page order. Another module may append optional ones (their names must be
@@ -75,7 +92,173 @@ ORDER_FORM_FIELDS: list[BriefField] = [
     ),
     BriefField("brand_color", {"fr": "Couleur de votre marque", "en": "Your brand colour"}, kind="color"),
     BriefField("language", {"fr": "Langue du site", "en": "Language of the site"}, kind="language"),
+    # Contact details, shown on the site; a French site's legal notice needs the address and phone.
+    BriefField(
+        "phone",
+        {"fr": "Téléphone", "en": "Phone"},
+        kind="tel",
+        group="contact",
+        required_for="fr",
+        max_length=24,
+    ),
+    BriefField(
+        "street_address",
+        {"fr": "Adresse (numéro et rue)", "en": "Street address"},
+        group="contact",
+        required_for="fr",
+        max_length=MAX_ADDRESS,
+    ),
+    BriefField("postcode", {"fr": "Code postal", "en": "Postcode"}, group="contact", required_for="fr", max_length=10),
+    *(
+        BriefField(
+            f"opening_hours_{day}",
+            label,
+            kind="hours",
+            group="hours",
+            key=f"opening_hours.{day}",
+            help={"fr": "Par exemple : 09:00-12:30, 14:00-19:00. Vide : fermé.", "en": "E.g. 09:00-12:30, 14:00-19:00."}
+            if day == "mon"
+            else {},
+        )
+        for day, label in zip(
+            DAYS,
+            (
+                {"fr": "Lundi", "en": "Monday"},
+                {"fr": "Mardi", "en": "Tuesday"},
+                {"fr": "Mercredi", "en": "Wednesday"},
+                {"fr": "Jeudi", "en": "Thursday"},
+                {"fr": "Vendredi", "en": "Friday"},
+                {"fr": "Samedi", "en": "Saturday"},
+                {"fr": "Dimanche", "en": "Sunday"},
+            ),
+            strict=True,
+        )
+    ),
+    # The legal identity (agents/business_details.py LEGAL_KEYS): what the legal notice publishes.
+    BriefField(
+        "legal_company_name",
+        {"fr": "Raison sociale (ou nom de l'entrepreneur)", "en": "Registered company name"},
+        group="legal",
+        key="legal.company_name",
+        required_for="fr",
+        max_length=MAX_LEGAL_TEXT,
+    ),
+    BriefField(
+        "legal_legal_form",
+        {"fr": "Forme juridique", "en": "Legal form"},
+        group="legal",
+        key="legal.legal_form",
+        required_for="fr",
+        max_length=MAX_LEGAL_TEXT,
+        help={"fr": "Par exemple : SARL, SAS, EI, micro-entreprise.", "en": "For example: Ltd, LLP, sole trader."},
+    ),
+    BriefField(
+        "legal_registration_number",
+        {"fr": "SIREN ou SIRET", "en": "Company registration number"},
+        group="legal",
+        key="legal.registration_number",
+        required_for="fr",
+        max_length=MAX_LEGAL_TEXT,
+    ),
+    BriefField(
+        "legal_publication_director",
+        {"fr": "Directeur ou directrice de la publication", "en": "Person responsible for the site's content"},
+        group="legal",
+        key="legal.publication_director",
+        required_for="fr",
+        max_length=MAX_LEGAL_TEXT,
+    ),
+    BriefField(
+        "legal_vat_number",
+        {"fr": "Numéro de TVA intracommunautaire", "en": "VAT number"},
+        group="legal",
+        key="legal.vat_number",
+        max_length=MAX_LEGAL_TEXT,
+    ),
+    BriefField(
+        "legal_share_capital",
+        {"fr": "Capital social", "en": "Share capital"},
+        group="legal",
+        key="legal.share_capital",
+        max_length=MAX_LEGAL_TEXT,
+    ),
+    BriefField(
+        "legal_professional_body",
+        {"fr": "Ordre ou organisme professionnel", "en": "Professional body"},
+        group="legal",
+        key="legal.professional_body",
+        required_for="regulated",
+        max_length=MAX_LEGAL_TEXT,
+        help={"fr": "Par exemple : Barreau de Lyon.", "en": "For example: the Law Society."},
+    ),
+    BriefField(
+        "legal_professional_registration",
+        {"fr": "Numéro d'inscription à l'ordre", "en": "Professional registration number"},
+        group="legal",
+        key="legal.professional_registration",
+        max_length=MAX_LEGAL_TEXT,
+    ),
+    BriefField(
+        "social_links",
+        {"fr": "Réseaux sociaux", "en": "Social media"},
+        kind="lines",
+        group="media",
+        help={"fr": "Un lien https:// par ligne.", "en": "One https:// link per line."},
+    ),
+    BriefField(
+        "photos",
+        {"fr": "Photos", "en": "Photos"},
+        kind="images",
+        group="media",
+        help={
+            "fr": f"JPEG, PNG ou WebP, {MAX_PHOTOS} au plus, {MAX_UPLOAD_BYTES // (1024 * 1024)} Mo chacune.",
+            "en": f"JPEG, PNG or WebP, at most {MAX_PHOTOS}, {MAX_UPLOAD_BYTES // (1024 * 1024)} MB each.",
+        },
+    ),
+    BriefField(
+        "photos_alt",
+        {"fr": "Ce que montrent les photos", "en": "What the photos show"},
+        kind="alts",
+        group="media",
+        help={
+            "fr": "Une ligne par photo, dans l'ordre : lue aux personnes aveugles.",
+            "en": "One line per photo, in order: read out to blind visitors.",
+        },
+    ),
+    BriefField("logo", {"fr": "Logo", "en": "Logo"}, kind="image", group="media"),
 ]
+# The form's sections, in page order: (group, heading, why it is asked).
+FORM_GROUPS: dict[str, dict[str, tuple[str, str]]] = {
+    "fr": {
+        "business": ("Votre entreprise", ""),
+        "contact": ("Coordonnées", "Affichées sur votre site."),
+        "hours": ("Horaires d'ouverture", "Facultatif : laissez vide les jours de fermeture."),
+        "legal": (
+            "Mentions légales",
+            "La loi (LCEN, art. 6) impose à tout site professionnel français de publier l'identité de son "
+            "éditeur : nous rédigeons vos mentions légales à partir de ces informations. Obligatoires pour un "
+            "site en français.",
+        ),
+        "media": ("Photos, logo et réseaux sociaux", "Facultatif."),
+    },
+    "en": {
+        "business": ("Your business", ""),
+        "contact": ("Contact details", "Shown on your site."),
+        "hours": ("Opening hours", "Optional: leave the days you are closed empty."),
+        "legal": (
+            "Legal notice (mentions légales)",
+            "French law (LCEN, art. 6) requires every French business site to publish who runs it: we write "
+            "your legal notice from these details. Required for a site in French.",
+        ),
+        "media": ("Photos, logo and social media", "Optional."),
+    },
+}
+REQUIRED_FOR_WORDS = {
+    "fr": {"fr": "obligatoire pour un site en français", "regulated": "obligatoire pour une profession réglementée"},
+    "en": {"fr": "required for a site in French", "regulated": "required for a regulated trade"},
+}
+# Where validate_brief's error keys ("legal.company_name", "photos") are shown on the form.
+FIELD_FOR_KEY = {spec.brief_key: spec.name for spec in ORDER_FORM_FIELDS}
 
 # validate_brief speaks English; a French visitor reads these, field by field.
 FRENCH_ERRORS: dict[str, str] = {
@@ -87,7 +270,23 @@ FRENCH_ERRORS: dict[str, str] = {
     "pages": "Indiquez de 1 à 12 pages, une par ligne, sans doublon, 60 caractères au plus chacune.",
     "brand_color": "Choisissez une couleur au format #rrggbb.",
     "language": "Choisissez le français ou l'anglais.",
+    "phone": "Indiquez un numéro de téléphone, par exemple 04 78 12 34 56.",
+    "street_address": f"L'adresse tient en {MAX_ADDRESS} caractères au plus.",
+    "postcode": "Indiquez un code postal de 5 chiffres, par exemple 69001.",
+    "opening_hours": "Indiquez des plages comme 09:00-12:30, 14:00-19:00, dans l'ordre de la journée.",
+    "legal.registration_number": "Indiquez le SIREN (9 chiffres) ou le SIRET (14 chiffres) tel qu'enregistré.",
+    "legal.vat_number": "Indiquez le numéro de TVA avec son code pays, par exemple FR12345678901.",
+    "social_links": "Indiquez au plus 6 liens commençant par https://, un par ligne.",
+    "photos": f"Donnez au plus {MAX_PHOTOS} images JPEG, PNG ou WebP, d'au moins 320 px de côté et de "
+    f"{MAX_UPLOAD_BYTES // (1024 * 1024)} Mo au plus chacune.",
+    "logo": f"Donnez une image JPEG, PNG ou WebP d'au moins 48 px de côté, {MAX_UPLOAD_BYTES // (1024 * 1024)} Mo "
+    "au plus.",
 }
+FRENCH_LEGAL_TEXT_ERROR = f"Ce champ tient en {MAX_LEGAL_TEXT} caractères au plus."
+FRENCH_REQUIRED = "Obligatoire pour un site en français : les mentions légales doivent l'indiquer."
+FRENCH_REQUIRED_REGULATED = (
+    "Obligatoire pour une profession réglementée : les mentions légales nomment son ordre (par exemple le barreau)."
+)
 FORM_ERROR = {
     "fr": "Votre commande n'est pas encore partie : corrigez le champ signalé ci-dessous.",
     "en": "Your order has not gone yet: please fix the field marked below.",
@@ -95,8 +294,30 @@ FORM_ERROR = {
 LANGUAGE_NAMES = {"fr": {"fr": "Français", "en": "Anglais"}, "en": {"fr": "French", "en": "English"}}
 
 
+def _read_capped(upload: Any) -> bytes:
+    """The upload's bytes, at most one byte over agents/media.py's limit: enough for it to refuse the file
+    as too large without holding a huge one in memory."""
+    return upload.read(MAX_UPLOAD_BYTES + 1)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name (Django's documented recipe); the checks are agents/media.py's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files if f]
+
+
 class OrderForm(forms.Form):
-    """Built from ORDER_FORM_FIELDS in the visitor's language (`ui`)."""
+    """Built from ORDER_FORM_FIELDS in the visitor's language (`ui`). Post it with request.FILES."""
 
     submission_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
     website = forms.CharField(required=False, label="Website")  # the honeypot; the template hides it
@@ -121,11 +342,23 @@ class OrderForm(forms.Form):
         if spec.kind == "language":
             choices = [(code, LANGUAGE_NAMES[self.ui][code]) for code in LANGUAGES]
             return forms.ChoiceField(choices=choices, required=False, label=label, help_text=help_text)
+        if spec.kind in ("image", "images"):
+            # Content checks (format, size, pixels) are agents/media.py's; `accept` only filters the picker.
+            file_attrs = {"accept": "image/jpeg,image/png,image/webp"}
+            if spec.kind == "images":
+                return MultipleFileField(
+                    required=False, label=label, help_text=help_text, widget=MultipleFileInput(attrs=file_attrs)
+                )
+            return forms.FileField(
+                required=False, label=label, help_text=help_text, widget=forms.ClearableFileInput(attrs=file_attrs)
+            )
         widget: forms.Widget
-        if spec.kind == "textarea" or spec.kind == "lines":
-            widget = forms.Textarea(attrs={**attrs, "rows": 4})
+        if spec.kind in ("textarea", "lines", "alts"):
+            widget = forms.Textarea(attrs={**attrs, "rows": 4 if spec.kind == "textarea" else 3})
         elif spec.kind == "email":
             widget = forms.EmailInput(attrs={**attrs, "autocomplete": "email"})
+        elif spec.kind == "tel":
+            widget = forms.TextInput(attrs={**attrs, "type": "tel", "autocomplete": "tel"})
         elif spec.kind == "color":
             widget = forms.TextInput(attrs={**attrs, "type": "color"})
         else:
@@ -137,21 +370,86 @@ class OrderForm(forms.Form):
     def honeypot_filled(self) -> bool:
         return bool(str(self.data.get(HONEYPOT, "")).strip())
 
+    def groups(self) -> list[dict[str, Any]]:
+        """The form's sections for the template: heading, why it is asked, and its fields in list order."""
+        sections: dict[str, dict[str, Any]] = {}
+        for spec in ORDER_FORM_FIELDS:
+            heading, intro = FORM_GROUPS[self.ui][spec.group]
+            section = sections.setdefault(
+                spec.group, {"id": spec.group, "heading": heading, "intro": intro, "rows": []}
+            )
+            marker = REQUIRED_FOR_WORDS[self.ui].get(spec.required_for, "")
+            section["rows"].append({"field": self[spec.name], "required": spec.required, "required_for": marker})
+        return list(sections.values())
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        brief: dict[str, Any] = {}
-        for spec in ORDER_FORM_FIELDS:
-            value = cleaned.get(spec.name)
-            if spec.kind == "lines":
-                lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
-                if lines:
-                    brief[spec.name] = lines
-            elif isinstance(value, str) and value.strip():
-                brief[spec.name] = value.strip()
-            elif spec.required:
-                brief[spec.name] = value or ""
-        for name, messages in validate_brief(brief).items():
-            message = FRENCH_ERRORS.get(name) if self.ui == "fr" else None
-            self.add_error(name if name in self.fields else None, message or " ".join(messages))
+        brief = self._brief(cleaned)
+        images = {key: brief.pop(key) for key in ("photos", "logo") if key in brief}
+        # One validation: the setup step's (validate_brief, which checks the business details too) ...
+        errors = validate_brief({**brief, **images})
+        if not errors:
+            # ... then the intake's, which also opens every image with Pillow and prepares it (agents/media.py).
+            details, errors = intake_business_details({**brief, **images}, brief)
+            if not errors:
+                brief = {**{k: v for k, v in brief.items() if k not in details}, **details}
+        for name, messages in errors.items():
+            for message in messages:
+                self._add_brief_error(name, message)
         self.brief = brief
         return cleaned
+
+    def _brief(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        """The flat form's values in the brief's shape (what validate_brief and project_create read)."""
+        brief: dict[str, Any] = {}
+        alts: list[str] = []
+        for spec in ORDER_FORM_FIELDS:
+            value = cleaned.get(spec.name)
+            key = spec.brief_key
+            if spec.kind in ("lines", "alts"):
+                lines = [line.strip() for line in str(value or "").splitlines() if line.strip()]
+                if spec.kind == "alts":
+                    alts = lines
+                elif lines:
+                    brief[key] = lines
+            elif spec.kind == "images":
+                if value:
+                    brief[key] = [{"data": _read_capped(upload), "alt": ""} for upload in value]
+            elif spec.kind == "image":
+                if value:
+                    brief[key] = {"data": _read_capped(value), "alt": ""}
+            elif spec.kind == "hours":
+                ranges = [part.strip() for part in str(value or "").replace(";", ",").split(",") if part.strip()]
+                if ranges:
+                    brief.setdefault("opening_hours", {})[key.split(".", 1)[1]] = ranges
+            elif isinstance(value, str) and value.strip():
+                if "." in key:
+                    parent, child = key.split(".", 1)
+                    brief.setdefault(parent, {})[child] = value.strip()
+                else:
+                    brief[key] = value.strip()
+            elif spec.required:
+                brief[key] = value or ""
+        for position, photo in enumerate(brief.get("photos", [])):
+            photo["alt"] = alts[position] if position < len(alts) else ""
+        if "logo" in brief:
+            brief["logo"]["alt"] = f"Logo {brief.get('business_name', '')}".strip()
+        return brief
+
+    def _add_brief_error(self, key: str, message: str) -> None:
+        """Show one of validate_brief's messages on its field, in French for a French visitor."""
+        name = FIELD_FOR_KEY.get(key)
+        if key == "opening_hours":
+            day = message.split(":", 1)[0]
+            name = f"opening_hours_{day}" if day in DAYS else "opening_hours_mon"
+        elif key == "legal":
+            name = "legal_company_name"
+        if self.ui == "fr":
+            if message.startswith("Required for a French"):
+                message = FRENCH_REQUIRED_REGULATED if key == "legal.professional_body" else FRENCH_REQUIRED
+            else:
+                fallback = FRENCH_LEGAL_TEXT_ERROR if key.startswith("legal.") else message
+                message = FRENCH_ERRORS.get(key, fallback)
+        if name is not None and name in self.fields and message in self.errors.get(name, []):
+            return  # one French message for several English ones (e.g. two bad photos)
+        self.add_error(name if name in self.fields else None, message)

@@ -94,7 +94,22 @@ def _resumed_initial(token: str | None) -> dict[str, Any]:
     ).first()
     if project is None:
         return {}
+    details = project.details or {}
+    # The business details typed before, back in the form's flat fields (files cannot be put back in a file input).
+    flat: dict[str, Any] = {}
+    for spec in ORDER_FORM_FIELDS:
+        parent, _, child = spec.brief_key.partition(".")
+        value = details.get(parent)
+        if child:
+            value = value.get(child) if isinstance(value, dict) else None
+        if spec.kind == "hours" and value:
+            flat[spec.name] = ", ".join(value)
+        elif spec.kind == "lines" and isinstance(value, list):
+            flat[spec.name] = "\n".join(value)
+        elif isinstance(value, str):
+            flat[spec.name] = value
     return {
+        **flat,
         "business_name": project.business_name,
         "contact_email": project.contact_email,
         "sector": project.sector,
@@ -121,7 +136,7 @@ def order_page(request: HttpRequest) -> HttpResponse:
 @throttle_page(OrderFormThrottle)
 def _order_post(request: HttpRequest, ui: str) -> HttpResponse:
     words = PAGE_WORDS[ui]
-    form = OrderForm(request.POST, ui=ui)
+    form = OrderForm(request.POST, request.FILES, ui=ui)
     if form.honeypot_filled:
         # Said plainly, with nothing created: a person never sees this field.
         logger.warning("order form honeypot filled", extra={"action": "order_honeypot"})

@@ -25,6 +25,7 @@ from orders.models import Project, ProjectStatus, Revision, RevisionStatus
 from tests.agents.orders import drive
 from tests.browser.conftest import CHROMIUM
 from tests.browser.test_site_browser import Watch, assert_fits
+from tests.journey.conftest import FRENCH_LEGAL_FORM
 from tests.journey.fake_stripe import API_KEY, FakeStripe
 
 pytestmark = [
@@ -45,6 +46,8 @@ CASES = {
             "city": "Lyon",
             "description": "Pain au levain, viennoiseries et gâteaux de fête, au cœur de la Croix-Rousse.",
             "pages": "Accueil\nServices\nContact",
+            # What a French site's legal notice needs, as the order form's fields.
+            **FRENCH_LEGAL_FORM,
         },
         "error": "Indiquez une adresse e-mail valide",
         "delivered": "Votre site est en ligne",

@@ -13,10 +13,26 @@ from django.core.cache import cache
 from django.test import Client
 
 from orders.models import Project
+from tests.agents import FRENCH_LEGAL
 from tests.journey.fake_stripe import API_KEY, FakeStripe
 
 STRIPE_SECRET = "whsec_journey_test_0123456789abcdef"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def form_fields(brief: dict[str, Any]) -> dict[str, str]:
+    """A brief's business details as the order form's flat fields (`legal.company_name` -> legal_company_name)."""
+    fields: dict[str, str] = {}
+    for key, value in brief.items():
+        if isinstance(value, dict):
+            fields.update({f"{key}_{child}": text for child, text in value.items()})
+        else:
+            fields[key] = value
+    return fields
+
+
+# What a French legal notice needs (tests/agents FRENCH_LEGAL), as the order form's fields.
+FRENCH_LEGAL_FORM = form_fields(FRENCH_LEGAL)
 
 FORM = {
     "business_name": "Boulangerie Martin",
@@ -27,6 +43,7 @@ FORM = {
     "pages": "Accueil\nServices\nContact",
     "brand_color": "#8a4b2a",
     "language": "fr",
+    **FRENCH_LEGAL_FORM,
 }
 
 

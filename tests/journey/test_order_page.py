@@ -13,7 +13,8 @@ from orchestration.models import WorkflowRun
 from orders.checkout import checkout_session_create
 from orders.models import Project, ProjectStatus
 from orders.services import project_create
-from tests.journey.conftest import FORM, order_form, paid_through_checkout, post_event, submit_order
+from tests.agents import FRENCH_LEGAL
+from tests.journey.conftest import FORM, FRENCH_LEGAL_FORM, order_form, paid_through_checkout, post_event, submit_order
 from tests.journey.fake_stripe import FakeStripe
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +75,7 @@ def test_the_form_refuses_what_the_api_refuses_with_the_same_validation(client: 
             "contact_email": "a@b.example",
             "pages": [f"Page {n}" for n in range(13)],
             "brand_color": "#12345",
+            **FRENCH_LEGAL,
         }
     )
     assert set(expected) == {"pages", "brand_color"}
@@ -128,7 +130,7 @@ def test_a_resubmit_after_a_lost_answer_gets_stripes_first_session_back(
 ) -> None:
     # The first request reached Stripe, then died before saving the session: the retry's
     # idempotency key (from the same form) makes Stripe answer with that same session.
-    brief = {k: v for k, v in FORM.items() if k != "pages"}
+    brief = {**{k: v for k, v in FORM.items() if k != "pages" and k not in FRENCH_LEGAL_FORM}, **FRENCH_LEGAL}
     project = project_create(**brief, pages=["Accueil", "Services", "Contact"], submission_key="form-key-0001")
     lost = checkout_session_create(project=project, language="fr")
     response = submit_order(client)

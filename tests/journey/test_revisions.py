@@ -16,6 +16,7 @@ from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.models import RunStatus
 from orders.models import Project, ProjectStatus, Revision, RevisionStatus
+from tests.agents import FRENCH_LEGAL
 from tests.agents.orders import drive
 from tests.journey.conftest import paid_through_checkout
 
@@ -43,6 +44,7 @@ def brief(**overrides: Any) -> Brief:
         "pages": ["Accueil", "Services", "Contact"],
         "brand_color": "#8a4b2a",
         "language": "fr",
+        **FRENCH_LEGAL,
         **overrides,
     }
     return Brief.from_dict(data)
