@@ -23,7 +23,8 @@ from django.conf import settings
 from django.http.response import HttpResponseBase
 from django.urls import get_urlconf
 from django.utils import translation
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SCHEMA_KWARGS, SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -70,6 +71,7 @@ class SchemaView(SpectacularAPIView):
     permission_classes = [Public]
     throttle_classes = [PublicThrottle]
 
+    @extend_schema(**SCHEMA_KWARGS)  # what drf-spectacular's own get() declares (describes or excludes the view)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Checked before drf-spectacular activates whatever `?lang=` says. A JSON response of its own: the
         # view's renderers are OpenAPI's, and the error body is the gateway's one JSON shape.
