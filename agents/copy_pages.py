@@ -100,9 +100,11 @@ GENERIC: dict[str, dict[str, Any]] = {
 PAGES: dict[str, dict[str, Any]] = {
     "fr": {
         "home_title": "{name} – {noun_cap} {in_city}",  # noqa: RUF001 (typographic dash)
+        "home_title_short": "{name} – {noun_cap}",  # noqa: RUF001
         "page_title": "{title} – {name}",  # noqa: RUF001
         "page_meta": "{title} – {name}. {sub}",  # noqa: RUF001
         "home_meta": "{name}, {noun} {in_city} : {offers}.",
+        "home_meta_short": "{name}, {noun}.",
         "about_heading": "À propos {of_name}",
         "team_heading": "L'équipe {of_name}",
         "about_sub": "Qui nous sommes, comment nous travaillons et ce qui compte pour nous.",
@@ -134,6 +136,7 @@ PAGES: dict[str, dict[str, Any]] = {
         ),
         "emergency_sub_phone": "Appelez le {phone} ou écrivez à {email} : les demandes urgentes passent en priorité.",
         "emergency_sub": "Décrivez la situation à {email} : les demandes urgentes sont traitées en priorité.",
+        "emergency_sub_short": "Décrivez la situation par e-mail : les demandes urgentes sont traitées en priorité.",
         "generic_sub": "{title} chez {name}, {in_city}.",
         "generic_intro": ("{title}", "Vous trouverez ici l'essentiel sur « {title} » chez {name}. {approach}"),
         "generic_question": (
@@ -147,9 +150,11 @@ PAGES: dict[str, dict[str, Any]] = {
     },
     "en": {
         "home_title": "{name} – {noun_cap} {in_city}",  # noqa: RUF001 (typographic dash)
+        "home_title_short": "{name} – {noun_cap}",  # noqa: RUF001
         "page_title": "{title} – {name}",  # noqa: RUF001
         "page_meta": "{title} – {name}. {sub}",  # noqa: RUF001
         "home_meta": "{name}, {noun} {in_city}: {offers}.",
+        "home_meta_short": "{name}, {noun}.",
         "about_heading": "About {name}",
         "team_heading": "Meet the {name} team",
         "about_sub": "Who we are, how we work and what matters to us.",
@@ -178,6 +183,7 @@ PAGES: dict[str, dict[str, Any]] = {
         "emergency_call": ("Call us now", "Ring {phone}: for an urgent job, a call is quicker than an email."),
         "emergency_sub_phone": "Call {phone} or write to {email}: urgent requests come first.",
         "emergency_sub": "Describe the situation to {email}: urgent requests are handled first.",
+        "emergency_sub_short": "Describe the situation by email: urgent requests are handled first.",
         "generic_sub": "{title} at {name}, {in_city}.",
         "generic_intro": ("{title}", "Everything you need to know about {title_lower} at {name}. {approach}"),
         "generic_question": (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ RESERVED_SLUGS = frozenset({"index", "assets", "sitemap", "robots"})
 TEXT_LIMITS = {"title": 120, "nav_label": 60, "meta_description": META_DESCRIPTION_MAX}
 HERO_LIMITS = {"heading": 160, "subheading": 400, "cta_label": 60}
 SECTION_LIMITS = {"heading": 160, "body": 4000}
+OFFER_MAX = 60
 
 
 class Copywriter(Protocol):
@@ -91,6 +92,20 @@ def shorten(text: str, limit: int, suffix: str = "…") -> str:
     return cut.rstrip(" ,;:.-\N{EN DASH}") + suffix
 
 
+def fit(candidates: Sequence[str], limit: int) -> str:
+    """The first candidate (whitespace collapsed) within `limit`; callers end the list with one that always fits.
+
+    Choosing a shorter phrasing keeps every word whole: a 120-character name and an 80-character city make some
+    templates too long for a field, never the field invalid. The last resort, should it still be too long, is
+    cut at a word boundary.
+    """
+    texts = [" ".join(text.split()) for text in candidates]
+    for text in texts:
+        if text and len(text) <= limit:
+            return text
+    return shorten(texts[-1], limit)
+
+
 def page_slugs(pages: list[str] | tuple[str, ...]) -> list[str]:
     """URL-safe, unique slugs: 'index' for the first page; reserved or clashing slugs get a suffix."""
     slugs: list[str] = []
@@ -122,7 +137,12 @@ def offers_from_description(description: str) -> list[str]:
             continue  # a lone phrase is a statement, not a list of services
         for piece in pieces:
             words = piece.split()
-            if 1 <= len(words) <= 6 and piece.strip().lower() not in (o.lower() for o in offers):
+            # An offer becomes a section heading and a list item: a 6-word phrase, not a 2,000-character "word".
+            if (
+                1 <= len(words) <= 6
+                and len(" ".join(words)) <= OFFER_MAX
+                and piece.strip().lower() not in (o.lower() for o in offers)
+            ):
                 phrase = " ".join(words)
                 offers.append(phrase if phrase[:2].isupper() else phrase[0].lower() + phrase[1:])
     return offers[:4]
@@ -213,8 +233,19 @@ class _Writing:
     def pair(self, item: tuple[str, str]) -> dict[str, str]:
         return {"heading": self.fill(item[0]), "body": self.fill(item[1])}
 
-    def hero(self, heading: str, subheading: str, cta_label: str) -> dict[str, str]:
-        return {"heading": self.fill(heading), "subheading": self.fill(subheading), "cta_label": cta_label}
+    def fit(self, templates: Sequence[str], limit: int) -> str:
+        return fit([self.fill(t) for t in templates], limit)
+
+    def hero(self, heading: str | Sequence[str], subheading: str | Sequence[str], cta_label: str) -> dict[str, str]:
+        """Hero copy from templates tried in order; the business name, then the sector's placeholder-free
+        subheadings, close each list so a brief at intake's length limits still fits (heading 160, sub 400)."""
+        headings = [heading] if isinstance(heading, str) else list(heading)
+        subs = [subheading] if isinstance(subheading, str) else list(subheading)
+        return {
+            "heading": self.fit([*headings, "{name}"], HERO_LIMITS["heading"]),
+            "subheading": self.fit([*subs, *self.vocab["subheading"]], HERO_LIMITS["subheading"]),
+            "cta_label": fit([cta_label], HERO_LIMITS["cta_label"]),
+        }
 
 
 Sections = list[dict[str, str]]
@@ -225,7 +256,9 @@ def _home(w: _Writing) -> tuple[dict[str, str], Sections]:
     # The customer's own first sentence is the most specific subheading there is.
     use_intro = bool(intro) and 20 <= len(intro[0]) <= 200
     sub = intro[0] if use_intro else w.rng.choice(w.vocab["subheading"])
-    hero = w.hero(w.rng.choice(w.vocab["hero"]), sub.replace("{", "{{").replace("}", "}}"), w.vocab["cta"])
+    chosen = w.rng.choice(w.vocab["hero"])
+    headings = [chosen, *(h for h in w.vocab["hero"] if h != chosen)]
+    hero = w.hero(headings, sub.replace("{", "{{").replace("}", "}}"), w.vocab["cta"])
     details = w.vocab["offer_details"]
     offers = _capitalise(", ".join(w.fill(o) for o in w.vocab["offers"]))
     sections = [
@@ -255,7 +288,10 @@ def _services(w: _Writing) -> tuple[dict[str, str], Sections]:
     hero = w.hero(w.vocab["offers_heading"], w.phrases["services_sub"], w.vocab["cta"])
     details = w.vocab["offer_details"]
     sections = [
-        {"heading": _capitalise(w.fill(offer)), "body": w.fill(details[i % len(details)])}
+        {
+            "heading": fit([_capitalise(w.fill(offer))], SECTION_LIMITS["heading"]),
+            "body": w.fill(details[i % len(details)]),
+        }
         for i, offer in enumerate(w.vocab["offers"][:MAX_SECTIONS])
     ]
     if len(sections) < MIN_SECTIONS:
@@ -276,8 +312,10 @@ def _pricing(w: _Writing) -> tuple[dict[str, str], Sections]:
 
 def _emergency(w: _Writing) -> tuple[dict[str, str], Sections]:
     phone = w.brief.details.phone
-    sub = w.phrases["emergency_sub_phone"].replace("{phone}", phone) if phone else w.phrases["emergency_sub"]
-    hero = w.hero(w.phrases["emergency_heading"], sub, w.phrases["contact_cta"])
+    subs = [w.phrases["emergency_sub_phone"].replace("{phone}", phone)] if phone else []
+    # A 320-character address does not fit a 400-character subheading with the rest of the sentence.
+    subs += [w.phrases["emergency_sub"], w.phrases["emergency_sub_short"]]
+    hero = w.hero(w.phrases["emergency_heading"], subs, w.phrases["contact_cta"])
     sections = [*(w.pair(item) for item in w.vocab["emergency"]), w.pair(w.vocab["contact_tip"])]
     if phone:
         # An urgent job is a phone call, not an email: the number leads the page (digits and separators only).
@@ -306,6 +344,18 @@ PAGE_BUILDERS: dict[str, Callable[[_Writing], tuple[dict[str, str], Sections]]] 
 }
 
 
+def _summary(text: str, fallbacks: list[str], limit: int) -> str:
+    """`text` cut at a word boundary when its cut keeps at least half the limit; else the first fallback that fits."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        return shorten(text, limit)
+    return fit(fallbacks, limit)
+
+
 class OfflineCopywriter:
     """Copy from phrase banks and the brief; no network, deterministic per (brief, page, index)."""
 
@@ -323,23 +373,29 @@ class OfflineCopywriter:
             kind = "home"
         hero, sections = PAGE_BUILDERS[kind](w)
 
+        # Titles fall back to shorter phrasings, ending with the name or the page title alone (both within the
+        # title limit by intake's own limits), so a long name is never cut; the meta description, a summary,
+        # is cut at a word boundary, or falls back the same way when its first words are too long.
         if kind == "home":
-            title = w.fill(phrases["home_title"])
+            title = w.fit([phrases["home_title"], phrases["home_title_short"], "{name}"], TEXT_LIMITS["title"])
             offers = phrases["offers_joiner"].join(w.fill(o) for o in w.vocab["offers"][:3])
-            meta = w.fill(phrases["home_meta"].replace("{offers}", offers.replace("{", "{{").replace("}", "}}")))
+            full_meta = w.fill(phrases["home_meta"].replace("{offers}", offers.replace("{", "{{").replace("}", "}}")))
+            meta_fallbacks = [phrases["home_meta_short"], "{name}"]
         else:
-            title = w.fill(phrases["page_title"])
-            meta = w.fill(
+            title = w.fit([phrases["page_title"], "{title}"], TEXT_LIMITS["title"])
+            full_meta = w.fill(
                 phrases["page_meta"].replace("{sub}", hero["subheading"].replace("{", "{{").replace("}", "}}"))
             )
+            meta_fallbacks = ["{title} – {name}.", "{title}."]  # noqa: RUF001 (typographic dash)
+        meta = _summary(full_meta, [w.fill(t) for t in meta_fallbacks], META_DESCRIPTION_MAX)
         in_brief = index < len(brief.pages) and brief.pages[index] == page
         slug = page_slugs(brief.pages)[index] if in_brief else ("index" if index == 0 else page_slugs(["", page])[1])
         return validate_page_copy(
             {
                 "slug": slug,
-                "title": shorten(title, TEXT_LIMITS["title"]),
+                "title": title,
                 "nav_label": shorten(page, 30),
-                "meta_description": shorten(meta, META_DESCRIPTION_MAX),
+                "meta_description": meta,
                 "hero": hero,
                 "sections": sections,
             }

@@ -300,7 +300,7 @@ METRICS_ALERT_DB_CONNECTIONS = _env("METRICS_ALERT_DB_CONNECTIONS", int, 80)  # 
 # --- REST framework ----------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "gateway.authentication.GuardedTokenAuthentication",  # rejected tokens count per address
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
@@ -317,6 +317,8 @@ REST_FRAMEWORK = {
         "customer": _env("THROTTLE_CUSTOMER", str, "300/min"),
         "contact": _env("THROTTLE_CONTACT", str, "5/hour"),  # a published site's contact form, per visitor
         "order": _env("THROTTLE_ORDER", str, "10/min"),  # order-form and change-request submissions
+        # Rejected tokens and cron secrets per client address; past it, any credential from there gets 429.
+        "auth_failures": _env("THROTTLE_AUTH_FAILURES", str, "20/min"),
     },
 }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -102,3 +103,30 @@ def throttle_page(throttle_class: type[ClientRateThrottle]) -> Callable[[ViewFun
         return throttled
 
     return decorate
+
+
+class FailedAuthenticationThrottle(ClientRateThrottle):
+    """Rejected credentials per client address (never per user: a failed attempt has none).
+
+    DRF authenticates before it throttles, so without this a bad token is a free 401, as many as a
+    client cares to send: guessing tokens or the cron secret would cost nothing. The authenticators
+    in gateway/authentication.py record each rejection here and refuse, with 429, any credential
+    (a valid one too, so a guess learns nothing) from an address past the rate.
+    """
+
+    scope = "auth_failures"
+
+    def get_cache_key(self, request: Request | HttpRequest, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": f"ip:{self.get_ident(request)}"}
+
+    def refuse_if_spent(self, request: Request | HttpRequest) -> None:
+        """Raise Throttled when the address has used up its failures; records nothing."""
+        self.key = self.get_cache_key(request, None)
+        self.now = self.timer()
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
+        if len(self.history) >= self.num_requests:
+            logger.warning("authentication throttled", extra={"action": "throttled", "scope": self.scope})
+            raise Throttled(wait=self.wait())
+
+    def record_failure(self, request: Request | HttpRequest) -> None:
+        self.allow_request(request, None)  # appends now to the address's history (while under the rate)

@@ -20,12 +20,12 @@ import uuid
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.authentication import CronSecretAuthentication
+from gateway.authentication import CronSecretAuthentication, GuardedTokenAuthentication
 from gateway.exceptions import UnknownObject
 from gateway.functions import budget_for
 from gateway.parsers import json_object
@@ -63,7 +63,7 @@ class WorkflowTickView(JsonApi, APIView):
 
 
 class MetricsRollupView(JsonApi, APIView):
-    authentication_classes = [CronSecretAuthentication, TokenAuthentication, SessionAuthentication]
+    authentication_classes = [CronSecretAuthentication, GuardedTokenAuthentication, SessionAuthentication]
     permission_classes = [IsCronOrStaff]
     throttle_classes: list = []
 
