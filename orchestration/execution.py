@@ -311,6 +311,7 @@ def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, o
         traceback="".join(traceback.format_exception(exc)),
         location=location_of(exc),
         retryable=retryable,
+        retry_after=getattr(exc, "retry_after", None),  # EffectInProgress: after the other's hold
     )
     outcome.failed += applied
     outcome.stale += not applied

@@ -84,6 +84,14 @@ def lease_now(now: datetime | None = None) -> datetime | None:
     return now if now is not None else clock.now()
 
 
+def database_time() -> datetime:
+    """The database's time now, as a value (one query on Postgres with the real clock)."""
+    now = lease_now()
+    if now is not None:
+        return now
+    return _pg_execute("SELECT statement_timestamp()", {})[0][0]
+
+
 def db_now() -> Any:
     """Now for the ORM's lease filters and updates: the database's (an SQL expression) on
     Postgres with the real clock, else the engine's clock."""

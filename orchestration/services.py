@@ -521,8 +521,10 @@ def task_fail(
     traceback: str = "",
     location: str = "",
     timed_out: bool = False,
+    retry_after: float | None = None,
 ) -> bool:
-    """Record a failed attempt: retry later with backoff, or kill the task and fail its run (E5)."""
+    """Record a failed attempt: retry later with backoff (not before `retry_after` seconds), or
+    kill the task and fail its run (E5)."""
     fence = _fence_of(task_id, lease_token, attempt)
     now = clock.now()
     with transaction.atomic():
@@ -543,6 +545,8 @@ def task_fail(
             # The worker is gone, not the action's dependency: run it again at once, so a
             # crash costs the lease and nothing more (the attempt still counts).
             delay = 0.0
+        if delay is not None and retry_after is not None:
+            delay = max(delay, retry_after)
         if delay is not None:
             task.status = TaskStatus.QUEUED
             if not timed_out:
