@@ -694,9 +694,7 @@ def run_cancel(*, run: WorkflowRun, actor: Actor, reason: str = "") -> WorkflowR
         run = _lock_run(run.id)
         if run.status != RunStatus.RUNNING:
             raise IllegalTransition(f"Run {run.id} is {run.status}; only a running run can be cancelled")
-        Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING]).update(
-            status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
-        )
+        _cancel_unfinished(run, now)
         AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
             outcome=AttemptOutcome.CANCELLED, finished_at=now
         )
@@ -873,11 +871,22 @@ def _stop_the_rest(run: WorkflowRun, now: datetime) -> None:
     are cancelled; its running ones too, their lease cleared, so their heartbeats and reports
     are fenced off (recorded stale, never applied) and a side effect not yet performed is left
     undone (agents.side_effects renews first). A replay or a retry queues them again."""
-    Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING]).update(
-        status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
-    )
+    _cancel_unfinished(run, now)
     AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
         outcome=AttemptOutcome.CANCELLED, finished_at=now, error="Its run failed (fail-fast)"
+    )
+
+
+def _cancel_unfinished(run: WorkflowRun, now: datetime) -> None:
+    """Cancel the run's unfinished tasks. A running one is fenced off at once (a report needs
+    status 'running'; a renewal too, so its lease is no longer renewed), but its attempt may
+    still be executing: it keeps its lease expiry, and with it its concurrency slot until
+    the lease runs out (queue.py, "holds a slot"), so a key's limit holds meanwhile."""
+    Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED]).update(
+        status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
+    )
+    Task.objects.filter(run=run, status=TaskStatus.RUNNING).update(
+        status=TaskStatus.CANCELLED, finished_at=now, lease_token=None
     )
 
 
