@@ -165,3 +165,19 @@ def test_a_hold_that_ran_out_lets_another_attempt_perform_the_effect() -> None:
     mail = Mailer()
     assert perform_once(ctx=inline_context(first), key="k", kind="email:x", fn=mail) == {"message_id": "m1"}
     assert mail.sent == 1
+
+
+@pytest.mark.parametrize(("retry_after", "waits_past_the_hold"), [(120, True), ("120", False), (-5, False)])
+def test_a_dispatched_agents_effect_in_progress_failure_is_retried_after_the_hold(
+    retry_after: Any, waits_past_the_hold: bool
+) -> None:
+    """Over HTTP the failure carries `retryAfter`; the engine schedules the retry after it (a
+    value that is not a sane number of seconds is ignored: the usual backoff)."""
+    from orchestration.dispatch import Report
+
+    services.enqueue("engine.noop", retry=RetryPolicy(max_attempts=3, base_seconds=0.1))
+    task = claim_one()
+    data = {"error": "held", "retryable": True, "errorType": "EffectInProgress", "retryAfter": retry_after}
+    assert dispatch.apply_report(Report("task_failed", task.id, task.attempt, data=data), lease_token=task.lease_token)
+    waited = (Task.objects.get(id=task.id).run_after - clock.now()).total_seconds()
+    assert (waited > 100) is waits_past_the_hold
