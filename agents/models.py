@@ -23,6 +23,10 @@ class SideEffect(models.Model):
     result = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Who is performing a pending effect, and until when (the database's time): another attempt
+    # that finds it held waits instead of performing it as well (agents/side_effects.py).
+    held_by = models.CharField(max_length=200, blank=True, default="")
+    held_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

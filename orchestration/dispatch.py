@@ -175,6 +175,7 @@ def apply_report(report: Report, *, lease_token: Any = None) -> bool:
             error_type=str(data.get("errorType") or "AgentError"),
             traceback=str(data.get("traceback") or ""),
             location=str(data.get("location") or ""),
+            retry_after=_retry_after(data.get("retryAfter")),
             **fence,
         )
     raise ValueError(f"Unknown report type {report.type!r}")
@@ -328,13 +329,23 @@ def _agent_context(request: dict[str, Any], deadline: float) -> TaskContext:
 
 
 def _failure(exc: BaseException, *, retryable: bool) -> dict[str, Any]:
-    return {
+    failure = {
         "error": str(exc) or type(exc).__name__,
         "retryable": retryable,
         "errorType": type(exc).__name__,
         "traceback": "".join(traceback.format_exception(exc))[-20_000:],
         "location": location_of(exc),
     }
+    if getattr(exc, "retry_after", None) is not None:  # EffectInProgress: retry after the other's hold
+        failure["retryAfter"] = float(exc.retry_after)
+    return failure
+
+
+def _retry_after(value: Any) -> float | None:
+    """A report's `retryAfter` (seconds), if it is a sane number; anything else is ignored."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 <= value <= 86_400 else None
 
 
 def call_back(report: Report, url: str, *, sleep: Callable[[float], None] = time.sleep) -> bool:

@@ -26,6 +26,15 @@ class RetryableError(ActionError):
     retryable = True
 
 
+class EffectInProgress(RetryableError):
+    """Another attempt is performing this side effect right now (agents/side_effects.py): retry
+    once its hold is over, `retry_after` seconds from now, not at the usual backoff."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermanentError(ActionError):
     """A failure that no retry can fix (bad brief, bad credentials): the task dies at once."""
 

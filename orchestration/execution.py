@@ -72,16 +72,24 @@ def tick(
     should_stop: Callable[[], bool] = lambda: False,
     recover: bool = True,
     run_id: Any = None,
+    claim_for: float | None = None,
 ) -> TickReport:
     """One pass of the engine within `budget`: recover, repair, then claim and run due work
-    (of one workflow run only, with `run_id`: the execute route)."""
+    (of one workflow run only, with `run_id`: the execute route).
+
+    `claim_for` (seconds; a long-running worker's tick): stop claiming after that long, but
+    finish the batches already claimed, within `budget`. A worker process has no deadline of
+    its own; its tick ends only so that recovery runs again. Ending it with `budget` instead
+    handed a claimed batch's unstarted tasks back mid-batch (released, claimed again: two
+    attempt rows and two more write transactions each, competing for SQLite's one writer)."""
     worker = worker or default_worker_name()
     report = TickReport()
     if recover:
         report.recovered = services.recover_expired_leases()
         report.repaired = services.repair_stalled_runs()
     batch = settings.ORCHESTRATION["CLAIM_BATCH_SIZE"]
-    while not should_stop() and not budget.expired():
+    claiming = budget if claim_for is None else Budget.seconds(claim_for)
+    while not should_stop() and not budget.expired() and not claiming.expired():
         limit = batch if max_tasks is None else min(batch, max_tasks - report.claimed)
         if limit <= 0:
             break
@@ -303,6 +311,7 @@ def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, o
         traceback="".join(traceback.format_exception(exc)),
         location=location_of(exc),
         retryable=retryable,
+        retry_after=getattr(exc, "retry_after", None),  # EffectInProgress: after the other's hold
     )
     outcome.failed += applied
     outcome.stale += not applied

@@ -84,6 +84,14 @@ def lease_now(now: datetime | None = None) -> datetime | None:
     return now if now is not None else clock.now()
 
 
+def database_time() -> datetime:
+    """The database's time now, as a value (one query on Postgres with the real clock)."""
+    now = lease_now()
+    if now is not None:
+        return now
+    return _pg_execute("SELECT statement_timestamp()", {})[0][0]
+
+
 def db_now() -> Any:
     """Now for the ORM's lease filters and updates: the database's (an SQL expression) on
     Postgres with the real clock, else the engine's clock."""
@@ -156,6 +164,13 @@ SELECT false AS blocked, c.id, c.run_id, c.step, c.action, c.needs, c.attempt, c
         WHERE c.run_id IS NOT NULL AND d.run_id = c.run_id AND c.needs ? d.step) AS inputs
 FROM claimed AS c
 """
+
+
+# Which rows hold a concurrency slot (E13, "holds a slot"): running attempts, and the attempts a cancel or
+# fail-fast fenced off (status 'cancelled', lease kept, no longer renewed) until their lease
+# runs out: they may still be executing, and the key's limit must hold meanwhile.
+# (The condition is written out in _PG_LOCK_LIMITED_KEYS and _PG_CLAIM_LIMITED, marked
+# "holds a slot", and in _pick_within_limits for SQLite.)
 
 
 def _then_claim_picked(*picking_ctes: str, then: str = "") -> str:
@@ -235,10 +250,12 @@ blocked AS (
 # - the rows: every window row, with whether its key is limited and held; and a marker row
 #   (id NULL) when some key is full: due work of a full key is not in the window, yet the next
 #   claim should go on locking (the hint below), since the one-statement claim would meet it.
-_PG_LOCK_LIMITED_KEYS = _with_db_now("""
+_PG_LOCK_LIMITED_KEYS = _with_db_now(
+    """
 WITH running AS (
     SELECT concurrency_key AS key, count(*) AS n FROM orchestration_task
-    WHERE status = 'running' AND concurrency_key LIKE ANY(%(patterns)s::text[])
+    WHERE (status = 'running' OR (status = 'cancelled' AND lease_expires_at > %(now)s))  -- holds a slot
+      AND concurrency_key LIKE ANY(%(patterns)s::text[])
     GROUP BY concurrency_key
 ),
 full_keys AS (
@@ -268,7 +285,8 @@ SELECT w.id, w.concurrency_key, l.key IS NOT NULL AS limited, COALESCE(l.held, f
 FROM claim_window AS w LEFT JOIN locked AS l ON l.key = w.concurrency_key
 UNION ALL
 SELECT NULL, NULL, true, false WHERE EXISTS (SELECT 1 FROM full_keys)
-""")
+"""
+)
 
 # Step two: the claim itself, in a new statement (a new snapshot under READ COMMITTED: it sees
 # every claim committed before our locks were granted).
@@ -284,7 +302,9 @@ _PG_CLAIM_LIMITED = _then_claim_picked(
     """
 WITH cap AS (
     SELECT l.key, l.lim - (
-        SELECT count(*) FROM orchestration_task AS r WHERE r.status = 'running' AND r.concurrency_key = l.key
+        SELECT count(*) FROM orchestration_task AS r
+        WHERE (r.status = 'running' OR (r.status = 'cancelled' AND r.lease_expires_at > %(now)s))  -- holds a slot
+          AND r.concurrency_key = l.key
     ) AS free
     FROM unnest(%(held)s::text[], %(limits)s::int[]) AS l(key, lim)
 ),
@@ -599,7 +619,9 @@ def _sqlite_claim(
     columns = ("id", "attempt", "resume", "timeout_seconds", "started_at")
     ordered = due.order_by("-priority", "run_after", "id")
     if limits:
-        eligible = _pick_within_limits(ordered.values_list(*columns, "run_id", "concurrency_key"), limit, limits)
+        eligible = _pick_within_limits(
+            ordered.values_list(*columns, "run_id", "concurrency_key"), limit, limits, now=now
+        )
     else:
         eligible = list(ordered.values_list(*columns, "run_id")[:limit])
     # One workflow step at most, as _PICK_ELIGIBLE does on Postgres.
@@ -638,10 +660,11 @@ def _sqlite_claim(
     return rows
 
 
-def _pick_within_limits(candidates: Any, limit: int, limits: ConcurrencyLimits) -> list[tuple]:
+def _pick_within_limits(candidates: Any, limit: int, limits: ConcurrencyLimits, *, now: datetime) -> list[tuple]:
     """Due rows in claim order, skipping those whose key has no free slot, and at most one
-    row per limited key (as _PG_CLAIM_LIMITED does)."""
-    running_keys = Task.objects.filter(status=TaskStatus.RUNNING).exclude(concurrency_key="")
+    row per limited key (as _PG_CLAIM_LIMITED does; slots held as "holds a slot" says)."""
+    holds_a_slot = Q(status=TaskStatus.RUNNING) | Q(status=TaskStatus.CANCELLED, lease_expires_at__gt=now)
+    running_keys = Task.objects.filter(holds_a_slot).exclude(concurrency_key="")
     running = Counter(running_keys.values_list("concurrency_key", flat=True))
     taken: set[str] = set()
     picked = []

@@ -88,6 +88,27 @@ class Fence:
         return q
 
 
+# The token of no claim: the fence of a token-less report that cannot name its claim.
+_NO_CLAIM = uuid.UUID(int=0)
+
+
+def _fence_of(task_id: int, lease_token: uuid.UUID | None, attempt: int | None) -> Fence:
+    """The fence of a report. A token-less one (the public callback body carries `attempt`
+    only) is fenced by the token of the one claim that attempt number was given to: a
+    continuation or a released claim goes on with the same attempt under a new token, so once
+    an attempt was claimed twice its number alone no longer says which invocation reports (a
+    re-sent report of the first would be applied to the second). Such a report is refused
+    (stale); the engine's own dispatch always sends the token back (dispatch.py)."""
+    if lease_token is not None or attempt is None:
+        return Fence(lease_token, attempt)
+    # Attempt rows opened by claims (a stale report's row names no claim of this attempt).
+    claims = AgentRun.objects.filter(task_id=task_id, attempt=attempt, lease_token__isnull=False).exclude(
+        outcome=AttemptOutcome.STALE
+    )
+    tokens = set(claims.values_list("lease_token", flat=True).distinct()[:2])
+    return Fence(tokens.pop() if len(tokens) == 1 else _NO_CLAIM, attempt)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who performs an operator act (E11): a staff user, a command, the API."""
@@ -401,7 +422,8 @@ def task_complete(
 
     `run_id` saves a lookup when the caller knows it (the executor does).
     """
-    applied, _ = _complete(task_id=task_id, output=output, fence=Fence(lease_token, attempt), run_id=run_id)
+    fence = _fence_of(task_id, lease_token, attempt)
+    applied, _ = _complete(task_id=task_id, output=output, fence=fence, run_id=run_id)
     return applied
 
 
@@ -499,9 +521,11 @@ def task_fail(
     traceback: str = "",
     location: str = "",
     timed_out: bool = False,
+    retry_after: float | None = None,
 ) -> bool:
-    """Record a failed attempt: retry later with backoff, or kill the task and fail its run (E5)."""
-    fence = Fence(lease_token, attempt)
+    """Record a failed attempt: retry later with backoff (not before `retry_after` seconds), or
+    kill the task and fail its run (E5)."""
+    fence = _fence_of(task_id, lease_token, attempt)
     now = clock.now()
     with transaction.atomic():
         run = _lock_run_of(task_id)
@@ -521,6 +545,8 @@ def task_fail(
             # The worker is gone, not the action's dependency: run it again at once, so a
             # crash costs the lease and nothing more (the attempt still counts).
             delay = 0.0
+        if delay is not None and retry_after is not None:
+            delay = max(delay, retry_after)
         if delay is not None:
             task.status = TaskStatus.QUEUED
             if not timed_out:
@@ -571,7 +597,7 @@ def task_continue(
     attempt: int | None = None,
 ) -> bool:
     """Checkpoint a long step: the same attempt goes on from `cursor` in the next invocation (E8)."""
-    fence = Fence(lease_token, attempt)
+    fence = _fence_of(task_id, lease_token, attempt)
     now = clock.now()
     with transaction.atomic():
         updated = Task.objects.filter(fence.q(), id=task_id).update(
@@ -613,7 +639,7 @@ def task_heartbeat(
 ) -> datetime | None:
     """Extend a running attempt's lease to at least the database's now + `extend_seconds` (E4,
     E15); a renewal never shortens it. Returns the expiry, or None if the lease is lost."""
-    fence = Fence(lease_token, attempt)
+    fence = _fence_of(task_id, lease_token, attempt)
     return queue.renew_lease(
         task_id=task_id, extend_seconds=extend_seconds, lease_token=fence.lease_token, attempt=fence.attempt
     )
@@ -623,7 +649,7 @@ def task_progress(
     *, task_id: int, progress: dict[str, Any], lease_token: uuid.UUID | None = None, attempt: int | None = None
 ) -> bool:
     """Store an attempt's progress report (shown to staff and on the status page)."""
-    return bool(Task.objects.filter(Fence(lease_token, attempt).q(), id=task_id).update(progress=progress))
+    return bool(Task.objects.filter(_fence_of(task_id, lease_token, attempt).q(), id=task_id).update(progress=progress))
 
 
 def recover_expired_leases(*, limit: int = 100) -> int:
@@ -668,9 +694,7 @@ def run_cancel(*, run: WorkflowRun, actor: Actor, reason: str = "") -> WorkflowR
         run = _lock_run(run.id)
         if run.status != RunStatus.RUNNING:
             raise IllegalTransition(f"Run {run.id} is {run.status}; only a running run can be cancelled")
-        Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING]).update(
-            status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
-        )
+        _cancel_unfinished(run, now)
         AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
             outcome=AttemptOutcome.CANCELLED, finished_at=now
         )
@@ -847,11 +871,22 @@ def _stop_the_rest(run: WorkflowRun, now: datetime) -> None:
     are cancelled; its running ones too, their lease cleared, so their heartbeats and reports
     are fenced off (recorded stale, never applied) and a side effect not yet performed is left
     undone (agents.side_effects renews first). A replay or a retry queues them again."""
-    Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING]).update(
-        status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
-    )
+    _cancel_unfinished(run, now)
     AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
         outcome=AttemptOutcome.CANCELLED, finished_at=now, error="Its run failed (fail-fast)"
+    )
+
+
+def _cancel_unfinished(run: WorkflowRun, now: datetime) -> None:
+    """Cancel the run's unfinished tasks. A running one is fenced off at once (a report needs
+    status 'running'; a renewal too, so its lease is no longer renewed), but its attempt may
+    still be executing: it keeps its lease expiry, and with it its concurrency slot until
+    the lease runs out (queue.py, "holds a slot"), so a key's limit holds meanwhile."""
+    Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED]).update(
+        status=TaskStatus.CANCELLED, finished_at=now, **_LEASE_CLEARED
+    )
+    Task.objects.filter(run=run, status=TaskStatus.RUNNING).update(
+        status=TaskStatus.CANCELLED, finished_at=now, lease_token=None
     )
 
 
@@ -929,7 +964,7 @@ def _record_stale(task_id: int, fence: Fence, report: str, now: datetime, *, det
         run_id=task["run_id"],
         action=task["action"],
         attempt=fence.attempt if fence.attempt is not None else task["attempt"],
-        lease_token=fence.lease_token,
+        lease_token=None if fence.lease_token == _NO_CLAIM else fence.lease_token,
         outcome=AttemptOutcome.STALE,
         started_at=now,
         finished_at=now,

@@ -11,6 +11,7 @@ finish and hands unstarted claimed tasks back; a second SIGTERM exits at once
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -78,7 +79,10 @@ class Worker:
                     last_recovery = time.monotonic()
                 try:
                     report = tick(
-                        budget=Budget.seconds(self.options.tick_seconds),
+                        # No deadline of its own: the step's timeout bounds each attempt, and
+                        # the tick stops claiming after tick_seconds (recovery's turn).
+                        budget=Budget.seconds(math.inf),
+                        claim_for=self.options.tick_seconds,
                         max_tasks=left,
                         worker=self.name,
                         should_stop=lambda: self.stopping,

@@ -154,6 +154,31 @@ def test_a_dead_workers_attempt_holds_its_slot_until_its_lease_is_recovered(cloc
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("stop", ["cancel", "fail-fast"])
+def test_a_fenced_off_attempt_keeps_its_slot_until_its_lease_runs_out(clock, stop: str) -> None:
+    """A cancel (or fail-fast) fences a running attempt off at once, but it may still be
+    executing: its key's slot stays taken until it reports or its lease runs out."""
+    from orchestration.services import Actor
+
+    run = services.run_start(workflow="test-shared-provider", input={"seconds": 0})
+    services.enqueue("engine.noop", concurrency_key="engine")  # behind the run's first step
+    with limited("engine=1"):
+        [step] = queue.claim(limit=10, worker="w", now=clock.now())
+        assert step.run_id == str(run.id)
+        if stop == "cancel":
+            services.run_cancel(run=run, actor=Actor(label="test"))
+        else:  # the run fails for good while its step runs (a fail-fast run)
+            run.definition = {**run.definition, "fail_fast": True}
+            run.save(update_fields=["definition"])
+            services._finish_run(run, "failed", clock.now(), error="another step died")
+        assert Task.objects.get(id=step.id).status == TaskStatus.CANCELLED
+        assert services.task_heartbeat(task_id=step.id, lease_token=step.lease_token, extend_seconds=60) is None
+        assert queue.claim(limit=10, worker="w2", now=clock.now()) == [], "the fenced attempt still holds the slot"
+        clock.advance(settings.ORCHESTRATION["LEASE_SECONDS"] + 1)
+        assert len(queue.claim(limit=10, worker="w2", now=clock.now())) == 1, "its lease ran out: the slot is free"
+
+
+@pytest.mark.django_db
 def test_workflow_steps_count_against_their_agent_by_default() -> None:
     run = services.run_start(workflow="test-shared-provider", input={"seconds": 0})
     keys = dict(run.tasks.values_list("step", "concurrency_key"))

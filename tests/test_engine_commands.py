@@ -127,3 +127,18 @@ def test_a_draining_worker_stays_while_another_workers_attempt_runs_and_leaves_o
     assert completed_at, "the other worker's completion did not happen"
     assert left >= completed_at[0], "it left while another worker's attempt was still running"
     assert left - started < 5, "nothing due or running: a draining worker leaves"
+
+
+def test_a_workers_tick_ending_mid_batch_finishes_the_claimed_batch_instead_of_releasing_it(settings) -> None:
+    """A worker's tick ends only so that recovery runs again: the batch it claimed runs to the
+    end, each task once, with one attempt row each (no `released` hand-backs claimed again)."""
+    from orchestration.models import AgentRun, AttemptOutcome
+    from orchestration.worker import Worker, WorkerOptions
+
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "CLAIM_BATCH_SIZE": 3}
+    tasks = [services.enqueue("test.sleep", {"seconds": 0.3}) for _ in range(3)]
+    # The tick's 0.1 s are over while the batch's first task still runs.
+    Worker(WorkerOptions(poll_interval=0.1, listen=False, idle_exit=True, tick_seconds=0.1)).run()
+    assert set(Task.objects.values_list("status", flat=True)) == {TaskStatus.SUCCEEDED}
+    outcomes = list(AgentRun.objects.order_by("task_id").values_list("task_id", "outcome"))
+    assert outcomes == [(t.id, AttemptOutcome.SUCCEEDED) for t in tasks]

@@ -127,6 +127,31 @@ def test_after_cancel_and_replay_the_old_generations_reports_change_nothing_and_
     assert WorkflowRun.objects.get(id=run.id).status == RunStatus.SUCCEEDED
 
 
+def test_a_resent_tokenless_report_of_a_continued_attempts_first_invocation_changes_nothing() -> None:
+    """A continuation goes on with its attempt number under a new token: a report naming the
+    attempt alone can no longer say which invocation sent it, so it is refused (stale), and the
+    continuation, fenced by its token, is the one that completes the task."""
+    task = services.enqueue("engine.echo", {})
+    first = claim_one()
+    continued = Report("task_completed", task.id, first.attempt, data={"continue": True, "cursor": {"page": 1}})
+    assert dispatch.apply_report(continued)  # the first invocation checkpoints (attempt claimed once)
+    second = claim_one()
+    assert (second.attempt, second.lease_token != first.lease_token) == (first.attempt, True)
+
+    # The first invocation's continue report, re-sent under a new webhook id, and its late completion.
+    assert not dispatch.apply_report(continued)
+    late = Report("task_completed", task.id, first.attempt, data={"output": {"from": "invocation 1"}})
+    assert not dispatch.apply_report(late)
+    assert services.task_heartbeat(task_id=task.id, attempt=first.attempt, extend_seconds=500) is None
+    row = Task.objects.get(id=task.id)
+    assert (row.status, row.lease_token) == (TaskStatus.RUNNING, second.lease_token)
+    assert len(stale_reports(task.id)) == 2
+
+    assert services.task_complete(task_id=task.id, output={"from": "invocation 2"}, lease_token=second.lease_token)
+    row.refresh_from_db()
+    assert (row.status, row.output) == (TaskStatus.SUCCEEDED, {"from": "invocation 2"})
+
+
 def test_a_retried_task_never_reuses_an_attempt_number_and_keeps_its_full_budget() -> None:
     task = services.enqueue("test.permanent", retry=RetryPolicy(max_attempts=2))
     first = claim_one()
