@@ -112,10 +112,11 @@ def test_each_broken_promise_fails_the_run(field: str, value: Any, says: str) ->
     assert len(problems) == 1 and says in problems[0], problems
 
 
-def test_work_for_a_failed_run_fails_a_chaos_run_and_is_only_reported_by_a_classic_one() -> None:
-    problems = verdict(LoadTestReport(orders=10, delivered=10, work_for_failed_runs=2, chaos=True))
+@pytest.mark.parametrize("chaos", [True, False], ids=["chaos", "classic"])
+def test_work_for_a_failed_run_fails_every_run(chaos: bool) -> None:
+    problems = verdict(LoadTestReport(orders=10, delivered=10, work_for_failed_runs=2, chaos=chaos))
     assert len(problems) == 1 and "2 attempt(s) started for runs already failed or cancelled" in problems[0]
-    assert verdict(LoadTestReport(orders=10, delivered=10, work_for_failed_runs=2)) == []
+    assert verdict(LoadTestReport(orders=10, delivered=10, work_for_failed_runs=0, chaos=chaos)) == []
 
 
 def test_a_backlog_that_never_moved_fails_the_run_but_one_still_draining_does_not() -> None:
