@@ -123,3 +123,33 @@ def unreachable_database(tmp_path: Path) -> Iterator[None]:
         wrapper.close()
         wrapper.settings_dict.clear()
         wrapper.settings_dict.update(saved)
+
+
+# --- CI's second pass ------------------------------------------------------------------------
+
+# Fixtures through which a test reaches the database (directly or through another fixture).
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def reaches_the_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("django_db") or item.get_closest_marker("postgres"):
+        return True
+    if any("PostgreSQL" in str(mark.kwargs.get("reason", "")) for mark in item.iter_markers("skipif")):
+        return True
+    return bool(DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """TESTS_DATABASE_ONLY=1 keeps only the tests that reach the database. CI sets it for its
+    PostgreSQL pass: the rest (templates, copy, briefs, providers against local fakes) does not
+    change with the database and has just run in the SQLite pass; running it twice would put
+    CI past its 30 minutes. `make test` and `make test-postgres` run everything."""
+    if os.environ.get("TESTS_DATABASE_ONLY") != "1":
+        return
+    kept = [item for item in items if reaches_the_database(item)]
+    deselected = [item for item in items if not reaches_the_database(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
