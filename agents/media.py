@@ -81,15 +81,21 @@ def prepare_image(raw: bytes, *, alt: str = "", logo: bool = False) -> PreparedI
     if not raw:
         raise InvalidImage("The file is empty.")
     image = _open_checked(raw)
-    image = ImageOps.exif_transpose(image)
+    try:
+        # Pillow rewrites the EXIF block when it applies the orientation: a malformed block (a rational tag
+        # stored as text, a bad offset) raises TypeError, struct.error and the like, which is the file's fault.
+        image = ImageOps.exif_transpose(image)
+    except Exception as exc:  # anything Pillow raises on these bytes is a damaged upload
+        raise InvalidImage("The image's EXIF metadata is damaged; export the photo again and retry.") from exc
     minimum = MIN_LOGO_SIDE if logo else MIN_PHOTO_SIDE
     if min(image.size) < minimum:
         raise InvalidImage(f"The image is {image.width}x{image.height} px; give at least {minimum} px on each side.")
+    image = _eight_bit(image)
     if logo:
         image = image.convert("RGBA")
         fmt, widths = "png", LOGO_WIDTHS
     else:
-        image = image.convert("RGB")
+        image = _flattened(image)
         fmt, widths = "jpeg", PHOTO_WIDTHS
     # Never upscale: the widest rendition is the image's own width when it is smaller than the largest width.
     targets = sorted({w for w in widths if w < image.width} | {min(image.width, widths[-1])})
@@ -129,6 +135,29 @@ def _open_checked(raw: bytes) -> Image.Image:
         raise InvalidImage("The file is not an image we can read (JPEG, PNG or WebP).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage("The image is damaged or truncated.") from exc
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16- and 32-bit greyscale (PNG's I;16, I) scaled to 8 bits: convert() would clip every value above 255, so
+    a mid grey came out white. Other modes convert to RGB(A) faithfully and are returned as they are."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        if image.mode != "I":
+            image = image.convert("I")
+        return image.point(lambda value: value / 256).convert("L")
+    if image.mode == "F":
+        return image.convert("L")
+    return image
+
+
+def _flattened(image: Image.Image) -> Image.Image:
+    """A photo as RGB for JPEG: transparent areas laid on white. Dropping the alpha channel would show whatever
+    colour the transparent pixels carry (often black, sometimes what the author cropped out)."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if not has_alpha:
+        return image.convert("RGB")
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
 
 
 def _resized(image: Image.Image, width: int) -> Image.Image:

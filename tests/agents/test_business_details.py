@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from agents.business_details import luhn_valid
 from agents.media import InvalidImage, prepare_image
 from orders.models import Project
 from tests.agents import load_briefs
-from tests.agents.images import GPS_IFD, b64, bomb_png, logo_bytes, photo_bytes
+from tests.agents.images import GPS_IFD, b64, bad_exif_jpeg, bomb_png, logo_bytes, photo_bytes, png_bytes
 
 BAKERY, PLUMBER, LAW = load_briefs()[:3]
 CORE = {key: BAKERY[key] for key in ("business_name", "sector", "city", "description", "pages", "language")}
@@ -131,12 +132,26 @@ def test_a_small_photo_is_never_upscaled():
         (bomb_png(), "megapixels"),
         (photo_bytes(200, 150), "at least 320"),
         (b"", "empty"),
+        (bad_exif_jpeg(), "EXIF metadata is damaged"),
     ],
-    ids=["not-an-image", "svg", "truncated", "decompression-bomb", "too-small", "empty"],
+    ids=["not-an-image", "svg", "truncated", "decompression-bomb", "too-small", "empty", "malformed-exif"],
 )
 def test_only_real_images_within_the_limits_are_accepted(raw: bytes, reason: str):
     with pytest.raises(InvalidImage, match=reason):
         prepare_image(raw)
+
+
+def test_a_sixteen_bit_png_keeps_its_tones():
+    # 20000/65535 is about 78/255; converting I;16 straight to RGB clipped it to white.
+    grey = Image.frombytes("I;16", (800, 600), struct.pack("<H", 20000) * (800 * 600))
+    prepared = prepare_image(png_bytes(grey))
+    assert Image.open(io.BytesIO(prepared.renditions[-1][1])).convert("L").getpixel((400, 300)) in range(74, 83)
+
+
+def test_a_transparent_photo_is_laid_on_white_not_on_its_hidden_colour():
+    hidden_red = Image.new("RGBA", (800, 600), (255, 0, 0, 0))
+    prepared = prepare_image(png_bytes(hidden_red))
+    assert min(Image.open(io.BytesIO(prepared.renditions[-1][1])).getpixel((400, 300))) > 245
 
 
 def test_a_logo_keeps_its_transparency_as_png():
@@ -189,6 +204,16 @@ def test_the_intake_stores_photos_and_logo_through_the_storage_api(client: APICl
             assert default_storage.exists(f"brief-media/{ref['id']}/{width}.jpg")
     assert default_storage.exists(f"brief-media/{details['logo']['id']}/96.png")
     assert Brief.from_dict(brief_data(Project.objects.get())).details.photos[0].alt == "La vitrine"
+
+
+def test_the_intake_refuses_a_photo_with_malformed_exif_naming_it_not_a_500(client: APIClient):
+    brief = {**BAKERY, "photos": [{"data": b64(bad_exif_jpeg()), "alt": "x"}]}
+
+    response = client.post("/api/projects/", brief, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["detail"]["photos"][0].startswith("Photo 1: The image's EXIF metadata is damaged")
+    assert not Project.objects.exists()
 
 
 def test_the_intake_refuses_a_file_that_is_not_an_image_naming_the_photo(client: APIClient):

@@ -15,7 +15,7 @@ from agents.brief import validate_brief
 from agents.business_details import FRENCH_LEGAL_REQUIRED
 from agents.media import MAX_UPLOAD_BYTES, rendition_name
 from orders.models import Project
-from tests.agents.images import logo_bytes, photo_bytes
+from tests.agents.images import bad_exif_jpeg, logo_bytes, photo_bytes
 from tests.journey.conftest import FRENCH_LEGAL_FORM, order_form, submit_order
 from tests.journey.fake_stripe import FakeStripe
 
@@ -120,6 +120,15 @@ def test_a_photo_over_the_size_limit_is_refused_on_its_field(client: Client, fak
     assert response.status_code == 400
     assert 'id="error-photos"' in html and "larger than 5 MB" in html
     assert not Project.objects.exists()
+
+
+def test_a_photo_with_malformed_exif_is_refused_on_its_field_not_a_500(client: Client, fake_stripe: FakeStripe) -> None:
+    broken = SimpleUploadedFile("me.jpg", bad_exif_jpeg(), content_type="image/jpeg")
+    response = client.post("/order/?lang=en", {**order_form(), "ui": "en", "photos": [broken]})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="error-photos"' in html and "EXIF metadata is damaged" in html
+    assert not Project.objects.exists() and fake_stripe.requests == []
 
 
 def test_wrong_hours_are_shown_on_their_day(client: Client, fake_stripe: FakeStripe) -> None:
