@@ -38,7 +38,8 @@ FRENCH_LEGAL_REQUIRED = (
     "legal.publication_director",
 )
 FRENCH_CONTACT_REQUIRED = ("street_address", "postcode", "phone")
-# Sector families whose trade is regulated: the notice names the professional body (e.g. the bar) too.
+# Sector families whose trade is regulated: the notice names the professional body (e.g. the bar) too. Other
+# regulated professions (doctors, architects, accountants...) are recognised by agents.brief.regulated_trade.
 REGULATED_FAMILIES = frozenset({"law"})
 MAX_PHOTOS = 6
 MAX_SOCIAL_LINKS = 6
@@ -165,8 +166,13 @@ def _ref_dict(ref: ImageRef) -> dict[str, Any]:
     }
 
 
-def validate_business_details(data: Mapping[str, Any], *, sector_family: str = "generic") -> dict[str, list[str]]:
-    """Errors by field name (dotted for nested fields, e.g. `legal.registration_number`); empty when valid."""
+def validate_business_details(
+    data: Mapping[str, Any], *, sector_family: str = "generic", regulated: bool = False
+) -> dict[str, list[str]]:
+    """Errors by field name (dotted for nested fields, e.g. `legal.registration_number`); empty when valid.
+
+    `regulated`: the business is a regulated profession (agents.brief.regulated_trade: lawyers, doctors,
+    architects, accountants...), whose French notice must name its professional body."""
     errors: dict[str, list[str]] = {}
 
     def add(name: str, message: str) -> None:
@@ -210,7 +216,7 @@ def validate_business_details(data: Mapping[str, Any], *, sector_family: str = "
         legal = data.get("legal") if isinstance(data.get("legal"), Mapping) else {}
         missing = [name for name in FRENCH_CONTACT_REQUIRED if not _filled(data.get(name))]
         missing += [name for name in FRENCH_LEGAL_REQUIRED if not _filled(legal.get(name.split(".", 1)[1]))]
-        if sector_family in REGULATED_FAMILIES and not _filled(legal.get("professional_body")):
+        if (regulated or sector_family in REGULATED_FAMILIES) and not _filled(legal.get("professional_body")):
             missing.append("legal.professional_body")
         for name in missing:
             add(

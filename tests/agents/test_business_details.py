@@ -50,6 +50,34 @@ def test_a_french_law_firm_must_also_name_its_professional_body():
     assert "bar" in errors["legal.professional_body"][0]
 
 
+@pytest.mark.parametrize(
+    "sector",
+    [
+        "Médecin généraliste",
+        "Cabinet d'architecte",
+        "Expert-comptable",
+        "Masseur-kinésithérapeute",
+        "Vétérinaire",
+        "Agent immobilier",
+        "Géomètre-expert",
+        "Commissaire de justice",
+        "Sage-femme",
+        "Pharmacie",
+    ],
+)
+def test_a_french_regulated_profession_beyond_lawyers_must_name_its_professional_body(sector: str):
+    legal = {k: v for k, v in LAW["legal"].items() if k != "professional_body"}
+
+    errors = validate_brief({**LAW, "sector": sector, "legal": legal})
+
+    assert list(errors) == ["legal.professional_body"]
+
+
+def test_an_ordinary_trade_needs_no_professional_body():
+    legal = {k: v for k, v in BAKERY["legal"].items() if k != "professional_body"}
+    assert validate_brief({**BAKERY, "legal": legal}) == {}
+
+
 def test_an_english_brief_needs_no_french_legal_notice():
     brief = {k: v for k, v in PLUMBER.items() if k not in ("legal", "phone", "street_address", "postcode")}
     assert validate_brief(brief) == {}
