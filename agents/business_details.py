@@ -13,6 +13,7 @@ and are kept as references to the stored renditions (`{"id": <digest>, "alt", "w
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,12 @@ FRENCH_LEGAL_REQUIRED = (
     "legal.publication_director",
 )
 FRENCH_CONTACT_REQUIRED = ("street_address", "postcode", "phone")
+# Legal forms of companies registered at the RCS (sociétés): their notice shows the share capital (LCEN art. 6 III 1
+# b); a sole trader (EI, micro-entreprise) or an association has none.
+COMPANY_FORM = re.compile(
+    r"\b(sarl|sas|sasu|eurl|sa|snc|sca|scs|selarl|selas|selasu|selafa|selca|scp|sci|scop|scic|spfpl|"
+    r"societes?)\b"
+)
 # Sector families whose trade is regulated: the notice names the professional body (e.g. the bar) too. Other
 # regulated professions (doctors, architects, accountants...) are recognised by agents.brief.regulated_trade.
 REGULATED_FAMILIES = frozenset({"law"})
@@ -218,6 +225,8 @@ def validate_business_details(
         missing += [name for name in FRENCH_LEGAL_REQUIRED if not _filled(legal.get(name.split(".", 1)[1]))]
         if (regulated or sector_family in REGULATED_FAMILIES) and not _filled(legal.get("professional_body")):
             missing.append("legal.professional_body")
+        if _is_company(legal.get("legal_form")) and not _filled(legal.get("share_capital")):
+            missing.append("legal.share_capital")
         for name in missing:
             add(
                 name,
@@ -225,10 +234,19 @@ def validate_business_details(
                 + (
                     " (the professional body of a regulated trade, e.g. the bar)."
                     if name == "legal.professional_body"
+                    else " (a company's share capital, e.g. 10 000 €)."
+                    if name == "legal.share_capital"
                     else "."
                 ),
             )
     return errors
+
+
+def _is_company(legal_form: Any) -> bool:
+    if not isinstance(legal_form, str):
+        return False
+    folded = unicodedata.normalize("NFKD", legal_form).encode("ascii", "ignore").decode().lower()
+    return bool(COMPANY_FORM.search(" ".join(re.sub(r"[^a-z0-9]+", " ", folded).split())))
 
 
 def _filled(value: Any) -> bool:

@@ -287,6 +287,7 @@ FRENCH_REQUIRED = "Obligatoire pour un site en français : les mentions légales
 FRENCH_REQUIRED_REGULATED = (
     "Obligatoire pour une profession réglementée : les mentions légales nomment son ordre (par exemple le barreau)."
 )
+FRENCH_REQUIRED_CAPITAL = "Obligatoire pour une société : les mentions légales indiquent son capital social."
 FORM_ERROR = {
     "fr": "Votre commande n'est pas encore partie : corrigez le champ signalé ci-dessous.",
     "en": "Your order has not gone yet: please fix the field marked below.",
@@ -446,7 +447,10 @@ class OrderForm(forms.Form):
             name = "legal_company_name"
         if self.ui == "fr":
             if message.startswith("Required for a French"):
-                message = FRENCH_REQUIRED_REGULATED if key == "legal.professional_body" else FRENCH_REQUIRED
+                message = {
+                    "legal.professional_body": FRENCH_REQUIRED_REGULATED,
+                    "legal.share_capital": FRENCH_REQUIRED_CAPITAL,
+                }.get(key, FRENCH_REQUIRED)
             else:
                 fallback = FRENCH_LEGAL_TEXT_ERROR if key.startswith("legal.") else message
                 message = FRENCH_ERRORS.get(key, fallback)

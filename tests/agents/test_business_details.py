@@ -73,6 +73,22 @@ def test_a_french_regulated_profession_beyond_lawyers_must_name_its_professional
     assert list(errors) == ["legal.professional_body"]
 
 
+@pytest.mark.parametrize("form", ["SARL", "SAS", "SASU", "EURL", "SA", "SELARL", "Société civile immobilière"])
+def test_a_french_company_must_show_its_share_capital(form: str):
+    legal = {k: v for k, v in BAKERY["legal"].items() if k != "share_capital"}
+
+    errors = validate_brief({**BAKERY, "legal": {**legal, "legal_form": form}})
+
+    assert list(errors) == ["legal.share_capital"]
+    assert "share capital" in errors["legal.share_capital"][0]
+
+
+@pytest.mark.parametrize("form", ["EI", "Entreprise individuelle", "Micro-entreprise", "Association loi 1901"])
+def test_a_sole_trader_or_an_association_has_no_share_capital_to_show(form: str):
+    legal = {k: v for k, v in BAKERY["legal"].items() if k != "share_capital"}
+    assert validate_brief({**BAKERY, "legal": {**legal, "legal_form": form}}) == {}
+
+
 def test_an_ordinary_trade_needs_no_professional_body():
     legal = {k: v for k, v in BAKERY["legal"].items() if k != "professional_body"}
     assert validate_brief({**BAKERY, "legal": legal}) == {}

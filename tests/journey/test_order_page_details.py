@@ -51,6 +51,18 @@ def test_a_french_brief_without_its_legal_notice_fields_is_refused_naming_each(
     assert not Project.objects.exists() and fake_stripe.requests == []
 
 
+def test_a_french_company_without_its_share_capital_is_refused_on_that_field(
+    client: Client, fake_stripe: FakeStripe
+) -> None:
+    form = {**order_form(), "legal_legal_form": "SAS", "legal_share_capital": "", "ui": "fr"}
+    response = client.post("/order/?lang=fr", form)
+    html = response.content.decode()
+    assert response.status_code == 400
+    shown = html.split('id="error-legal_share_capital">')[1].split("</p>")[0]
+    assert escape("Obligatoire pour une société : les mentions légales indiquent son capital social.") in shown
+    assert not Project.objects.exists() and fake_stripe.requests == []
+
+
 def test_a_french_brief_with_its_legal_notice_fields_creates_the_project_with_its_details(
     client: Client, fake_stripe: FakeStripe
 ) -> None:
@@ -68,6 +80,7 @@ def test_a_french_brief_with_its_legal_notice_fields_creates_the_project_with_it
     assert project.details["legal"] == {
         "company_name": "Exemple SARL",
         "legal_form": "SARL",
+        "share_capital": "1 000 €",
         "registration_number": "412 345 670",
         "publication_director": "Camille Exemple",
         "professional_body": "Barreau de Paris",
