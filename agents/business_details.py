@@ -12,14 +12,26 @@ and are kept as references to the stored renditions (`{"id": <digest>, "alt", "w
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-DETAIL_KEYS = ("phone", "street_address", "postcode", "opening_hours", "legal", "social_links", "photos", "logo")
+DETAIL_KEYS = (
+    "phone",
+    "street_address",
+    "postcode",
+    "opening_hours",
+    "time_zone",
+    "legal",
+    "social_links",
+    "photos",
+    "logo",
+)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEGAL_KEYS = (
     "company_name",
@@ -87,6 +99,8 @@ class BusinessDetails:
     postcode: str = ""
     # day -> ((opens, closes), ...) as "HH:MM"; a day left out is closed. Empty: hours not given.
     opening_hours: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # Where the hours are kept (an IANA name, e.g. "Europe/Paris"); blank: the site language's default zone.
+    time_zone: str = ""
     legal: tuple[tuple[str, str], ...] = ()
     social_links: tuple[str, ...] = ()
     photos: tuple[ImageRef, ...] = ()
@@ -106,6 +120,7 @@ class BusinessDetails:
                 for day in DAYS
                 if day in hours
             ),
+            time_zone=_one_line(data.get("time_zone")),
             legal=tuple((key, _one_line(legal.get(key))) for key in LEGAL_KEYS if _one_line(legal.get(key))),
             social_links=tuple(str(link).strip() for link in data.get("social_links") or ()),
             photos=tuple(_image_ref(p) for p in data.get("photos") or () if isinstance(p, Mapping) and "id" in p),
@@ -119,6 +134,7 @@ class BusinessDetails:
             "street_address": self.street_address,
             "postcode": self.postcode,
             "opening_hours": {day: [f"{a}-{b}" for a, b in ranges] for day, ranges in self.opening_hours},
+            "time_zone": self.time_zone,
             "legal": dict(self.legal),
             "social_links": list(self.social_links),
             "photos": [_ref_dict(p) for p in self.photos],
@@ -211,6 +227,9 @@ def validate_business_details(
 
     for message in _hours_errors(data.get("opening_hours")):
         add("opening_hours", message)
+    zone = data.get("time_zone")
+    if zone not in (None, "") and (not isinstance(zone, str) or zone.strip() not in _time_zones()):
+        add("time_zone", f"Enter a time zone such as Europe/Paris or America/Montreal (got {zone!r}).")
     _legal_errors(data.get("legal"), french=french, add=add)
     for message in _social_errors(data.get("social_links")):
         add("social_links", message)
@@ -247,6 +266,11 @@ def _is_company(legal_form: Any) -> bool:
         return False
     folded = unicodedata.normalize("NFKD", legal_form).encode("ascii", "ignore").decode().lower()
     return bool(COMPANY_FORM.search(" ".join(re.sub(r"[^a-z0-9]+", " ", folded).split())))
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _filled(value: Any) -> bool:

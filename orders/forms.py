@@ -109,6 +109,16 @@ ORDER_FORM_FIELDS: list[BriefField] = [
         max_length=MAX_ADDRESS,
     ),
     BriefField("postcode", {"fr": "Code postal", "en": "Postcode"}, group="contact", required_for="fr", max_length=10),
+    BriefField(
+        "time_zone",
+        {"fr": "Fuseau horaire des horaires", "en": "Time zone of the hours"},
+        group="hours",
+        max_length=64,
+        help={
+            "fr": "Par exemple America/Montreal. Vide : Europe/Paris (site en français), Europe/London (en anglais).",
+            "en": "E.g. Europe/Paris. Empty: Europe/Paris for a site in French, Europe/London in English.",
+        },
+    ),
     *(
         BriefField(
             f"opening_hours_{day}",
@@ -262,6 +272,7 @@ FIELD_FOR_KEY = {spec.brief_key: spec.name for spec in ORDER_FORM_FIELDS}
 
 # validate_brief speaks English; a French visitor reads these, field by field.
 FRENCH_ERRORS: dict[str, str] = {
+    "time_zone": "Indiquez un fuseau horaire comme Europe/Paris ou America/Montreal.",
     "business_name": f"Indiquez le nom de votre entreprise ({MAX_NAME} caractères au plus).",
     "contact_email": "Indiquez une adresse e-mail valide, par exemple nom@exemple.fr.",
     "sector": f"Le métier tient en {MAX_SHORT_TEXT} caractères au plus.",
