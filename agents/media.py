@@ -27,6 +27,7 @@ from agents.business_details import MAX_PHOTOS, ImageRef
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # about 7700 x 5200: any phone photo, far below what would exhaust a function's memory
+MAX_TOTAL_PIXELS = 100_000_000  # every image of one brief together: six 12-megapixel photos and a logo fit
 MIN_PHOTO_SIDE = 320
 MIN_LOGO_SIDE = 48
 PHOTO_WIDTHS = (480, 960, 1600)
@@ -84,7 +85,7 @@ def prepare_image(raw: bytes, *, alt: str = "", logo: bool = False) -> PreparedI
     try:
         # Pillow rewrites the EXIF block when it applies the orientation: a malformed block (a rational tag
         # stored as text, a bad offset) raises TypeError, struct.error and the like, which is the file's fault.
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of every pixel
     except Exception as exc:  # anything Pillow raises on these bytes is a damaged upload
         raise InvalidImage("The image's EXIF metadata is damaged; export the photo again and retry.") from exc
     minimum = MIN_LOGO_SIDE if logo else MIN_PHOTO_SIDE
@@ -184,6 +185,20 @@ def prepare_uploads(data: Mapping[str, Any]) -> tuple[list[PreparedImage], Prepa
     raw_photos = data.get("photos") or []
     if not isinstance(raw_photos, list | tuple) or len(raw_photos) > MAX_PHOTOS:
         return [], None, {"photos": [f"Give a list of at most {MAX_PHOTOS} photos."]}
+    # Headers only, before any pixel is decoded: one request must not make us decode seven 40-megapixel images
+    # (a few hundred kilobytes of flat PNGs: half a minute of CPU and gigabytes of memory).
+    total = sum(_header_pixels(item) for item in [*raw_photos, data.get("logo")])
+    if total > MAX_TOTAL_PIXELS:
+        return (
+            [],
+            None,
+            {
+                "photos": [
+                    f"Together the images have {total // 1_000_000} megapixels; the limit is "
+                    f"{MAX_TOTAL_PIXELS // 1_000_000} for one brief (give smaller exports, e.g. 12 megapixels each)."
+                ]
+            },
+        )
     for position, item in enumerate(raw_photos, start=1):
         try:
             photos.append(_prepare_item(item, logo=False))
@@ -196,6 +211,20 @@ def prepare_uploads(data: Mapping[str, Any]) -> tuple[list[PreparedImage], Prepa
         except InvalidImage as exc:
             errors.setdefault("logo", []).append(f"The logo: {exc}")
     return photos, logo, errors
+
+
+def _header_pixels(item: Any) -> int:
+    """The pixel count an upload's header declares, 0 when it has none (prepare_image then says what is wrong)."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("data"), str | bytes):
+        return 0
+    try:
+        raw = decode_upload(item["data"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            width, height = Image.open(io.BytesIO(raw)).size
+    except Exception:  # noqa: BLE001 - not an image, or a bomb Pillow refuses: prepare_image gives the reason
+        return 0
+    return width * height
 
 
 def _prepare_item(item: Any, *, logo: bool) -> PreparedImage:

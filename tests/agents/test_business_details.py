@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from agents.actions.common import brief_data
 from agents.brief import Brief, validate_brief
 from agents.business_details import luhn_valid
-from agents.media import InvalidImage, prepare_image
+from agents.media import InvalidImage, prepare_image, prepare_uploads
 from orders.models import Project
 from tests.agents import load_briefs
 from tests.agents.images import GPS_IFD, b64, bad_exif_jpeg, bomb_png, logo_bytes, photo_bytes, png_bytes
@@ -196,6 +196,23 @@ def test_a_transparent_photo_is_laid_on_white_not_on_its_hidden_colour():
     hidden_red = Image.new("RGBA", (800, 600), (255, 0, 0, 0))
     prepared = prepare_image(png_bytes(hidden_red))
     assert min(Image.open(io.BytesIO(prepared.renditions[-1][1])).getpixel((400, 300))) > 245
+
+
+def test_images_over_the_briefs_pixel_budget_are_refused_before_any_is_decoded(monkeypatch: Any):
+    # Three flat 40-megapixel PNGs weigh about 130 kB each, yet decoding them costs seconds and gigabytes.
+    flat = png_bytes(Image.new("RGB", (7000, 5700), (10, 20, 30)))
+    decoded: list[bytes] = []
+    monkeypatch.setattr("agents.media.prepare_image", lambda raw, **kw: decoded.append(raw))
+
+    photos, logo, errors = prepare_uploads({"photos": [{"data": b64(flat), "alt": ""}] * 3})
+
+    assert photos == [] and logo is None and decoded == []
+    assert errors == {
+        "photos": [
+            "Together the images have 119 megapixels; the limit is 100 for one brief (give smaller exports, "
+            "e.g. 12 megapixels each)."
+        ]
+    }
 
 
 def test_a_logo_keeps_its_transparency_as_png():
