@@ -12,3 +12,4 @@ class AgentsConfig(AppConfig):
         # process (web, worker, cron, command) must know them, not only the test runner's.
         import_module("agents.workflow")
         import_module("agents.actions")
+        import_module("agents.checks")  # registers the deploy checks

@@ -156,8 +156,11 @@ def validate_brief(data: Any) -> dict[str, list[str]]:
     for message in _page_errors(data.get("pages")):
         add("pages", message)
     # Phone, address, hours, legal identity, links and images (agents/business_details.py).
-    family = sector_family(*(str(data.get(k) or "") for k in ("sector", "business_name", "description")))
-    for name, messages in validate_business_details(data, sector_family=family).items():
+    texts = [str(data.get(k) or "") for k in ("sector", "business_name", "description")]
+    details_errors = validate_business_details(
+        data, sector_family=sector_family(*texts), regulated=regulated_trade(*texts)
+    )
+    for name, messages in details_errors.items():
         errors.setdefault(name, []).extend(messages)
     return errors
 
@@ -281,6 +284,28 @@ def sector_family(sector: str, business_name: str = "", description: str = "") -
             if pattern.search(folded):
                 return family
     return "generic"
+
+
+# Regulated professions (LCEN art. 6 III 1: the notice names their professional body and rules) beyond the law
+# family: health, architecture, accountancy, surveying, estate agency, judicial officers. Matched on folded text.
+REGULATED_TRADES = re.compile(
+    r"\b(avocats?|notaires?|huissiers?|commissaires? de justice|medecins?|medical|docteur|dentistes?|"
+    r"chirurgiens?|kinesitherapeutes?|kines?|osteopathes?|infirmier|infirmiere|infirmiers|sages? femmes?|"
+    r"pharmaciens?|pharmacie|veterinaires?|architectes?|experts? comptables?|geometres? experts?|"
+    r"agents? immobiliers?|agence immobiliere|orthophonistes?|psychologues?|opticiens?)\b"
+)
+
+
+def regulated_trade(sector: str, business_name: str = "", description: str = "") -> bool:
+    """Whether the business is a regulated profession whose legal notice names its professional body.
+
+    Like sector_family: a stated sector decides alone; the name, then the description, when it is blank."""
+    if sector_family(sector, business_name, description) == "law":
+        return True
+    for text in (sector,) if sector.strip() else (business_name, description):
+        if REGULATED_TRADES.search(" ".join(re.sub(r"[^a-z0-9]+", " ", ascii_fold(text)).split())):
+            return True
+    return False
 
 
 def page_kind(title: str) -> str:

@@ -12,13 +12,26 @@ and are kept as references to the stored renditions (`{"id": <digest>, "alt", "w
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-DETAIL_KEYS = ("phone", "street_address", "postcode", "opening_hours", "legal", "social_links", "photos", "logo")
+DETAIL_KEYS = (
+    "phone",
+    "street_address",
+    "postcode",
+    "opening_hours",
+    "time_zone",
+    "legal",
+    "social_links",
+    "photos",
+    "logo",
+)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LEGAL_KEYS = (
     "company_name",
@@ -38,7 +51,14 @@ FRENCH_LEGAL_REQUIRED = (
     "legal.publication_director",
 )
 FRENCH_CONTACT_REQUIRED = ("street_address", "postcode", "phone")
-# Sector families whose trade is regulated: the notice names the professional body (e.g. the bar) too.
+# Legal forms of companies registered at the RCS (sociétés): their notice shows the share capital (LCEN art. 6 III 1
+# b); a sole trader (EI, micro-entreprise) or an association has none.
+COMPANY_FORM = re.compile(
+    r"\b(sarl|sas|sasu|eurl|sa|snc|sca|scs|selarl|selas|selasu|selafa|selca|scp|sci|scop|scic|spfpl|"
+    r"societes?)\b"
+)
+# Sector families whose trade is regulated: the notice names the professional body (e.g. the bar) too. Other
+# regulated professions (doctors, architects, accountants...) are recognised by agents.brief.regulated_trade.
 REGULATED_FAMILIES = frozenset({"law"})
 MAX_PHOTOS = 6
 MAX_SOCIAL_LINKS = 6
@@ -79,6 +99,8 @@ class BusinessDetails:
     postcode: str = ""
     # day -> ((opens, closes), ...) as "HH:MM"; a day left out is closed. Empty: hours not given.
     opening_hours: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    # Where the hours are kept (an IANA name, e.g. "Europe/Paris"); blank: the site language's default zone.
+    time_zone: str = ""
     legal: tuple[tuple[str, str], ...] = ()
     social_links: tuple[str, ...] = ()
     photos: tuple[ImageRef, ...] = ()
@@ -98,6 +120,7 @@ class BusinessDetails:
                 for day in DAYS
                 if day in hours
             ),
+            time_zone=_one_line(data.get("time_zone")),
             legal=tuple((key, _one_line(legal.get(key))) for key in LEGAL_KEYS if _one_line(legal.get(key))),
             social_links=tuple(str(link).strip() for link in data.get("social_links") or ()),
             photos=tuple(_image_ref(p) for p in data.get("photos") or () if isinstance(p, Mapping) and "id" in p),
@@ -111,6 +134,7 @@ class BusinessDetails:
             "street_address": self.street_address,
             "postcode": self.postcode,
             "opening_hours": {day: [f"{a}-{b}" for a, b in ranges] for day, ranges in self.opening_hours},
+            "time_zone": self.time_zone,
             "legal": dict(self.legal),
             "social_links": list(self.social_links),
             "photos": [_ref_dict(p) for p in self.photos],
@@ -165,8 +189,13 @@ def _ref_dict(ref: ImageRef) -> dict[str, Any]:
     }
 
 
-def validate_business_details(data: Mapping[str, Any], *, sector_family: str = "generic") -> dict[str, list[str]]:
-    """Errors by field name (dotted for nested fields, e.g. `legal.registration_number`); empty when valid."""
+def validate_business_details(
+    data: Mapping[str, Any], *, sector_family: str = "generic", regulated: bool = False
+) -> dict[str, list[str]]:
+    """Errors by field name (dotted for nested fields, e.g. `legal.registration_number`); empty when valid.
+
+    `regulated`: the business is a regulated profession (agents.brief.regulated_trade: lawyers, doctors,
+    architects, accountants...), whose French notice must name its professional body."""
     errors: dict[str, list[str]] = {}
 
     def add(name: str, message: str) -> None:
@@ -198,6 +227,9 @@ def validate_business_details(data: Mapping[str, Any], *, sector_family: str = "
 
     for message in _hours_errors(data.get("opening_hours")):
         add("opening_hours", message)
+    zone = data.get("time_zone")
+    if zone not in (None, "") and (not isinstance(zone, str) or zone.strip() not in _time_zones()):
+        add("time_zone", f"Enter a time zone such as Europe/Paris or America/Montreal (got {zone!r}).")
     _legal_errors(data.get("legal"), french=french, add=add)
     for message in _social_errors(data.get("social_links")):
         add("social_links", message)
@@ -210,8 +242,10 @@ def validate_business_details(data: Mapping[str, Any], *, sector_family: str = "
         legal = data.get("legal") if isinstance(data.get("legal"), Mapping) else {}
         missing = [name for name in FRENCH_CONTACT_REQUIRED if not _filled(data.get(name))]
         missing += [name for name in FRENCH_LEGAL_REQUIRED if not _filled(legal.get(name.split(".", 1)[1]))]
-        if sector_family in REGULATED_FAMILIES and not _filled(legal.get("professional_body")):
+        if (regulated or sector_family in REGULATED_FAMILIES) and not _filled(legal.get("professional_body")):
             missing.append("legal.professional_body")
+        if _is_company(legal.get("legal_form")) and not _filled(legal.get("share_capital")):
+            missing.append("legal.share_capital")
         for name in missing:
             add(
                 name,
@@ -219,10 +253,24 @@ def validate_business_details(data: Mapping[str, Any], *, sector_family: str = "
                 + (
                     " (the professional body of a regulated trade, e.g. the bar)."
                     if name == "legal.professional_body"
+                    else " (a company's share capital, e.g. 10 000 €)."
+                    if name == "legal.share_capital"
                     else "."
                 ),
             )
     return errors
+
+
+def _is_company(legal_form: Any) -> bool:
+    if not isinstance(legal_form, str):
+        return False
+    folded = unicodedata.normalize("NFKD", legal_form).encode("ascii", "ignore").decode().lower()
+    return bool(COMPANY_FORM.search(" ".join(re.sub(r"[^a-z0-9]+", " ", folded).split())))
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _filled(value: Any) -> bool:

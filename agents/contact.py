@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -38,8 +39,6 @@ MAX_MESSAGE = 5000
 MIN_MESSAGE = 2
 DUPLICATE_WINDOW = timedelta(minutes=10)
 HONEYPOT_FIELD = "website"
-# Sites stay reachable while an order is being revised; a cancelled order's site no longer takes messages.
-ACCEPTING = (ProjectStatus.DELIVERED, ProjectStatus.IN_PROGRESS)
 
 ERRORS = {
     "fr": {
@@ -74,7 +73,12 @@ class ContactInvalid(ValueError):
 
 
 def site_project(slug: str) -> Project | None:
-    return Project.objects.filter(slug=slug, status__in=ACCEPTING).first()
+    """The project whose published site takes messages: delivered, or being revised after it was published. An
+    order still building its first site has a slug (guessable from the name) but no site: it takes none."""
+    published = Q(status=ProjectStatus.DELIVERED) | (
+        Q(status=ProjectStatus.IN_PROGRESS) & (Q(delivered_at__isnull=False) | ~Q(site_url=""))
+    )
+    return Project.objects.filter(published, slug=slug).first()
 
 
 def allowed_origins(project: Project) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.brief import sector_family
+from agents.brief import regulated_trade, sector_family
 from agents.business_details import DETAIL_KEYS, validate_business_details
 from agents.media import prepare_uploads
 
@@ -19,8 +19,8 @@ def intake_business_details(raw: Any, cleaned: Mapping[str, Any]) -> tuple[dict[
     if not isinstance(raw, Mapping):
         return {}, {"brief": ["Expected a JSON object."]}
     data = {**{key: raw.get(key) for key in DETAIL_KEYS}, "language": cleaned.get("language")}
-    family = sector_family(*(str(cleaned.get(k) or "") for k in ("sector", "business_name", "description")))
-    errors = validate_business_details(data, sector_family=family)
+    texts = [str(cleaned.get(k) or "") for k in ("sector", "business_name", "description")]
+    errors = validate_business_details(data, sector_family=sector_family(*texts), regulated=regulated_trade(*texts))
     if errors:
         return {}, errors
     photos, logo, image_errors = prepare_uploads(data)

@@ -27,6 +27,7 @@ from agents.business_details import MAX_PHOTOS, ImageRef
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # about 7700 x 5200: any phone photo, far below what would exhaust a function's memory
+MAX_TOTAL_PIXELS = 100_000_000  # every image of one brief together: six 12-megapixel photos and a logo fit
 MIN_PHOTO_SIDE = 320
 MIN_LOGO_SIDE = 48
 PHOTO_WIDTHS = (480, 960, 1600)
@@ -81,15 +82,21 @@ def prepare_image(raw: bytes, *, alt: str = "", logo: bool = False) -> PreparedI
     if not raw:
         raise InvalidImage("The file is empty.")
     image = _open_checked(raw)
-    image = ImageOps.exif_transpose(image)
+    try:
+        # Pillow rewrites the EXIF block when it applies the orientation: a malformed block (a rational tag
+        # stored as text, a bad offset) raises TypeError, struct.error and the like, which is the file's fault.
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of every pixel
+    except Exception as exc:  # anything Pillow raises on these bytes is a damaged upload
+        raise InvalidImage("The image's EXIF metadata is damaged; export the photo again and retry.") from exc
     minimum = MIN_LOGO_SIDE if logo else MIN_PHOTO_SIDE
     if min(image.size) < minimum:
         raise InvalidImage(f"The image is {image.width}x{image.height} px; give at least {minimum} px on each side.")
+    image = _eight_bit(image)
     if logo:
         image = image.convert("RGBA")
         fmt, widths = "png", LOGO_WIDTHS
     else:
-        image = image.convert("RGB")
+        image = _flattened(image)
         fmt, widths = "jpeg", PHOTO_WIDTHS
     # Never upscale: the widest rendition is the image's own width when it is smaller than the largest width.
     targets = sorted({w for w in widths if w < image.width} | {min(image.width, widths[-1])})
@@ -131,6 +138,29 @@ def _open_checked(raw: bytes) -> Image.Image:
         raise InvalidImage("The image is damaged or truncated.") from exc
 
 
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16- and 32-bit greyscale (PNG's I;16, I) scaled to 8 bits: convert() would clip every value above 255, so
+    a mid grey came out white. Other modes convert to RGB(A) faithfully and are returned as they are."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        if image.mode != "I":
+            image = image.convert("I")
+        return image.point(lambda value: value / 256).convert("L")
+    if image.mode == "F":
+        return image.convert("L")
+    return image
+
+
+def _flattened(image: Image.Image) -> Image.Image:
+    """A photo as RGB for JPEG: transparent areas laid on white. Dropping the alpha channel would show whatever
+    colour the transparent pixels carry (often black, sometimes what the author cropped out)."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if not has_alpha:
+        return image.convert("RGB")
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
 def _resized(image: Image.Image, width: int) -> Image.Image:
     if width >= image.width:
         return image
@@ -155,6 +185,20 @@ def prepare_uploads(data: Mapping[str, Any]) -> tuple[list[PreparedImage], Prepa
     raw_photos = data.get("photos") or []
     if not isinstance(raw_photos, list | tuple) or len(raw_photos) > MAX_PHOTOS:
         return [], None, {"photos": [f"Give a list of at most {MAX_PHOTOS} photos."]}
+    # Headers only, before any pixel is decoded: one request must not make us decode seven 40-megapixel images
+    # (a few hundred kilobytes of flat PNGs: half a minute of CPU and gigabytes of memory).
+    total = sum(_header_pixels(item) for item in [*raw_photos, data.get("logo")])
+    if total > MAX_TOTAL_PIXELS:
+        return (
+            [],
+            None,
+            {
+                "photos": [
+                    f"Together the images have {total // 1_000_000} megapixels; the limit is "
+                    f"{MAX_TOTAL_PIXELS // 1_000_000} for one brief (give smaller exports, e.g. 12 megapixels each)."
+                ]
+            },
+        )
     for position, item in enumerate(raw_photos, start=1):
         try:
             photos.append(_prepare_item(item, logo=False))
@@ -167,6 +211,20 @@ def prepare_uploads(data: Mapping[str, Any]) -> tuple[list[PreparedImage], Prepa
         except InvalidImage as exc:
             errors.setdefault("logo", []).append(f"The logo: {exc}")
     return photos, logo, errors
+
+
+def _header_pixels(item: Any) -> int:
+    """The pixel count an upload's header declares, 0 when it has none (prepare_image then says what is wrong)."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("data"), str | bytes):
+        return 0
+    try:
+        raw = decode_upload(item["data"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            width, height = Image.open(io.BytesIO(raw)).size
+    except Exception:  # noqa: BLE001 - not an image, or a bomb Pillow refuses: prepare_image gives the reason
+        return 0
+    return width * height
 
 
 def _prepare_item(item: Any, *, logo: bool) -> PreparedImage:

@@ -330,6 +330,8 @@ def render_site(
         "tel": details.tel_href,
         "call_text": f"{ui['call_now']}{' :' if brief.language == 'fr' else ':'} {details.phone}",
         "hours": _hours_rows(brief, ui),
+        # "Open now" is computed in the business's zone: the brief's, else the site language's default.
+        "time_zone": details.time_zone or ui["time_zone"],
         "map_url": _map_url(brief),
         "social": _social(brief),
         "photos": [_picture(ref, f"assets/photos/{ref.id}") for ref in details.photos],

@@ -25,6 +25,7 @@ from django.utils.safestring import SafeString
 
 from agents.actions.common import brief_data
 from agents.brief import Brief, validate_brief
+from agents.business_details import DETAIL_KEYS
 from metrics.attention import refused_payments
 from metrics.causes import explain
 from metrics.charts import next_retries, timeline
@@ -110,10 +111,29 @@ class ProjectForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         data = brief_data(self.instance)
-        data.update({name: cleaned[name] for name in brief_fields() if name in cleaned})
+        data.update({name: cleaned[name] for name in brief_fields() if name in cleaned and name != "details"})
+        if "details" in cleaned:
+            # The brief reads the details at its top level (brief_data): the edited ones replace the stored ones.
+            for key in DETAIL_KEYS:
+                data.pop(key, None)
+            edited = cleaned["details"] if cleaned["details"] is not None else {}  # left empty: no details
+            if isinstance(edited, dict):
+                unknown = sorted(set(edited) - set(DETAIL_KEYS))
+                if unknown:
+                    self.add_error("details", f"Unknown keys {', '.join(unknown)}; use {', '.join(DETAIL_KEYS)}.")
+                data.update({key: value for key, value in edited.items() if key in DETAIL_KEYS})
+            else:
+                self.add_error("details", "Give the business details as a JSON object.")
         for field, messages_ in validate_brief(data).items():
-            if field in self.fields and field not in self.errors:
-                self.add_error(field, " ".join(messages_))
+            if field in self.fields:
+                if field not in self.errors:
+                    self.add_error(field, " ".join(messages_))
+            elif "details" in self.fields:
+                # Business details (phone, legal.company_name...) live in the one `details` JSON field: their
+                # errors are shown there, named, rather than dropped (the setup step would refuse the brief).
+                self.add_error("details", f"{field}: {' '.join(messages_)}")
+            else:
+                self.add_error(None, f"{field}: {' '.join(messages_)}")
         return cleaned
 
 

@@ -109,6 +109,16 @@ ORDER_FORM_FIELDS: list[BriefField] = [
         max_length=MAX_ADDRESS,
     ),
     BriefField("postcode", {"fr": "Code postal", "en": "Postcode"}, group="contact", required_for="fr", max_length=10),
+    BriefField(
+        "time_zone",
+        {"fr": "Fuseau horaire des horaires", "en": "Time zone of the hours"},
+        group="hours",
+        max_length=64,
+        help={
+            "fr": "Par exemple America/Montreal. Vide : Europe/Paris (site en français), Europe/London (en anglais).",
+            "en": "E.g. Europe/Paris. Empty: Europe/Paris for a site in French, Europe/London in English.",
+        },
+    ),
     *(
         BriefField(
             f"opening_hours_{day}",
@@ -262,6 +272,7 @@ FIELD_FOR_KEY = {spec.brief_key: spec.name for spec in ORDER_FORM_FIELDS}
 
 # validate_brief speaks English; a French visitor reads these, field by field.
 FRENCH_ERRORS: dict[str, str] = {
+    "time_zone": "Indiquez un fuseau horaire comme Europe/Paris ou America/Montreal.",
     "business_name": f"Indiquez le nom de votre entreprise ({MAX_NAME} caractères au plus).",
     "contact_email": "Indiquez une adresse e-mail valide, par exemple nom@exemple.fr.",
     "sector": f"Le métier tient en {MAX_SHORT_TEXT} caractères au plus.",
@@ -287,6 +298,7 @@ FRENCH_REQUIRED = "Obligatoire pour un site en français : les mentions légales
 FRENCH_REQUIRED_REGULATED = (
     "Obligatoire pour une profession réglementée : les mentions légales nomment son ordre (par exemple le barreau)."
 )
+FRENCH_REQUIRED_CAPITAL = "Obligatoire pour une société : les mentions légales indiquent son capital social."
 FORM_ERROR = {
     "fr": "Votre commande n'est pas encore partie : corrigez le champ signalé ci-dessous.",
     "en": "Your order has not gone yet: please fix the field marked below.",
@@ -446,7 +458,10 @@ class OrderForm(forms.Form):
             name = "legal_company_name"
         if self.ui == "fr":
             if message.startswith("Required for a French"):
-                message = FRENCH_REQUIRED_REGULATED if key == "legal.professional_body" else FRENCH_REQUIRED
+                message = {
+                    "legal.professional_body": FRENCH_REQUIRED_REGULATED,
+                    "legal.share_capital": FRENCH_REQUIRED_CAPITAL,
+                }.get(key, FRENCH_REQUIRED)
             else:
                 fallback = FRENCH_LEGAL_TEXT_ERROR if key.startswith("legal.") else message
                 message = FRENCH_ERRORS.get(key, fallback)

@@ -5,7 +5,9 @@
   function's maxDuration. Safe to run concurrently and twice: claims are
   exclusive (SKIP LOCKED / SQLite's write lock) and recoveries are fenced.
 - `GET /api/system/metrics` (cron every 5 min, or staff): the metrics rollup,
-  idempotent per window.
+  idempotent per window; it also deletes the sites' contact-form messages past
+  CONTACT_RETENTION_DAYS (what every site's privacy page promises), so the
+  deployment needs no other cron for it.
 - `POST /api/workflows/execute` (signed): runs ready work, of one workflow run
   when `runId` (or `projectId`) is given, within 300 s; kicks itself again if ready
   work remains. An unknown run or project is a 404 that runs nothing: it must not
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
@@ -25,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.contact import contact_messages_prune
 from gateway.authentication import CronSecretAuthentication, GuardedTokenAuthentication
 from gateway.exceptions import UnknownObject
 from gateway.functions import budget_for
@@ -75,6 +79,7 @@ class MetricsRollupView(JsonApi, APIView):
                     "window_start": serializers.DateTimeField(),
                     "window_end": serializers.DateTimeField(),
                     "attempts": serializers.IntegerField(),
+                    "pruned_contact_messages": serializers.IntegerField(),
                 },
             )
         },
@@ -82,13 +87,22 @@ class MetricsRollupView(JsonApi, APIView):
         summary="Roll up the metrics (every 5 minutes)",
         description=(
             "Computes the current 5-minute window's figures (attempts, errors, durations, queue, late orders), "
-            "checks the alert thresholds and prunes old raw rows. Idempotent per window. Vercel's cron calls it "
+            "checks the alert thresholds and prunes old raw rows and contact-form messages past their retention "
+            "(CONTACT_RETENTION_DAYS). Idempotent per window. Vercel's cron calls it "
             "with `Authorization: Bearer $CRON_SECRET`; staff may call it too."
         ),
     )
     def get(self, request: Request) -> Response:
         row = rollup()
-        return Response({"window_start": row.window_start, "window_end": row.window_end, "attempts": row.attempts})
+        pruned = contact_messages_prune(older_than_days=settings.CONTACT_RETENTION_DAYS)
+        return Response(
+            {
+                "window_start": row.window_start,
+                "window_end": row.window_end,
+                "attempts": row.attempts,
+                "pruned_contact_messages": pruned,
+            }
+        )
 
 
 class ExecuteView(JsonApi, APIView):

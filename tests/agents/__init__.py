@@ -21,6 +21,7 @@ FRENCH_LEGAL: dict[str, Any] = {
     "legal": {
         "company_name": "Exemple SARL",
         "legal_form": "SARL",
+        "share_capital": "1 000 €",
         "registration_number": "412 345 670",
         "publication_director": "Camille Exemple",
         "professional_body": "Barreau de Paris",

@@ -52,3 +52,25 @@ def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def bad_exif_jpeg() -> bytes:
+    """A JPEG whose EXIF asks for a rotation (so Pillow rewrites the block) and stores XResolution, a rational,
+    as text: ImageOps.exif_transpose raises TypeError on it."""
+    ifd = (
+        struct.pack("<H", 2)
+        + struct.pack("<HHIHH", ORIENTATION, 3, 1, 6, 0)  # SHORT, one value: 6 (rotate 90)
+        + struct.pack("<HHI", 0x011A, 2, 4)  # XResolution declared ASCII, 4 bytes inline
+        + b"abc\x00"
+        + struct.pack("<I", 0)
+    )
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd
+    out = io.BytesIO()
+    Image.new("RGB", (400, 340), (1, 2, 3)).save(out, format="JPEG", exif=b"Exif\x00\x00" + tiff)
+    return out.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from typing import Any
 
 import pytest
@@ -13,10 +14,10 @@ from rest_framework.test import APIClient
 from agents.actions.common import brief_data
 from agents.brief import Brief, validate_brief
 from agents.business_details import luhn_valid
-from agents.media import InvalidImage, prepare_image
+from agents.media import InvalidImage, prepare_image, prepare_uploads
 from orders.models import Project
 from tests.agents import load_briefs
-from tests.agents.images import GPS_IFD, b64, bomb_png, logo_bytes, photo_bytes
+from tests.agents.images import GPS_IFD, b64, bad_exif_jpeg, bomb_png, logo_bytes, photo_bytes, png_bytes
 
 BAKERY, PLUMBER, LAW = load_briefs()[:3]
 CORE = {key: BAKERY[key] for key in ("business_name", "sector", "city", "description", "pages", "language")}
@@ -47,6 +48,50 @@ def test_a_french_law_firm_must_also_name_its_professional_body():
 
     assert list(errors) == ["legal.professional_body"]
     assert "bar" in errors["legal.professional_body"][0]
+
+
+@pytest.mark.parametrize(
+    "sector",
+    [
+        "Médecin généraliste",
+        "Cabinet d'architecte",
+        "Expert-comptable",
+        "Masseur-kinésithérapeute",
+        "Vétérinaire",
+        "Agent immobilier",
+        "Géomètre-expert",
+        "Commissaire de justice",
+        "Sage-femme",
+        "Pharmacie",
+    ],
+)
+def test_a_french_regulated_profession_beyond_lawyers_must_name_its_professional_body(sector: str):
+    legal = {k: v for k, v in LAW["legal"].items() if k != "professional_body"}
+
+    errors = validate_brief({**LAW, "sector": sector, "legal": legal})
+
+    assert list(errors) == ["legal.professional_body"]
+
+
+@pytest.mark.parametrize("form", ["SARL", "SAS", "SASU", "EURL", "SA", "SELARL", "Société civile immobilière"])
+def test_a_french_company_must_show_its_share_capital(form: str):
+    legal = {k: v for k, v in BAKERY["legal"].items() if k != "share_capital"}
+
+    errors = validate_brief({**BAKERY, "legal": {**legal, "legal_form": form}})
+
+    assert list(errors) == ["legal.share_capital"]
+    assert "share capital" in errors["legal.share_capital"][0]
+
+
+@pytest.mark.parametrize("form", ["EI", "Entreprise individuelle", "Micro-entreprise", "Association loi 1901"])
+def test_a_sole_trader_or_an_association_has_no_share_capital_to_show(form: str):
+    legal = {k: v for k, v in BAKERY["legal"].items() if k != "share_capital"}
+    assert validate_brief({**BAKERY, "legal": {**legal, "legal_form": form}}) == {}
+
+
+def test_an_ordinary_trade_needs_no_professional_body():
+    legal = {k: v for k, v in BAKERY["legal"].items() if k != "professional_body"}
+    assert validate_brief({**BAKERY, "legal": legal}) == {}
 
 
 def test_an_english_brief_needs_no_french_legal_notice():
@@ -131,12 +176,43 @@ def test_a_small_photo_is_never_upscaled():
         (bomb_png(), "megapixels"),
         (photo_bytes(200, 150), "at least 320"),
         (b"", "empty"),
+        (bad_exif_jpeg(), "EXIF metadata is damaged"),
     ],
-    ids=["not-an-image", "svg", "truncated", "decompression-bomb", "too-small", "empty"],
+    ids=["not-an-image", "svg", "truncated", "decompression-bomb", "too-small", "empty", "malformed-exif"],
 )
 def test_only_real_images_within_the_limits_are_accepted(raw: bytes, reason: str):
     with pytest.raises(InvalidImage, match=reason):
         prepare_image(raw)
+
+
+def test_a_sixteen_bit_png_keeps_its_tones():
+    # 20000/65535 is about 78/255; converting I;16 straight to RGB clipped it to white.
+    grey = Image.frombytes("I;16", (800, 600), struct.pack("<H", 20000) * (800 * 600))
+    prepared = prepare_image(png_bytes(grey))
+    assert Image.open(io.BytesIO(prepared.renditions[-1][1])).convert("L").getpixel((400, 300)) in range(74, 83)
+
+
+def test_a_transparent_photo_is_laid_on_white_not_on_its_hidden_colour():
+    hidden_red = Image.new("RGBA", (800, 600), (255, 0, 0, 0))
+    prepared = prepare_image(png_bytes(hidden_red))
+    assert min(Image.open(io.BytesIO(prepared.renditions[-1][1])).getpixel((400, 300))) > 245
+
+
+def test_images_over_the_briefs_pixel_budget_are_refused_before_any_is_decoded(monkeypatch: Any):
+    # Three flat 40-megapixel PNGs weigh about 130 kB each, yet decoding them costs seconds and gigabytes.
+    flat = png_bytes(Image.new("RGB", (7000, 5700), (10, 20, 30)))
+    decoded: list[bytes] = []
+    monkeypatch.setattr("agents.media.prepare_image", lambda raw, **kw: decoded.append(raw))
+
+    photos, logo, errors = prepare_uploads({"photos": [{"data": b64(flat), "alt": ""}] * 3})
+
+    assert photos == [] and logo is None and decoded == []
+    assert errors == {
+        "photos": [
+            "Together the images have 119 megapixels; the limit is 100 for one brief (give smaller exports, "
+            "e.g. 12 megapixels each)."
+        ]
+    }
 
 
 def test_a_logo_keeps_its_transparency_as_png():
@@ -189,6 +265,16 @@ def test_the_intake_stores_photos_and_logo_through_the_storage_api(client: APICl
             assert default_storage.exists(f"brief-media/{ref['id']}/{width}.jpg")
     assert default_storage.exists(f"brief-media/{details['logo']['id']}/96.png")
     assert Brief.from_dict(brief_data(Project.objects.get())).details.photos[0].alt == "La vitrine"
+
+
+def test_the_intake_refuses_a_photo_with_malformed_exif_naming_it_not_a_500(client: APIClient):
+    brief = {**BAKERY, "photos": [{"data": b64(bad_exif_jpeg()), "alt": "x"}]}
+
+    response = client.post("/api/projects/", brief, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["detail"]["photos"][0].startswith("Photo 1: The image's EXIF metadata is damaged")
+    assert not Project.objects.exists()
 
 
 def test_the_intake_refuses_a_file_that_is_not_an_image_naming_the_photo(client: APIClient):

@@ -125,6 +125,17 @@ def test_an_unknown_or_undelivered_site_takes_no_message(site: Project):
     assert Client().get("/sites/boulangerie-martin-lyon/contact").status_code == 405
 
 
+def test_an_order_building_its_first_site_takes_no_message_but_a_site_being_revised_does(site: Project):
+    # Paid, building: the slug exists (and is guessable from the name) but nothing is published yet.
+    Project.objects.filter(id=site.id).update(status=ProjectStatus.IN_PROGRESS, site_url="", delivered_at=None)
+    assert post(MESSAGE, **JSON).status_code == 404
+    assert not ContactMessage.objects.exists() and mail.outbox == []
+    # Delivered once, now being revised: the live site keeps taking messages.
+    Project.objects.filter(id=site.id).update(site_url="http://testserver/sites/boulangerie-martin-lyon/")
+    assert post(MESSAGE, **JSON).status_code == 200
+    assert ContactMessage.objects.count() == 1
+
+
 def test_a_failed_email_keeps_the_message_for_staff(site: Project, settings: Any, monkeypatch: Any):
     def refuse(*_args: Any, **_kwargs: Any) -> int:
         raise ConnectionRefusedError("smtp down")

@@ -10,7 +10,7 @@ from typing import Any
 import html5lib
 import pytest
 
-from agents.brief import Brief
+from agents.brief import Brief, validate_brief
 from agents.copywriting import OfflineCopywriter
 from agents.design import generate_design
 from agents.media import prepare_image
@@ -145,6 +145,22 @@ def test_hours_map_link_and_contact_form_on_the_pages():
     assert form.get("method") == "post" and form.get("action") == f"{BASE_URL}contact"
     names = {field.get("name") for field in form.iter() if field.get("name")}
     assert {"name", "email", "phone", "message", "website", "page"} <= names
+
+
+def test_open_now_uses_the_briefs_time_zone_not_only_the_sites_language():
+    # An English site for a Paris business: "open now" on London time was an hour off.
+    paris_in_english = {**BAKERY, "language": "en", "time_zone": "Europe/Paris"}
+    assert validate_brief(paris_in_english) == {}
+    home = tree(build(Brief.from_dict(paris_in_english))["index.html"])
+    assert home.find(".//table[@data-tz='Europe/Paris']") is not None
+    # Without one, the language's default zone as before.
+    english = tree(build(Brief.from_dict({**BAKERY, "language": "en"}))["index.html"])
+    assert english.find(".//table[@data-tz='Europe/London']") is not None
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", 'Europe/Paris" onmouseover="x', 3, "../../etc/passwd"])
+def test_an_unknown_time_zone_is_refused(zone: Any):
+    assert list(validate_brief({**BAKERY, "time_zone": zone})) == ["time_zone"]
 
 
 def test_urgent_pages_put_click_to_call_in_the_hero():

@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agents.models import ContactMessage
 from metrics.models import Rollup
 from orchestration.models import RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.services import enqueue, run_start
@@ -88,6 +91,24 @@ def test_the_metrics_cron_rolls_up(api: APIClient, staff_client: APIClient, outs
     assert staff_client.get("/api/system/metrics").status_code == 200  # staff may run it by hand
     assert outsider_client.get("/api/system/metrics").status_code == 403
     assert Rollup.objects.count() == 1  # one row per window, however often it runs
+
+
+def test_the_metrics_cron_deletes_contact_messages_past_their_retention(api: APIClient, settings: Any) -> None:
+    # vercel.json has no other cron: without this, the privacy page's "kept N months, then erased" is untrue there.
+    project = Project.objects.create(business_name="Bakery", contact_email="b@bakery.example", slug="bakery")
+    old, recent = (
+        ContactMessage.objects.create(project=project, name="A", email="a@a.example", message=text, digest=text)
+        for text in ("old", "recent")
+    )
+    ContactMessage.objects.filter(id=old.id).update(
+        created_at=timezone.now() - timedelta(days=settings.CONTACT_RETENTION_DAYS + 1)
+    )
+
+    response = api.get("/api/system/metrics", **BEARER)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["pruned_contact_messages"] == 1
+    assert list(ContactMessage.objects.values_list("id", flat=True)) == [recent.id]
 
 
 def test_execute_runs_only_the_named_runs_work(api: APIClient) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core import checks
 from django.urls import Resolver404, resolve
 
 from gateway.functions import DEFAULT_ENTRY, DEFAULT_MAX_DURATION, FUNCTIONS, budget_for
@@ -205,6 +206,10 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         "STRIPE_WEBHOOK_SECRET": "whsec_x",
         "CRON_SECRET": "c",
+        # The local provider publishes the sites: their legal notices name this host (agents/checks.py).
+        "LEGAL_HOST_NAME": "Studio Hosting SAS",
+        "LEGAL_HOST_ADDRESS": "1 rue de l'Exemple, 75001 Paris",
+        "LEGAL_HOST_CONTACT": "01 23 45 67 89",
     }
     result = subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "check", "--deploy", "--fail-level", "WARNING"],
@@ -217,3 +222,16 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("provider", ["local", "vercel"])
+def test_check_deploy_warns_when_the_legal_notices_cannot_name_their_host(settings: Any, provider: str) -> None:
+    settings.DEPLOY_PROVIDER = provider
+    settings.LEGAL_HOST_NAME = settings.LEGAL_HOST_ADDRESS = settings.LEGAL_HOST_CONTACT = ""
+
+    found = [m.id for m in checks.run_checks(include_deployment_checks=True) if m.id.startswith("agents.")]
+
+    # Vercel-published notices name Vercel Inc.; the local provider's name what LEGAL_HOST_* says, or nobody.
+    assert found == (["agents.W001"] if provider == "local" else [])
+    settings.LEGAL_HOST_NAME, settings.LEGAL_HOST_ADDRESS, settings.LEGAL_HOST_CONTACT = ("Host SAS", "Paris", "01")
+    assert not [m for m in checks.run_checks(include_deployment_checks=True) if m.id.startswith("agents.")]

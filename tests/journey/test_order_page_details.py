@@ -15,7 +15,7 @@ from agents.brief import validate_brief
 from agents.business_details import FRENCH_LEGAL_REQUIRED
 from agents.media import MAX_UPLOAD_BYTES, rendition_name
 from orders.models import Project
-from tests.agents.images import logo_bytes, photo_bytes
+from tests.agents.images import bad_exif_jpeg, logo_bytes, photo_bytes
 from tests.journey.conftest import FRENCH_LEGAL_FORM, order_form, submit_order
 from tests.journey.fake_stripe import FakeStripe
 
@@ -51,6 +51,18 @@ def test_a_french_brief_without_its_legal_notice_fields_is_refused_naming_each(
     assert not Project.objects.exists() and fake_stripe.requests == []
 
 
+def test_a_french_company_without_its_share_capital_is_refused_on_that_field(
+    client: Client, fake_stripe: FakeStripe
+) -> None:
+    form = {**order_form(), "legal_legal_form": "SAS", "legal_share_capital": "", "ui": "fr"}
+    response = client.post("/order/?lang=fr", form)
+    html = response.content.decode()
+    assert response.status_code == 400
+    shown = html.split('id="error-legal_share_capital">')[1].split("</p>")[0]
+    assert escape("Obligatoire pour une société : les mentions légales indiquent son capital social.") in shown
+    assert not Project.objects.exists() and fake_stripe.requests == []
+
+
 def test_a_french_brief_with_its_legal_notice_fields_creates_the_project_with_its_details(
     client: Client, fake_stripe: FakeStripe
 ) -> None:
@@ -68,6 +80,7 @@ def test_a_french_brief_with_its_legal_notice_fields_creates_the_project_with_it
     assert project.details["legal"] == {
         "company_name": "Exemple SARL",
         "legal_form": "SARL",
+        "share_capital": "1 000 €",
         "registration_number": "412 345 670",
         "publication_director": "Camille Exemple",
         "professional_body": "Barreau de Paris",
@@ -120,6 +133,15 @@ def test_a_photo_over_the_size_limit_is_refused_on_its_field(client: Client, fak
     assert response.status_code == 400
     assert 'id="error-photos"' in html and "larger than 5 MB" in html
     assert not Project.objects.exists()
+
+
+def test_a_photo_with_malformed_exif_is_refused_on_its_field_not_a_500(client: Client, fake_stripe: FakeStripe) -> None:
+    broken = SimpleUploadedFile("me.jpg", bad_exif_jpeg(), content_type="image/jpeg")
+    response = client.post("/order/?lang=en", {**order_form(), "ui": "en", "photos": [broken]})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="error-photos"' in html and "EXIF metadata is damaged" in html
+    assert not Project.objects.exists() and fake_stripe.requests == []
 
 
 def test_wrong_hours_are_shown_on_their_day(client: Client, fake_stripe: FakeStripe) -> None:

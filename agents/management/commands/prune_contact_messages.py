@@ -1,6 +1,7 @@
 """Delete contact-form messages older than CONTACT_RETENTION_DAYS (what every site's privacy page promises).
 
-Run it daily from cron (or the Vercel cron next to the metrics rollup); safe to run twice.
+The metrics rollup cron (GET /api/system/metrics, every 5 min on Vercel) applies the same retention; run this
+from cron where that route is not called. Safe to run twice.
 """
 
 from __future__ import annotations
