@@ -16,6 +16,7 @@ from django.db import transaction
 from orchestration import clock, dispatch
 from orchestration.models import RunStatus, TaskStatus, WorkflowRun
 from orchestration.services import run_start
+from orders import notices
 from orders.exceptions import RevisionRefused
 from orders.models import Project, ProjectStatus, Revision, RevisionStatus
 
@@ -75,13 +76,17 @@ _REVISION_STATUS_OF_RUN = {
 
 def revision_on_run_status(run: WorkflowRun) -> None:
     """The revision workflow's hook (inside the run's transaction): the revision follows its run.
-    The project stays delivered throughout: its current site is live the whole time."""
+    The project stays delivered throughout: its current site is live the whole time. A revision that
+    failed for good emails the customer (once) that their site is unchanged and our team will write."""
     revision_id = (run.input or {}).get("revision_id")
     status = _REVISION_STATUS_OF_RUN[RunStatus(run.status)]
     updates: dict[str, Any] = {"status": status}
     if status == RevisionStatus.LIVE:
         updates["live_at"] = run.finished_at or clock.now()
     Revision.objects.filter(id=revision_id).update(**updates)
+    if status == RevisionStatus.FAILED and revision_id is not None:
+        # After the commit, like a failed order's: the customer hears once that the change is held up.
+        transaction.on_commit(lambda: notices.notify_revision_failed(revision_id=revision_id))
 
 
 def current_design_output(project: Project) -> dict[str, Any] | None:
