@@ -186,6 +186,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "checkout_session_id",
         "amount_cents",
         "currency",
+        "refunded_cents",
         "paid_at",
         "delivered_at",
         "created_at",
@@ -204,7 +205,14 @@ class ProjectAdmin(admin.ModelAdmin):
             (
                 "Payment",
                 {
-                    "fields": ("checkout_session_id", "amount_cents", "currency", "paid_at", "delivered_at"),
+                    "fields": (
+                        "checkout_session_id",
+                        "amount_cents",
+                        "currency",
+                        "refunded_cents",
+                        "paid_at",
+                        "delivered_at",
+                    ),
                     "classes": ("collapse",),
                 },
             ),

@@ -169,7 +169,12 @@ def customer_view(project: Project) -> dict[str, Any]:
     )
     # What the server-written sections depend on: the page swaps them in when this changes.
     view["sections_key"] = "|".join(
-        [project.status, view["site_url"] or "", *(f"{r['number']}:{r['status']}" for r in view["revisions"])]
+        [
+            project.status,
+            view["site_url"] or "",
+            str(project.refunded_cents),
+            *(f"{r['number']}:{r['status']}" for r in view["revisions"]),
+        ]
     )
     return view
 
@@ -204,10 +209,15 @@ def _now_sentence(
 def _receipt(project: Project, language: str) -> dict[str, str] | None:
     if project.paid_at is None or project.amount_cents is None:
         return None
+    currency = project.currency or settings.ORDER_CURRENCY
     return {
         "reference": project.reference,
-        "amount": format_money(project.amount_cents, project.currency or settings.ORDER_CURRENCY, language),
+        "amount": format_money(project.amount_cents, currency, language),
         "date": format_date(project.paid_at, language),
+        # A partial refund made by our team in Stripe: said on the receipt (a full one is the page's headline).
+        "refunded": format_money(project.refunded_cents, currency, language)
+        if project.refunded_cents and project.status != ProjectStatus.REFUNDED
+        else "",
     }
 
 

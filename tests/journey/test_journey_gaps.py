@@ -12,9 +12,10 @@ from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.models import Task
 from orchestration.services import Actor, run_replay
-from orders.models import CustomerEmail, Project, ProjectStatus, Revision, RevisionStatus
+from orders.models import CustomerEmail, Project, ProjectStatus, Refund, Revision, RevisionStatus
+from orders.refunds import refund_request
 from tests.agents.orders import drive
-from tests.journey.conftest import paid_through_checkout
+from tests.journey.conftest import paid_through_checkout, post_event
 from tests.journey.fake_stripe import FakeStripe
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,56 @@ def test_a_failed_revision_emails_the_customer_once_in_their_language(
         ticks()
     assert len(customer_mails(project)) == 1
     assert CustomerEmail.objects.filter(project=project, kind="revision_failed").count() == 1
+
+
+# -- a partial refund made in Stripe's dashboard ------------------------------------------------
+
+
+def partial_refund_event(fake: FakeStripe, project: Project, cents: int, event_id: str) -> dict[str, Any]:
+    event = fake.charge_refunded_event(project.payment_intent_id)
+    event["id"] = event_id
+    event["data"]["object"].update(refunded=False, amount_refunded=cents)
+    return event
+
+
+def test_a_partial_refund_is_recorded_not_a_full_refund_and_staff_are_told(
+    client: Client, fake_stripe: FakeStripe, django_capture_on_commit_callbacks: Any
+) -> None:
+    project = paid_through_checkout(client, fake_stripe)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post_event(client, partial_refund_event(fake_stripe, project, 10000, "evt_partial_1")).json()
+        # Stripe's next event for a smaller, older figure (out of order) and a second delivery change nothing.
+        post_event(client, partial_refund_event(fake_stripe, project, 5000, "evt_partial_old"))
+        post_event(client, partial_refund_event(fake_stripe, project, 10000, "evt_partial_1"))
+    assert answer["status"] == "processed" and "partly refunded" in answer["outcome"]
+    project.refresh_from_db()
+    assert project.status != ProjectStatus.REFUNDED and project.refunded_at is None
+    assert project.refunded_cents == 10000
+    assert not Refund.objects.filter(project=project).exists(), "the order's one full refund is still to be made"
+    [staff] = [m for m in mail.outbox if "staff@studio.example" in m.to]
+    assert project.reference in staff.subject and "€100.00" in staff.subject and "€399.00" in staff.subject
+    assert not customer_mails(project)
+    html = client.get(f"/status/{project.status_token}/").content.decode().replace("\N{NO-BREAK SPACE}", " ")
+    assert "Déjà remboursé" in html and "100,00 €" in html
+
+    # The rest refunded by staff: Stripe refunds the remainder; then the charge is refunded in full.
+    refund = refund_request(project=project, source=Refund.Source.STAFF, label="staff:alice")
+    assert refund.amount_cents == 29900
+    full = fake_stripe.charge_refunded_event(project.payment_intent_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_event(client, full).json()["status"] == "processed"
+    project.refresh_from_db()
+    assert project.status == ProjectStatus.REFUNDED and project.refunded_cents == 39900
+    assert len(customer_mails(project)) == 1
+
+
+def test_a_partial_refund_of_no_order_of_ours_is_rejected(client: Client, fake_stripe: FakeStripe) -> None:
+    event = {
+        "id": "evt_partial_x",
+        "object": "event",
+        "type": "charge.refunded",
+        "data": {"object": {"id": "ch_x", "payment_intent": "pi_nobody", "refunded": False, "amount_refunded": 100}},
+    }
+    answer = post_event(client, event).json()
+    assert answer["status"] == "rejected" and "unknown_payment" in answer["outcome"]
