@@ -45,6 +45,16 @@ def stripe_client() -> stripe.StripeClient:
     )
 
 
+def payments_enabled() -> bool:
+    """Stripe (STRIPE_API_KEY set) or the local demo's stand-in for Checkout (ORDER_DEMO_CHECKOUT)."""
+    return bool(settings.STRIPE_API_KEY) or demo_checkout_enabled()
+
+
+def demo_checkout_enabled() -> bool:
+    """`make run` without a Stripe key: orders are "paid" on a local page that says it is a demo."""
+    return bool(settings.ORDER_DEMO_CHECKOUT) and not settings.STRIPE_API_KEY
+
+
 def resume_url(project: Project, language: str) -> str:
     """Back to the order form with this order's brief filled in (Checkout's cancel link)."""
     return f"{settings.SITE_URL}{reverse('order-page')}?lang={language}&resume={project.status_token}"
@@ -56,7 +66,11 @@ def order_submit(*, brief: dict[str, Any], submission_key: str, language: str) -
     The form's submission key is unique on the project, so a double submit finds the first
     project; the session is created with an idempotency key of the same form, so the second
     request (even one racing the first) gets Stripe's first answer back.
+
+    With payments switched off (no STRIPE_API_KEY, no demo checkout) nothing is created: CheckoutUnavailable.
     """
+    if not payments_enabled():
+        raise CheckoutUnavailable("stripe_not_configured", "STRIPE_API_KEY is not set: payments are switched off.")
     try:
         with transaction.atomic():
             project = project_create(**brief, submission_key=submission_key)
@@ -64,7 +78,10 @@ def order_submit(*, brief: dict[str, Any], submission_key: str, language: str) -
         project = Project.objects.get(submission_key=submission_key)
     if project.checkout_url:
         return project
-    session = checkout_session_create(project=project, language=language)
+    if demo_checkout_enabled():
+        session = demo_session(project=project, language=language)
+    else:
+        session = checkout_session_create(project=project, language=language)
     Project.objects.filter(id=project.id, checkout_url="").update(
         checkout_session_id=session["id"], checkout_url=session["url"]
     )
@@ -116,6 +133,12 @@ def checkout_session_create(*, project: Project, language: str) -> dict[str, str
     if not session.get("id") or not session.get("url"):
         raise CheckoutUnavailable("stripe_unavailable", "Stripe answered without a session id or URL.")
     return {"id": str(session["id"]), "url": str(session["url"])}
+
+
+def demo_session(*, project: Project, language: str) -> dict[str, str]:
+    """The demo's stand-in for a Checkout Session: a local page (orders.views.demo_checkout)."""
+    path = reverse("demo-checkout", args=[project.status_token])
+    return {"id": f"cs_demo_{project.id.hex}", "url": f"{settings.SITE_URL}{path}?lang={language}"}
 
 
 def checkout_session_closed(session: dict[str, Any], event_type: str) -> str:

@@ -15,7 +15,7 @@ from orchestration.services import Actor, run_replay
 from orders.models import CustomerEmail, Project, ProjectStatus, Refund, Revision, RevisionStatus
 from orders.refunds import refund_request
 from tests.agents.orders import drive
-from tests.journey.conftest import paid_through_checkout, post_event
+from tests.journey.conftest import paid_through_checkout, post_event, submit_order
 from tests.journey.fake_stripe import FakeStripe
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +113,52 @@ def test_a_partial_refund_of_no_order_of_ours_is_rejected(client: Client, fake_s
     }
     answer = post_event(client, event).json()
     assert answer["status"] == "rejected" and "unknown_payment" in answer["outcome"]
+
+
+# -- the offline demo: no STRIPE_API_KEY ----------------------------------------------------------
+
+
+def test_without_a_stripe_key_the_demo_orders_through_its_own_checkout_page(
+    client: Client, fake_stripe: FakeStripe, settings: Any
+) -> None:
+    """`make run` (DEBUG, so ORDER_DEMO_CHECKOUT) with no key: a newcomer can order and watch it built."""
+    settings.STRIPE_API_KEY = ""
+    settings.ORDER_DEMO_CHECKOUT = True
+    page = client.get("/order/?lang=en")
+    assert page.status_code == 200 and "Local demo: no real payment" in page.content.decode()
+    response = submit_order(client, lang="en")
+    assert response.status_code == 303 and "/order/demo-checkout/" in response["Location"]
+    project = Project.objects.get()
+    pay_page = client.get(response["Location"].removeprefix("http://testserver"))
+    html = pay_page.content.decode().replace("\N{NO-BREAK SPACE}", " ")
+    assert pay_page.status_code == 200 and "no card, no charge" in html and "€399.00" in html
+    paid = client.post(response["Location"].removeprefix("http://testserver"), {"ui": "en"})
+    assert paid.status_code == 303 and paid["Location"] == f"/status/{project.status_token}/"
+    project.refresh_from_db()
+    assert project.status in (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS) and project.amount_cents == 39900
+    assert client.post(response["Location"].removeprefix("http://testserver")).status_code == 303
+    assert project.runs.count() == 1, "paying twice starts nothing twice"
+    assert fake_stripe.requests == [], "the demo never calls Stripe"
+    assert drive(project).status == ProjectStatus.DELIVERED
+
+
+def test_without_a_stripe_key_and_no_demo_the_page_says_payments_are_off_and_creates_nothing(
+    client: Client, fake_stripe: FakeStripe, settings: Any
+) -> None:
+    settings.STRIPE_API_KEY = ""
+    settings.ORDER_DEMO_CHECKOUT = False
+    page = client.get("/order/?lang=fr")
+    assert page.status_code == 200 and "Les paiements sont désactivés" in page.content.decode()
+    response = submit_order(client)
+    assert response.status_code == 503 and "Les paiements sont désactivés" in response.content.decode()
+    assert 'value="Boulangerie Martin"' in response.content.decode()
+    assert not Project.objects.exists(), "no half-written order"
+    assert client.get("/order/demo-checkout/anything/").status_code == 404
+
+
+def test_the_demo_checkout_page_is_a_404_wherever_stripe_is_configured(
+    client: Client, fake_stripe: FakeStripe, settings: Any
+) -> None:
+    settings.ORDER_DEMO_CHECKOUT = True  # a key is set (the journey's fake): Stripe is the only way to pay
+    project = paid_through_checkout(client, fake_stripe)
+    assert client.post(f"/order/demo-checkout/{project.status_token}/").status_code == 404
