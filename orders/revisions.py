@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from agents.brief import _printable
 from orchestration import clock, dispatch
 from orchestration.models import RunStatus, TaskStatus, WorkflowRun
 from orchestration.services import run_start
@@ -34,8 +35,13 @@ def revisions_left(project: Project) -> int:
 
 
 def revision_request(*, project: Project, feedback: str) -> Revision:
-    """Record the customer's change request and start its run (one at a time, within the rounds included)."""
-    text = " ".join(line.strip() for line in str(feedback).replace("\r", "").split("\n") if line.strip())
+    """Record the customer's change request and start its run (one at a time, within the rounds included).
+
+    Control characters, lone surrogates and noncharacters are dropped first, as from a brief: a NUL would
+    be a 500 on PostgreSQL (which cannot store it), and none of them belongs in a page or an email.
+    """
+    feedback = _printable(str(feedback))
+    text = " ".join(line.strip() for line in feedback.split("\n") if line.strip())
     if not text:
         raise RevisionRefused("empty", "Say what to change.")
     if len(feedback) > MAX_FEEDBACK:

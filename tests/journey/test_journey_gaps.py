@@ -162,3 +162,15 @@ def test_the_demo_checkout_page_is_a_404_wherever_stripe_is_configured(
     settings.ORDER_DEMO_CHECKOUT = True  # a key is set (the journey's fake): Stripe is the only way to pay
     project = paid_through_checkout(client, fake_stripe)
     assert client.post(f"/order/demo-checkout/{project.status_token}/").status_code == 404
+
+
+# -- bad input that PostgreSQL cannot store ------------------------------------------------------
+
+
+def test_control_characters_in_a_change_request_are_dropped_not_a_500(client: Client, fake_stripe: FakeStripe) -> None:
+    project = drive(paid_through_checkout(client, fake_stripe))
+    response = client.post(f"/status/{project.status_token}/changes", {"feedback": "Couleur\x00 en vert\x07\r\nmerci"})
+    assert response.status_code == 303
+    assert Revision.objects.get(project=project).feedback == "Couleur en vert\nmerci"
+    only_controls = client.post(f"/status/{project.status_token}/changes", {"feedback": "\x00\x01"})
+    assert only_controls.status_code == 400
