@@ -174,3 +174,12 @@ def test_control_characters_in_a_change_request_are_dropped_not_a_500(client: Cl
     assert Revision.objects.get(project=project).feedback == "Couleur en vert\nmerci"
     only_controls = client.post(f"/status/{project.status_token}/changes", {"feedback": "\x00\x01"})
     assert only_controls.status_code == 400
+
+
+def test_an_email_address_longer_than_its_column_is_a_clear_400_with_nothing_created(
+    client: Client, fake_stripe: FakeStripe
+) -> None:
+    response = submit_order(client, contact_email="a" * 300 + "@example.com")
+    assert response.status_code == 400
+    assert "Indiquez une adresse e-mail valide" in response.content.decode()
+    assert not Project.objects.exists() and fake_stripe.requests == []
