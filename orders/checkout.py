@@ -117,7 +117,14 @@ def checkout_session_create(*, project: Project, language: str) -> dict[str, str
         "locale": locale,
         "success_url": status_url(project),
         "cancel_url": resume_url(project, language),
-        "metadata": {"project_id": str(project.id), "order_reference": project.reference},
+        # The price this session asks for, signed back in its events: a payment of it is right even if
+        # ORDER_PRICE_CENTS changed while the customer was on Checkout (gateway/services.py).
+        "metadata": {
+            "project_id": str(project.id),
+            "order_reference": project.reference,
+            "price_cents": str(settings.ORDER_PRICE_CENTS),
+            "currency": settings.ORDER_CURRENCY,
+        },
         # On the payment too: charge.refunded carries the payment intent's id, and this says whose it is.
         "payment_intent_data": {"metadata": {"project_id": str(project.id), "order_reference": project.reference}},
     }

@@ -183,3 +183,56 @@ def test_an_email_address_longer_than_its_column_is_a_clear_400_with_nothing_cre
     assert response.status_code == 400
     assert "Indiquez une adresse e-mail valide" in response.content.decode()
     assert not Project.objects.exists() and fake_stripe.requests == []
+
+
+# -- a paid Checkout Session that starts no order ---------------------------------------------------
+
+
+def staff_mails() -> list[Any]:
+    return [m for m in mail.outbox if "staff@studio.example" in m.to]
+
+
+def test_a_payment_of_the_price_its_session_asked_is_fulfilled_after_the_price_changed(
+    client: Client, fake_stripe: FakeStripe, settings: Any
+) -> None:
+    submit_order(client)
+    project = Project.objects.get()  # its session asks 399.00
+    settings.ORDER_PRICE_CENTS = 44900  # a deploy raises the price while the customer is on Checkout
+    answer = post_event(client, fake_stripe.completed_event(project.checkout_session_id)).json()
+    assert answer["status"] == "processed", answer
+    project.refresh_from_db()
+    assert project.status in (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS) and project.amount_cents == 39900
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(100, "eur"), (39900, "usd")])
+def test_a_payment_refused_for_its_amount_tells_staff_at_once(
+    client: Client, fake_stripe: FakeStripe, django_capture_on_commit_callbacks: Any, amount: int, currency: str
+) -> None:
+    submit_order(client)
+    project = Project.objects.get()
+    event = fake_stripe.completed_event(project.checkout_session_id)
+    event["data"]["object"].update(amount_total=amount, currency=currency)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post_event(client, event).json()
+        assert post_event(client, event).json()["duplicate"] is True
+    assert answer["status"] == "rejected" and "wrong_amount" in answer["outcome"]
+    project.refresh_from_db()
+    assert project.status == ProjectStatus.AWAITING_PAYMENT and not project.runs.exists()
+    [alert] = staff_mails()
+    assert "Payment refused" in alert.subject and str(project.id) in alert.body and "wrong_amount" in alert.body
+    assert not customer_mails(project)
+
+
+def test_a_payment_for_an_abandoned_order_tells_staff(
+    client: Client, fake_stripe: FakeStripe, django_capture_on_commit_callbacks: Any
+) -> None:
+    submit_order(client)
+    project = Project.objects.get()
+    post_event(client, fake_stripe.expired_event(project.checkout_session_id))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post_event(client, fake_stripe.completed_event(project.checkout_session_id)).json()
+    assert answer["status"] == "rejected" and "not_awaiting_payment" in answer["outcome"]
+    [alert] = staff_mails()
+    assert "The customer was charged" in alert.body and project.contact_email in alert.body
