@@ -9,6 +9,7 @@ into the visitor's language and keeps what they typed.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,6 +366,30 @@ class OrderForm(forms.Form):
             widget = forms.TextInput(attrs=attrs)
         # No max_length or required here: the brief's validation is the one rule (see the module doc).
         return forms.CharField(required=False, strip=False, label=label, help_text=help_text, widget=widget)
+
+    def submission_key_for(self, ui: str) -> str:
+        """The order's key: the form's one-time token and a digest of what was submitted with it.
+
+        A double click (the same form, the same content) finds the first order; the same form sent again
+        with something corrected after Back, or in the other language, is another order (the first one,
+        never paid, expires at Stripe and is closed as abandoned), never a silent return of the old brief.
+        """
+        digest = hashlib.sha256(ui.encode())
+        for name in sorted(self.data):
+            if name in ("csrfmiddlewaretoken", "submission_key", HONEYPOT, "ui"):
+                continue
+            for value in self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]:
+                digest.update(f"\x00{name}\x00{value}".encode("utf-8", "surrogatepass"))
+        for name in sorted(self.files or {}):
+            uploads = self.files.getlist(name) if hasattr(self.files, "getlist") else [self.files[name]]
+            for upload in uploads:
+                upload.seek(0)
+                content = hashlib.sha256()
+                for chunk in upload.chunks():
+                    content.update(chunk)
+                digest.update(f"\x00{name}\x00{content.hexdigest()}".encode())
+        token = str(self.cleaned_data.get("submission_key") or "")
+        return f"{token[:39]}:{digest.hexdigest()[:24]}"
 
     @property
     def honeypot_filled(self) -> bool:

@@ -158,11 +158,14 @@ def _order_post(request: HttpRequest, ui: str) -> HttpResponse:
     if not form.is_valid():
         return _order_form(request, form, ui, error=FORM_ERROR[ui], status=400)
     try:
-        project = order_submit(brief=form.brief, submission_key=form.cleaned_data["submission_key"], language=ui)
+        project = order_submit(brief=form.brief, submission_key=form.submission_key_for(ui), language=ui)
     except CheckoutUnavailable as exc:
         logger.warning("checkout unavailable", extra={"action": "order_submit", "code": exc.code})
         error = words["payments_off"] if exc.code == "stripe_not_configured" else words["unavailable"]
         return _order_form(request, form, ui, error=error, status=503)
+    if project.status != ProjectStatus.AWAITING_PAYMENT:
+        # The same form sent again after it was paid (Back, then submit): the order's page, not a spent Checkout.
+        return HttpResponseRedirect(reverse("status-page", args=[project.status_token]), status=303)
     return HttpResponseRedirect(project.checkout_url, status=303)
 
 

@@ -236,3 +236,68 @@ def test_a_payment_for_an_abandoned_order_tells_staff(
     assert answer["status"] == "rejected" and "not_awaiting_payment" in answer["outcome"]
     [alert] = staff_mails()
     assert "The customer was charged" in alert.body and project.contact_email in alert.body
+
+
+# -- the same form sent again -------------------------------------------------------------------
+
+
+def test_the_same_form_corrected_after_back_is_the_corrected_order(client: Client, fake_stripe: FakeStripe) -> None:
+    submit_order(client, city="Lyon")
+    corrected = submit_order(client, city="Villeurbanne")  # Back, fix the city, submit: the same form token
+    assert corrected.status_code == 303
+    paid_for = Project.objects.get(checkout_url=corrected["Location"])
+    assert paid_for.city == "Villeurbanne"
+    assert fake_stripe.sessions[paid_for.checkout_session_id]["client_reference_id"] == str(paid_for.id)
+    again = submit_order(client, city="Villeurbanne")  # and a double click of the corrected form
+    assert again["Location"] == corrected["Location"] and Project.objects.count() == 2
+
+
+def test_the_same_form_after_its_session_expired_gets_a_new_checkout(client: Client, fake_stripe: FakeStripe) -> None:
+    first = submit_order(client)
+    old = Project.objects.get(checkout_url=first["Location"])
+    post_event(client, fake_stripe.expired_event(old.checkout_session_id))
+    again = submit_order(client)
+    assert again.status_code == 303 and again["Location"] != first["Location"]
+    new = Project.objects.get(checkout_url=again["Location"])
+    assert new.id != old.id and new.status == ProjectStatus.AWAITING_PAYMENT
+    old.refresh_from_db()
+    assert old.status == ProjectStatus.ABANDONED
+
+
+def test_the_same_form_after_it_was_paid_goes_to_the_orders_status_page(
+    client: Client, fake_stripe: FakeStripe
+) -> None:
+    project = paid_through_checkout(client, fake_stripe)
+    again = submit_order(client)
+    assert again.status_code == 303 and again["Location"] == f"/status/{project.status_token}/"
+    assert Project.objects.count() == 1 and len(fake_stripe.sessions) == 1
+
+
+def test_a_timed_out_submit_sent_again_in_the_other_language_can_still_be_paid(
+    client: Client, fake_stripe: FakeStripe, settings: Any
+) -> None:
+    settings.STRIPE_TIMEOUT_SECONDS = 0.3
+    fake_stripe.stall_next("/v1/checkout/sessions", 1.0)
+    assert submit_order(client, lang="fr").status_code == 503
+    settings.STRIPE_TIMEOUT_SECONDS = 3.0
+    english = submit_order(client, lang="en")
+    assert english.status_code == 303, "Stripe refused the first request's key with other parameters"
+    assert (
+        fake_stripe.sessions[Project.objects.get(checkout_url=english["Location"]).checkout_session_id]["locale"]
+        == "en"
+    )
+
+
+def test_a_double_click_with_photos_is_still_one_order(client: Client, fake_stripe: FakeStripe) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.journey.conftest import order_form
+    from tests.journey.test_order_page_details import photo_bytes
+
+    def post() -> Any:
+        photo = SimpleUploadedFile("shop.jpg", photo_bytes(), content_type="image/jpeg")
+        return client.post("/order/?lang=fr", {**order_form(), "ui": "fr", "photos": [photo]})
+
+    first, second = post(), post()
+    assert first.status_code == second.status_code == 303 and first["Location"] == second["Location"]
+    assert Project.objects.count() == 1 and len(fake_stripe.sessions) == 1
