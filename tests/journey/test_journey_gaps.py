@@ -301,3 +301,40 @@ def test_a_double_click_with_photos_is_still_one_order(client: Client, fake_stri
     first, second = post(), post()
     assert first.status_code == second.status_code == 303 and first["Location"] == second["Location"]
     assert Project.objects.count() == 1 and len(fake_stripe.sessions) == 1
+
+
+# -- the status page while a step waits --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "words"), [("fr", "nouvelle tentative imminente"), ("en", "trying again shortly")]
+)
+def test_a_retry_past_its_time_still_waiting_for_a_worker_says_so_not_up_next(
+    client: Client, fake_stripe: FakeStripe, language: str, words: str
+) -> None:
+    from datetime import timedelta
+
+    from orchestration import clock as engine_clock
+    from orchestration.models import TaskStatus
+
+    project = paid_through_checkout(client, fake_stripe, language=language, lang=language)
+    due = engine_clock.now() - timedelta(seconds=5)  # the retry is due; every worker is busy
+    Task.objects.filter(run__project=project, step="setup").update(status=TaskStatus.QUEUED, attempt=1, run_after=due)
+    feed = client.get(f"/status/{project.status_token}/feed.json").json()
+    assert feed["steps"][0]["status"] == "retrying" and words in feed["steps"][0]["state_label"].lower()
+    assert words in feed["now"].lower()
+
+
+def test_a_checkpointed_or_replayed_step_is_not_shown_as_a_retry(client: Client, fake_stripe: FakeStripe) -> None:
+    from datetime import timedelta
+
+    from orchestration import clock as engine_clock
+    from orchestration.models import TaskStatus
+
+    project = paid_through_checkout(client, fake_stripe)
+    soon = engine_clock.now() + timedelta(seconds=2)  # the database's clock a little ahead of this host's
+    setup = Task.objects.filter(run__project=project, step="setup")
+    setup.update(status=TaskStatus.QUEUED, attempt=1, resume=True, run_after=soon)  # a Continue: same attempt
+    assert "tentative" not in client.get(f"/status/{project.status_token}/feed.json").json()["steps"][0]["state_label"]
+    setup.update(resume=False, attempt_base=1)  # a staff replay: a fresh set of attempts, none failed yet
+    assert "tentative" not in client.get(f"/status/{project.status_token}/feed.json").json()["steps"][0]["state_label"]
