@@ -16,7 +16,15 @@ from typing import Any
 
 from django import forms
 
-from agents.brief import DEFAULT_BRAND_COLOR, LANGUAGES, MAX_DESCRIPTION, MAX_NAME, MAX_SHORT_TEXT, validate_brief
+from agents.brief import (
+    DEFAULT_BRAND_COLOR,
+    LANGUAGES,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_SHORT_TEXT,
+    clean_brief,
+    validate_brief,
+)
 from agents.business_details import DAYS, MAX_ADDRESS, MAX_LEGAL_TEXT, MAX_PHOTOS
 from agents.intake import intake_business_details
 from agents.media import MAX_UPLOAD_BYTES
@@ -417,7 +425,11 @@ class OrderForm(forms.Form):
             # ... then the intake's, which also opens every image with Pillow and prepares it (agents/media.py).
             details, errors = intake_business_details({**brief, **images}, brief)
             if not errors:
-                brief = {**{k: v for k, v in brief.items() if k not in details}, **details}
+                # Stored as the API stores it (gateway/serializers.py): names and titles cleaned, text printable,
+                # so no control character, noncharacter or bidi override reaches the status page, an email or
+                # the admin (the site was already built from the cleaned brief).
+                cleaned_brief = {k: v for k, v in clean_brief(brief).items() if v is not None}
+                brief = {**{k: v for k, v in brief.items() if k not in details}, **cleaned_brief, **details}
         for name, messages in errors.items():
             for message in messages:
                 self._add_brief_error(name, message)

@@ -338,3 +338,16 @@ def test_a_checkpointed_or_replayed_step_is_not_shown_as_a_retry(client: Client,
     assert "tentative" not in client.get(f"/status/{project.status_token}/feed.json").json()["steps"][0]["state_label"]
     setup.update(resume=False, attempt_base=1)  # a staff replay: a fresh set of attempts, none failed yet
     assert "tentative" not in client.get(f"/status/{project.status_token}/feed.json").json()["steps"][0]["state_label"]
+
+
+def test_the_order_form_stores_the_brief_cleaned_as_the_api_does(client: Client, fake_stripe: FakeStripe) -> None:
+    response = submit_order(
+        client,
+        business_name="Boulangerie \u202eMartin\ufdd0",  # a bidi override and a noncharacter
+        city="Ly\x07on",
+        description="Pain\x1b[31m au levain",
+    )
+    assert response.status_code == 303
+    project = Project.objects.get()
+    assert (project.business_name, project.city) == ("Boulangerie Martin", "Lyon")
+    assert project.description == "Pain[31m au levain"
