@@ -33,6 +33,7 @@ MAX_PAGE_TITLE = 60
 MAX_NAME = 120
 MAX_SHORT_TEXT = 80
 MAX_DESCRIPTION = 2000
+MAX_EMAIL = 254  # RFC 5321's path limit, and Project.contact_email's column (longer is a 500 on PostgreSQL)
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 # Sector families drive vocabulary, palette temperature, fonts and illustrations.
@@ -133,8 +134,10 @@ def validate_brief(data: Any) -> dict[str, list[str]]:
     else:
         try:
             validate_email(email.strip())
+            if len(email.strip()) > MAX_EMAIL:
+                raise ValidationError("too long")
         except ValidationError:
-            add("contact_email", f"Enter a valid email address (got {email!r}).")
+            add("contact_email", f"Enter a valid email address (got {email[:80]!r}).")
 
     color = data.get("brand_color")
     if color is not None and (not isinstance(color, str) or not HEX_COLOR.match(color)):

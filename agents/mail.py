@@ -35,6 +35,10 @@ SUBJECTS: dict[str, dict[str, str]] = {
         "fr": "La nouvelle version du site de {business_name} est en ligne",
         "en": "The new version of the {business_name} website is live",
     },
+    "revision_failed": {
+        "fr": "Vos modifications du site de {business_name} sont retardées : notre équipe s'en occupe",
+        "en": "Your changes to the {business_name} website are held up: our team is on it",
+    },
 }
 # The links and facts each email cannot do without; a missing one is a bug in the caller, not a blank in the mail.
 # Every customer email says which order it is about and what was paid (`order_context`).
@@ -45,6 +49,7 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
     "order_failed": ("business_name", "status_url", "support_email", *ORDER_FACTS),
     "refunded": ("business_name", "status_url", "refund_amount", *ORDER_FACTS),
     "revision_live": ("business_name", "site_url", "status_url", *ORDER_FACTS),
+    "revision_failed": ("business_name", "status_url", "support_email", "revision_number", *ORDER_FACTS),
 }
 ORDER_LINE = {
     "fr": "Commande {order_reference} · montant payé : {amount_paid}",

@@ -220,6 +220,11 @@ ORDER_SLO_SECONDS = _env("ORDER_SLO_SECONDS", int, 25 * 60)
 STRIPE_API_KEY = _env("STRIPE_API_KEY", str, "")  # sk_... : Checkout Sessions and refunds (never logged)
 STRIPE_API_BASE = _env("STRIPE_API_BASE", str, "https://api.stripe.com").rstrip("/")  # tests: a local fake
 STRIPE_TIMEOUT_SECONDS = _env("STRIPE_TIMEOUT_SECONDS", float, 10.0)
+# With no STRIPE_API_KEY, `make run` (DEBUG) still lets a visitor order: the order page sends them to a local
+# stand-in for Checkout that says it is one and marks the order paid, no card and no money. Never in production.
+ORDER_DEMO_CHECKOUT = _env("ORDER_DEMO_CHECKOUT", bool, DEBUG)  # used only while STRIPE_API_KEY is empty
+if ORDER_DEMO_CHECKOUT and _env("DJANGO_PRODUCTION", bool, False):
+    raise ImproperlyConfigured("ORDER_DEMO_CHECKOUT marks orders paid without a payment: never in production.")
 ORDER_REVISIONS_INCLUDED = _env("ORDER_REVISIONS_INCLUDED", int, 2)  # "request changes" after delivery
 ORDER_REFUND_ON_CANCEL = _env("ORDER_REFUND_ON_CANCEL", bool, True)  # staff cancel a paid, undelivered order
 SUPPORT_EMAIL = _env("SUPPORT_EMAIL", str, "hello@studio.example")  # the address customers are told to write to

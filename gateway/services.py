@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -112,16 +113,12 @@ def _apply_stripe(row: WebhookEvent) -> WebhookEvent:
         )
     project_id = _uuid_or_none(session.get("client_reference_id"))
     if project_id is None:
-        return _finish(
-            row, EventStatus.REJECTED, f"unknown_project: client_reference_id {session.get('client_reference_id')!r}"
-        )
+        return _refused_payment(row, f"unknown_project: client_reference_id {session.get('client_reference_id')!r}")
     amount, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
-    if amount != settings.ORDER_PRICE_CENTS or currency != settings.ORDER_CURRENCY:
-        return _finish(
-            row,
-            EventStatus.REJECTED,
-            f"wrong_amount: paid {amount!r} {currency!r}, the price is "
-            f"{settings.ORDER_PRICE_CENTS} {settings.ORDER_CURRENCY!r}",
+    price, price_currency = _quoted_price(session)
+    if amount != price or currency != price_currency:
+        return _refused_payment(
+            row, f"wrong_amount: paid {amount!r} {currency!r}, the price is {price} {price_currency!r}"
         )
     session_id = str(session.get("id") or row.external_id)[:255]
     try:
@@ -134,13 +131,41 @@ def _apply_stripe(row: WebhookEvent) -> WebhookEvent:
                 payment_intent_id=str(session.get("payment_intent") or "")[:255],
             )
     except PaymentRejected as exc:
-        return _finish(row, EventStatus.REJECTED, f"{exc.code}: {exc.message}")
+        return _refused_payment(row, f"{exc.code}: {exc.message}")
     except IntegrityError:
-        return _finish(row, EventStatus.REJECTED, f"session_reused: checkout session {session_id} paid another order")
+        return _refused_payment(row, f"session_reused: checkout session {session_id} paid another order")
     if not started:
         return _finish(row, EventStatus.PROCESSED, f"Already fulfilled: project {project.id} has run {run.id}.")
     dispatch.kick_on_commit(run.id)
     return _finish(row, EventStatus.PROCESSED, f"Project {project.id} paid; workflow run {run.id} started.")
+
+
+def _quoted_price(session: dict[str, Any]) -> tuple[int, str]:
+    """The price the session was created for (its metadata, ours, signed back by Stripe), else today's."""
+    metadata = session.get("metadata") if isinstance(session.get("metadata"), dict) else {}
+    cents, currency = str(metadata.get("price_cents") or ""), str(metadata.get("currency") or "").lower()
+    if cents.isdigit() and currency:
+        return int(cents), currency
+    return settings.ORDER_PRICE_CENTS, settings.ORDER_CURRENCY
+
+
+def _refused_payment(row: WebhookEvent, outcome: str) -> WebhookEvent:
+    """A verified, paid Checkout Session we do not fulfil: Stripe has the customer's money, so staff hear of it
+    at once (also listed on the admin's home page) to fulfil the order or refund it by hand."""
+    event = row.payload if isinstance(row.payload, dict) else {}
+    session = (event.get("data") or {}).get("object") if isinstance(event.get("data"), dict) else {}
+    session = session if isinstance(session, dict) else {}
+    details = session.get("customer_details") if isinstance(session.get("customer_details"), dict) else {}
+    customer = details.get("email") or session.get("customer_email")
+    subject = f"Payment refused: Stripe took {session.get('amount_total')!r} {session.get('currency')!r} for no order"
+    body = (
+        f"Stripe event {row.external_id} ({row.type}) paid Checkout Session {session.get('id')!r} "
+        f"(client_reference_id {session.get('client_reference_id')!r}, customer {customer!r}), "
+        f"and no order was started:\n\n{outcome}\n\nThe customer was charged: fulfil the order or refund the payment "
+        "in Stripe. The event is in the admin's webhook inbox.\n"
+    )
+    transaction.on_commit(lambda: mail_admins(subject[:200], body, fail_silently=True))
+    return _finish(row, EventStatus.REJECTED, outcome)
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

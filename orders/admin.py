@@ -206,6 +206,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "checkout_session_id",
         "amount_cents",
         "currency",
+        "refunded_cents",
         "paid_at",
         "delivered_at",
         "created_at",
@@ -224,7 +225,14 @@ class ProjectAdmin(admin.ModelAdmin):
             (
                 "Payment",
                 {
-                    "fields": ("checkout_session_id", "amount_cents", "currency", "paid_at", "delivered_at"),
+                    "fields": (
+                        "checkout_session_id",
+                        "amount_cents",
+                        "currency",
+                        "refunded_cents",
+                        "paid_at",
+                        "delivered_at",
+                    ),
                     "classes": ("collapse",),
                 },
             ),

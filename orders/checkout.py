@@ -1,9 +1,9 @@
 """The order page's payment: a Stripe Checkout Session per submitted form, and closing orders never paid.
 
 Every call to Stripe goes through the official library (`stripe_client()`), pointed at
-`STRIPE_API_BASE` (a local fake in tests) and sent with an idempotency key derived from the
-submitted form: a double submit, or a retry after a timeout, gets the same session back from
-Stripe instead of a second one.
+`STRIPE_API_BASE` (a local fake in tests) and sent with an idempotency key of the project that
+the submitted form made: a double submit, or a retry after a timeout, gets the same session back
+from Stripe instead of a second one.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def stripe_client() -> stripe.StripeClient:
     )
 
 
+def payments_enabled() -> bool:
+    """Stripe (STRIPE_API_KEY set) or the local demo's stand-in for Checkout (ORDER_DEMO_CHECKOUT)."""
+    return bool(settings.STRIPE_API_KEY) or demo_checkout_enabled()
+
+
+def demo_checkout_enabled() -> bool:
+    """`make run` without a Stripe key: orders are "paid" on a local page that says it is a demo."""
+    return bool(settings.ORDER_DEMO_CHECKOUT) and not settings.STRIPE_API_KEY
+
+
 def resume_url(project: Project, language: str) -> str:
     """Back to the order form with this order's brief filled in (Checkout's cancel link)."""
     return f"{settings.SITE_URL}{reverse('order-page')}?lang={language}&resume={project.status_token}"
@@ -53,18 +63,22 @@ def resume_url(project: Project, language: str) -> str:
 def order_submit(*, brief: dict[str, Any], submission_key: str, language: str) -> Project:
     """The project for one submitted order form, with its Checkout Session; idempotent per form.
 
-    The form's submission key is unique on the project, so a double submit finds the first
-    project; the session is created with an idempotency key of the same form, so the second
-    request (even one racing the first) gets Stripe's first answer back.
+    The submission key (the form's token and a digest of its content, OrderForm.submission_key_for) is
+    unique on the project, so a double submit finds the first project; the session is created with an
+    idempotency key of that project, so the second request (even one racing the first) gets Stripe's
+    first answer back. A found project already paid is returned as it is (the view sends its status page).
+
+    With payments switched off (no STRIPE_API_KEY, no demo checkout) nothing is created: CheckoutUnavailable.
     """
-    try:
-        with transaction.atomic():
-            project = project_create(**brief, submission_key=submission_key)
-    except IntegrityError:
-        project = Project.objects.get(submission_key=submission_key)
-    if project.checkout_url:
+    if not payments_enabled():
+        raise CheckoutUnavailable("stripe_not_configured", "STRIPE_API_KEY is not set: payments are switched off.")
+    project = _project_for_submission(brief, submission_key)
+    if project.checkout_url or project.status != ProjectStatus.AWAITING_PAYMENT:
         return project
-    session = checkout_session_create(project=project, language=language)
+    if demo_checkout_enabled():
+        session = demo_session(project=project, language=language)
+    else:
+        session = checkout_session_create(project=project, language=language)
     Project.objects.filter(id=project.id, checkout_url="").update(
         checkout_session_id=session["id"], checkout_url=session["url"]
     )
@@ -74,6 +88,21 @@ def order_submit(*, brief: dict[str, Any], submission_key: str, language: str) -
         extra={"action": "checkout_session_create", "project_id": str(project.id), "session_id": session["id"]},
     )
     return project
+
+
+def _project_for_submission(brief: dict[str, Any], submission_key: str) -> Project:
+    """The project of this submission: created, or found (a double submit). A submission whose order was
+    abandoned (its session expired) starts a new one: the old one gives its key up, in one conditional update."""
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                return project_create(**brief, submission_key=submission_key)
+        except IntegrityError:
+            project = Project.objects.get(submission_key=submission_key)
+        if project.status != ProjectStatus.ABANDONED:
+            return project
+        Project.objects.filter(id=project.id, status=ProjectStatus.ABANDONED).update(submission_key=None)
+    return Project.objects.get(submission_key=submission_key)
 
 
 def checkout_session_create(*, project: Project, language: str) -> dict[str, str]:
@@ -100,11 +129,19 @@ def checkout_session_create(*, project: Project, language: str) -> dict[str, str
         "locale": locale,
         "success_url": status_url(project),
         "cancel_url": resume_url(project, language),
-        "metadata": {"project_id": str(project.id), "order_reference": project.reference},
+        # The price this session asks for, signed back in its events: a payment of it is right even if
+        # ORDER_PRICE_CENTS changed while the customer was on Checkout (gateway/services.py).
+        "metadata": {
+            "project_id": str(project.id),
+            "order_reference": project.reference,
+            "price_cents": str(settings.ORDER_PRICE_CENTS),
+            "currency": settings.ORDER_CURRENCY,
+        },
         # On the payment too: charge.refunded carries the payment intent's id, and this says whose it is.
         "payment_intent_data": {"metadata": {"project_id": str(project.id), "order_reference": project.reference}},
     }
-    key = f"checkout:{project.submission_key or project.id}"
+    # One session per project: a double submit finds the project, so it asks with the same key.
+    key = f"checkout:{project.id}"
     try:
         session = stripe_client().v1.checkout.sessions.create(params=params, options={"idempotency_key": key}).to_dict()
     except stripe.StripeError as exc:
@@ -116,6 +153,12 @@ def checkout_session_create(*, project: Project, language: str) -> dict[str, str
     if not session.get("id") or not session.get("url"):
         raise CheckoutUnavailable("stripe_unavailable", "Stripe answered without a session id or URL.")
     return {"id": str(session["id"]), "url": str(session["url"])}
+
+
+def demo_session(*, project: Project, language: str) -> dict[str, str]:
+    """The demo's stand-in for a Checkout Session: a local page (orders.views.demo_checkout)."""
+    path = reverse("demo-checkout", args=[project.status_token])
+    return {"id": f"cs_demo_{project.id.hex}", "url": f"{settings.SITE_URL}{path}?lang={language}"}
 
 
 def checkout_session_closed(session: dict[str, Any], event_type: str) -> str:

@@ -9,13 +9,22 @@ into the visitor's language and keeps what they typed.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
 
-from agents.brief import DEFAULT_BRAND_COLOR, LANGUAGES, MAX_DESCRIPTION, MAX_NAME, MAX_SHORT_TEXT, validate_brief
+from agents.brief import (
+    DEFAULT_BRAND_COLOR,
+    LANGUAGES,
+    MAX_DESCRIPTION,
+    MAX_NAME,
+    MAX_SHORT_TEXT,
+    clean_brief,
+    validate_brief,
+)
 from agents.business_details import DAYS, MAX_ADDRESS, MAX_LEGAL_TEXT, MAX_PHOTOS
 from agents.intake import intake_business_details
 from agents.media import MAX_UPLOAD_BYTES
@@ -378,6 +387,30 @@ class OrderForm(forms.Form):
         # No max_length or required here: the brief's validation is the one rule (see the module doc).
         return forms.CharField(required=False, strip=False, label=label, help_text=help_text, widget=widget)
 
+    def submission_key_for(self, ui: str) -> str:
+        """The order's key: the form's one-time token and a digest of what was submitted with it.
+
+        A double click (the same form, the same content) finds the first order; the same form sent again
+        with something corrected after Back, or in the other language, is another order (the first one,
+        never paid, expires at Stripe and is closed as abandoned), never a silent return of the old brief.
+        """
+        digest = hashlib.sha256(ui.encode())
+        for name in sorted(self.data):
+            if name in ("csrfmiddlewaretoken", "submission_key", HONEYPOT, "ui"):
+                continue
+            for value in self.data.getlist(name) if hasattr(self.data, "getlist") else [self.data[name]]:
+                digest.update(f"\x00{name}\x00{value}".encode("utf-8", "surrogatepass"))
+        for name in sorted(self.files or {}):
+            uploads = self.files.getlist(name) if hasattr(self.files, "getlist") else [self.files[name]]
+            for upload in uploads:
+                upload.seek(0)
+                content = hashlib.sha256()
+                for chunk in upload.chunks():
+                    content.update(chunk)
+                digest.update(f"\x00{name}\x00{content.hexdigest()}".encode())
+        token = str(self.cleaned_data.get("submission_key") or "")
+        return f"{token[:39]}:{digest.hexdigest()[:24]}"
+
     @property
     def honeypot_filled(self) -> bool:
         return bool(str(self.data.get(HONEYPOT, "")).strip())
@@ -404,7 +437,11 @@ class OrderForm(forms.Form):
             # ... then the intake's, which also opens every image with Pillow and prepares it (agents/media.py).
             details, errors = intake_business_details({**brief, **images}, brief)
             if not errors:
-                brief = {**{k: v for k, v in brief.items() if k not in details}, **details}
+                # Stored as the API stores it (gateway/serializers.py): names and titles cleaned, text printable,
+                # so no control character, noncharacter or bidi override reaches the status page, an email or
+                # the admin (the site was already built from the cleaned brief).
+                cleaned_brief = {k: v for k, v in clean_brief(brief).items() if v is not None}
+                brief = {**{k: v for k, v in brief.items() if k not in details}, **cleaned_brief, **details}
         for name, messages in errors.items():
             for message in messages:
                 self._add_brief_error(name, message)

@@ -60,6 +60,9 @@ class Project(models.Model):
     payment_intent_id = models.CharField(max_length=255, blank=True)  # what a refund is made against
     amount_cents = models.PositiveIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
+    # What Stripe says was refunded so far (charge.amount_refunded, cumulative): a partial refund made in
+    # Stripe's dashboard shows here while the order stays as it is; a full one also makes it refunded.
+    refunded_cents = models.PositiveIntegerField(default=0)
     site_url = models.URLField(blank=True)  # empty until the site is live
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)

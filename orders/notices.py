@@ -1,4 +1,4 @@
-"""Customer emails sent outside a workflow step (a failed order, a refund): each one at most once.
+"""Customer emails sent outside a workflow step (a failed order or revision, a refund): each one at most once.
 
 A workflow step's emails go through the side-effect ledger of its task; these come from a run's
 end or a Stripe event, which have no task, so they have their own ledger (`CustomerEmail`): the
@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 
 from agents.mail import format_money, order_context, send_email
 from orchestration import clock
-from orders.models import CustomerEmail, Project
+from orders.models import CustomerEmail, Project, Revision
 from orders.selectors import status_url
 
 logger = logging.getLogger("orders")
@@ -45,6 +45,21 @@ def notify_order_failed(*, project_id: Any) -> bool:
     if project is None:
         return False
     return customer_email_once(project=project, kind="order_failed", key=f"order_failed:{project.id}")
+
+
+def notify_revision_failed(*, revision_id: Any) -> bool:
+    """A revision run failed for good: tell the customer their site is unchanged and our team will write
+    (once per revision; a replay that fails again sends nothing more)."""
+    revision = Revision.objects.select_related("project").filter(id=revision_id).first()
+    if revision is None:
+        return False
+    project = revision.project
+    return customer_email_once(
+        project=project,
+        kind="revision_failed",
+        key=f"revision_failed:{revision.id}",
+        context={"revision_number": str(revision.number), "site_url": project.site_url},
+    )
 
 
 def notify_refunded(*, project_id: Any) -> bool:

@@ -1,9 +1,11 @@
 """Refunds: asked by staff (admin action), by a cancel before delivery, or made in Stripe's dashboard.
 
-One full refund per order. `refund_request` records it (with who asked) before calling Stripe's
-Refund API, and every call carries the refund's one idempotency key: a request that timed out is
-retried as the same refund, never a second one. The project becomes refunded only when Stripe
-says the money went back (`charge.refunded`), whoever started it; the customer gets one email.
+One full refund per order made by the product; a partial one made in Stripe's dashboard is recorded
+(`Project.refunded_cents`) without closing the order, and staff are told. `refund_request` records the
+refund (with who asked) before calling Stripe's Refund API, and every call carries the refund's one
+idempotency key: a request that timed out is retried as the same refund, never a second one. The
+project becomes refunded only when Stripe says the money went back (`charge.refunded`), whoever
+started it; the customer gets one email.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import uuid
 from typing import Any
 
 import stripe
+from django.core.mail import mail_admins
 from django.db import transaction
 
+from agents.mail import format_money
 from orchestration import clock
 from orchestration.models import RunStatus
 from orchestration.services import Actor, run_cancel
@@ -50,7 +54,8 @@ def refund_request(*, project: Project, source: str, user: Any = None, label: st
             defaults={
                 "source": source,
                 "idempotency_key": f"refund:{locked.id}",
-                "amount_cents": locked.amount_cents,
+                # Stripe refunds what is left of the charge: after a partial refund, the remainder.
+                "amount_cents": max(0, locked.amount_cents - locked.refunded_cents),
                 "currency": locked.currency,
                 "requested_by": user if getattr(user, "pk", None) else None,
                 "requested_by_label": label[:150],
@@ -114,7 +119,8 @@ def _payment_intent_of(project: Project) -> str:
 
 
 def charge_refunded(charge: dict[str, Any], event_type: str = "charge.refunded") -> str:
-    """Stripe says a charge was refunded in full: the order is refunded, whoever started it.
+    """Stripe says a charge was refunded: in full, the order is refunded, whoever started it; in part
+    (`refunded` false), the amount is recorded on the order, which is not refunded, and staff are told.
 
     A running workflow is cancelled first (no site for a refunded order). Returns what it did;
     raises PaymentRejected for a charge of no order of ours.
@@ -122,21 +128,16 @@ def charge_refunded(charge: dict[str, Any], event_type: str = "charge.refunded")
     payment_intent = str(charge.get("payment_intent") or "")
     metadata = charge.get("metadata") if isinstance(charge.get("metadata"), dict) else {}
     if not charge.get("refunded"):
-        amount = charge.get("amount_refunded")
-        return f"Charge {charge.get('id')} is partly refunded ({amount!r}); the order is unchanged."
+        return _charge_partly_refunded(charge, payment_intent, metadata)
     with transaction.atomic():
-        query = Project.objects.select_for_update()
-        project = query.filter(payment_intent_id=payment_intent).first() if payment_intent else None
-        if project is None and metadata.get("project_id"):
-            project = query.filter(id=_uuid_or_none(metadata["project_id"])).first()
-        if project is None:
-            raise PaymentRejected("unknown_payment", f"No order was paid with payment intent {payment_intent!r}")
+        project = _project_of_charge(payment_intent, metadata)
         if project.status == ProjectStatus.REFUNDED:
             return f"Project {project.id} is already refunded."
         now = clock.now()
         project.status = ProjectStatus.REFUNDED
         project.refunded_at = now
-        project.save(update_fields=["status", "refunded_at", "updated_at"])
+        project.refunded_cents = max(project.refunded_cents, _cents(charge.get("amount_refunded")))
+        project.save(update_fields=["status", "refunded_at", "refunded_cents", "updated_at"])
         # After the status: a closed order ignores its run's end (no "cancelled", no refund on cancel).
         for run in project.runs.filter(status=RunStatus.RUNNING):
             run_cancel(run=run, actor=Actor(label="stripe:charge.refunded"), reason="refunded in Stripe")
@@ -160,6 +161,53 @@ def charge_refunded(charge: dict[str, Any], event_type: str = "charge.refunded")
         transaction.on_commit(lambda: notices.notify_refunded(project_id=project_id))
     logger.info("order refunded", extra={"action": "charge_refunded", "project_id": str(project_id)})
     return f"Project {project_id} refunded ({event_type})."
+
+
+def _project_of_charge(payment_intent: str, metadata: dict[str, Any]) -> Project:
+    """The order a charge paid, locked (inside the caller's transaction); PaymentRejected if none."""
+    query = Project.objects.select_for_update()
+    project = query.filter(payment_intent_id=payment_intent).first() if payment_intent else None
+    if project is None and metadata.get("project_id"):
+        project = query.filter(id=_uuid_or_none(metadata["project_id"])).first()
+    if project is None:
+        raise PaymentRejected("unknown_payment", f"No order was paid with payment intent {payment_intent!r}")
+    return project
+
+
+def _charge_partly_refunded(charge: dict[str, Any], payment_intent: str, metadata: dict[str, Any]) -> str:
+    """A partial refund (made in Stripe's dashboard: the product only refunds in full).
+
+    Recorded on the order as the amount refunded so far (Stripe's `amount_refunded` is cumulative, so
+    events applied twice or out of order never lower it); the order keeps its status and a later full
+    refund can still be made. Staff are emailed each time the refunded amount grows: they decide what
+    the customer is owed and tell them.
+    """
+    amount = _cents(charge.get("amount_refunded"))
+    with transaction.atomic():
+        project = _project_of_charge(payment_intent, metadata)
+        grew = Project.objects.filter(id=project.id, refunded_cents__lt=amount).update(refunded_cents=amount)
+        if not grew:
+            return f"Charge {charge.get('id')} is partly refunded ({amount}); already recorded on {project.reference}."
+        currency = str(charge.get("currency") or project.currency or "eur")
+        refunded = format_money(amount, currency, "en")
+        paid = format_money(project.amount_cents or 0, project.currency or currency, "en")
+        subject = f"Partial refund of {project.reference} ({project.business_name}): {refunded} of {paid}"
+        body = (
+            f"Stripe reports that {refunded} of the {paid} paid for order {project.reference} "
+            f"({project.business_name}, {project.contact_email}) has been refunded (charge {charge.get('id')}).\n\n"
+            f"The order is not marked refunded and its work goes on (status: {project.status}). "
+            "The customer has not been emailed by us: tell them what this refund is for.\n"
+        )
+        transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
+    logger.info("order partly refunded", extra={"action": "charge_partly_refunded", "project_id": str(project.id)})
+    return f"Project {project.id} partly refunded: {amount} of {project.amount_cents} recorded; status unchanged."
+
+
+def _cents(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _uuid_or_none(value: Any) -> uuid.UUID | None:

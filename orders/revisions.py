@@ -13,9 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from agents.brief import _printable
 from orchestration import clock, dispatch
 from orchestration.models import RunStatus, TaskStatus, WorkflowRun
 from orchestration.services import run_start
+from orders import notices
 from orders.exceptions import RevisionRefused
 from orders.models import Project, ProjectStatus, Revision, RevisionStatus
 
@@ -33,8 +35,13 @@ def revisions_left(project: Project) -> int:
 
 
 def revision_request(*, project: Project, feedback: str) -> Revision:
-    """Record the customer's change request and start its run (one at a time, within the rounds included)."""
-    text = " ".join(line.strip() for line in str(feedback).replace("\r", "").split("\n") if line.strip())
+    """Record the customer's change request and start its run (one at a time, within the rounds included).
+
+    Control characters, lone surrogates and noncharacters are dropped first, as from a brief: a NUL would
+    be a 500 on PostgreSQL (which cannot store it), and none of them belongs in a page or an email.
+    """
+    feedback = _printable(str(feedback))
+    text = " ".join(line.strip() for line in feedback.split("\n") if line.strip())
     if not text:
         raise RevisionRefused("empty", "Say what to change.")
     if len(feedback) > MAX_FEEDBACK:
@@ -75,13 +82,17 @@ _REVISION_STATUS_OF_RUN = {
 
 def revision_on_run_status(run: WorkflowRun) -> None:
     """The revision workflow's hook (inside the run's transaction): the revision follows its run.
-    The project stays delivered throughout: its current site is live the whole time."""
+    The project stays delivered throughout: its current site is live the whole time. A revision that
+    failed for good emails the customer (once) that their site is unchanged and our team will write."""
     revision_id = (run.input or {}).get("revision_id")
     status = _REVISION_STATUS_OF_RUN[RunStatus(run.status)]
     updates: dict[str, Any] = {"status": status}
     if status == RevisionStatus.LIVE:
         updates["live_at"] = run.finished_at or clock.now()
     Revision.objects.filter(id=revision_id).update(**updates)
+    if status == RevisionStatus.FAILED and revision_id is not None:
+        # After the commit, like a failed order's: the customer hears once that the change is held up.
+        transaction.on_commit(lambda: notices.notify_revision_failed(revision_id=revision_id))
 
 
 def current_design_output(project: Project) -> dict[str, Any] | None:

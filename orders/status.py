@@ -28,6 +28,7 @@ STATE_LABELS: dict[str, dict[str, str]] = {
         "dead": "Arrêté : notre équipe est prévenue",
         "cancelled": "Annulé",
         "retrying": "Nouvelle tentative à {time}",
+        "retrying_now": "Nouvelle tentative imminente",
     },
     "en": {
         "waiting": "Up next",
@@ -37,6 +38,7 @@ STATE_LABELS: dict[str, dict[str, str]] = {
         "dead": "Stopped: our team has been alerted",
         "cancelled": "Cancelled",
         "retrying": "Trying again at {time}",
+        "retrying_now": "Trying again shortly",
     },
 }
 STATUS_LABELS: dict[str, dict[str, str]] = {
@@ -68,6 +70,8 @@ NOW: dict[str, dict[str, str]] = {
         "working": "Nous travaillons sur votre site : {step}.",
         "retrying": "L'étape « {step} » a rencontré un problème passager : nouvelle tentative à {time}. "
         "Vous n'avez rien à faire.",
+        "retrying_now": "L'étape « {step} » a rencontré un problème passager : nouvelle tentative imminente. "
+        "Vous n'avez rien à faire.",
         "failed": "Un problème nous empêche de terminer votre site. Notre équipe a été prévenue et vous écrira "
         "à {email}. Vous pouvez aussi nous écrire à {support} en indiquant la commande {reference}.",
         "delivered": "Tout est prêt : le lien de votre site, votre campagne (en pause) et votre reçu sont ci-dessous.",
@@ -83,6 +87,8 @@ NOW: dict[str, dict[str, str]] = {
         "awaiting_payment": "We are waiting for Stripe to confirm your payment; this page updates by itself.",
         "working": "We are working on your site: {step}.",
         "retrying": "The step “{step}” hit a passing problem: trying again at {time}. There is nothing you need to do.",
+        "retrying_now": "The step “{step}” hit a passing problem: trying again shortly. There is nothing you need to "
+        "do.",
         "failed": "A problem is stopping us from finishing your site. Our team has been alerted and will write "
         "to you at {email}. You can also write to {support}, quoting order {reference}.",
         "delivered": "All done: your site's link, your campaign (paused) and your receipt are below.",
@@ -125,16 +131,22 @@ def customer_view(project: Project) -> dict[str, Any]:
     run = project_latest_run(project)
     tasks = {t.step: t for t in run.tasks.all()} if run is not None else {}
     now = clock.now()
-    retry: dict[str, str] | None = None
+    retry: dict[str, Any] | None = None
     current: str | None = None
     for step in view["steps"]:
         task = tasks.get(step["name"])
         step["state_label"] = labels.get(step["status"], step["status"])
         step["retry_at"] = None
-        if task is not None and task.status == TaskStatus.QUEUED and task.attempt >= 1 and task.run_after > now:
-            step["retry_at"] = local_time(task.run_after)
+        # A retry: queued again after an attempt of this set failed (not a checkpoint or a release, which
+        # resume the same attempt, nor a staff replay, which starts a fresh set). Once its time has passed
+        # it still waits for a worker: "shortly", never "up next" as if it had not been tried.
+        if task is not None and task.status == TaskStatus.QUEUED and task.attempts_spent >= 1 and not task.resume:
             step["status"] = "retrying"
-            step["state_label"] = labels["retrying"].format(time=step["retry_at"])
+            if task.run_after > now:
+                step["retry_at"] = local_time(task.run_after)
+                step["state_label"] = labels["retrying"].format(time=step["retry_at"])
+            else:
+                step["state_label"] = labels["retrying_now"]
             retry = retry or {"step": step["label"], "time": step["retry_at"]}
         if current is None and step["status"] in ("running", "queued"):
             current = step["label"]
@@ -169,13 +181,18 @@ def customer_view(project: Project) -> dict[str, Any]:
     )
     # What the server-written sections depend on: the page swaps them in when this changes.
     view["sections_key"] = "|".join(
-        [project.status, view["site_url"] or "", *(f"{r['number']}:{r['status']}" for r in view["revisions"])]
+        [
+            project.status,
+            view["site_url"] or "",
+            str(project.refunded_cents),
+            *(f"{r['number']}:{r['status']}" for r in view["revisions"]),
+        ]
     )
     return view
 
 
 def _now_sentence(
-    project: Project, language: str, retry: dict[str, str] | None, current: str | None, under_way: bool
+    project: Project, language: str, retry: dict[str, Any] | None, current: str | None, under_way: bool
 ) -> str:
     words = NOW[language]
     status = project.status
@@ -186,7 +203,7 @@ def _now_sentence(
     }
     if status in (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS):
         if retry is not None:
-            return words["retrying"].format(**retry)
+            return words["retrying" if retry["time"] else "retrying_now"].format(**retry)
         return words["working"].format(step=current) if current else words["starting"]
     if status == ProjectStatus.DELIVERED:
         return words["revision"] if under_way else words["delivered"]
@@ -204,10 +221,15 @@ def _now_sentence(
 def _receipt(project: Project, language: str) -> dict[str, str] | None:
     if project.paid_at is None or project.amount_cents is None:
         return None
+    currency = project.currency or settings.ORDER_CURRENCY
     return {
         "reference": project.reference,
-        "amount": format_money(project.amount_cents, project.currency or settings.ORDER_CURRENCY, language),
+        "amount": format_money(project.amount_cents, currency, language),
         "date": format_date(project.paid_at, language),
+        # A partial refund made by our team in Stripe: said on the receipt (a full one is the page's headline).
+        "refunded": format_money(project.refunded_cents, currency, language)
+        if project.refunded_cents and project.status != ProjectStatus.REFUNDED
+        else "",
     }
 
 

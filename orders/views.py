@@ -16,11 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from agents.mail import format_money
 from gateway.throttling import CustomerPageThrottle, OrderFormThrottle, throttle_page
-from orders.checkout import order_submit
-from orders.exceptions import CheckoutUnavailable, RevisionRefused
+from orchestration import dispatch
+from orders.checkout import demo_checkout_enabled, order_submit, payments_enabled, resume_url
+from orders.exceptions import CheckoutUnavailable, PaymentRejected, RevisionRefused
 from orders.forms import FORM_ERROR, ORDER_FORM_FIELDS, UI_LANGUAGES, OrderForm
 from orders.models import Project, ProjectStatus
 from orders.revisions import MAX_FEEDBACK, revision_request
+from orders.services import project_mark_paid
 from orders.status import customer_view
 
 logger = logging.getLogger("orders")
@@ -36,6 +38,10 @@ PAGE_WORDS = {
         "rejected": "Votre commande n'a pas pu être envoyée.",
         "resumed": "Vous n'avez pas été débité. Votre brief est là : modifiez-le si besoin et reprenez le paiement.",
         "required": "obligatoire",
+        "payments_off": "Les paiements sont désactivés sur ce serveur (STRIPE_API_KEY n'est pas définie) : "
+        "vous pouvez remplir le formulaire, mais pas commander.",
+        "demo": "Démo locale : aucun paiement réel. Le bouton de paiement mène à une page de démonstration qui "
+        "remplace Stripe Checkout (STRIPE_API_KEY n'est pas définie).",
     },
     "en": {
         "title": "Order your website",
@@ -46,6 +52,10 @@ PAGE_WORDS = {
         "rejected": "Your order could not be sent.",
         "resumed": "You were not charged. Your brief is here: change it if you like and go back to payment.",
         "required": "required",
+        "payments_off": "Payments are switched off on this server (STRIPE_API_KEY is not set): you can fill in the "
+        "form, but not order.",
+        "demo": "Local demo: no real payment. The payment button leads to a demo page standing in for Stripe "
+        "Checkout (STRIPE_API_KEY is not set).",
     },
 }
 CHANGES_WORDS = {
@@ -129,6 +139,10 @@ def order_page(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         initial = _resumed_initial(request.GET.get("resume"))
         notice = words["resumed"] if initial else ""
+        if demo_checkout_enabled():
+            notice = f"{notice} {words['demo']}".strip()
+        elif not payments_enabled():
+            notice = f"{notice} {words['payments_off']}".strip()
         return _order_form(request, OrderForm(ui=ui, initial=initial), ui, notice=notice)
     return _order_post(request, ui)
 
@@ -144,11 +158,68 @@ def _order_post(request: HttpRequest, ui: str) -> HttpResponse:
     if not form.is_valid():
         return _order_form(request, form, ui, error=FORM_ERROR[ui], status=400)
     try:
-        project = order_submit(brief=form.brief, submission_key=form.cleaned_data["submission_key"], language=ui)
+        project = order_submit(brief=form.brief, submission_key=form.submission_key_for(ui), language=ui)
     except CheckoutUnavailable as exc:
         logger.warning("checkout unavailable", extra={"action": "order_submit", "code": exc.code})
-        return _order_form(request, form, ui, error=words["unavailable"], status=503)
+        error = words["payments_off"] if exc.code == "stripe_not_configured" else words["unavailable"]
+        return _order_form(request, form, ui, error=error, status=503)
+    if project.status != ProjectStatus.AWAITING_PAYMENT:
+        # The same form sent again after it was paid (Back, then submit): the order's page, not a spent Checkout.
+        return HttpResponseRedirect(reverse("status-page", args=[project.status_token]), status=303)
     return HttpResponseRedirect(project.checkout_url, status=303)
+
+
+DEMO_WORDS = {
+    "fr": {
+        "title": "Paiement de démonstration",
+        "lead": "Cette page remplace Stripe Checkout dans la démo locale : aucune carte, aucun débit.",
+        "pay": "Payer (démo)",
+        "back": "Retour au formulaire",
+    },
+    "en": {
+        "title": "Demo payment",
+        "lead": "This page stands in for Stripe Checkout in the local demo: no card, no charge.",
+        "pay": "Pay (demo)",
+        "back": "Back to the form",
+    },
+}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def demo_checkout(request: HttpRequest, token: str) -> HttpResponse:
+    """The local demo's Checkout (no STRIPE_API_KEY, ORDER_DEMO_CHECKOUT): Pay marks the order paid, as the
+    signed checkout.session.completed would, then on to the status page. A 404 wherever Stripe is used."""
+    if not demo_checkout_enabled():
+        raise Http404("No demo checkout here")
+    project = Project.objects.filter(status_token=token, checkout_session_id__startswith="cs_demo_").first()
+    if project is None:
+        raise Http404("No such order")
+    ui = visitor_language(request)
+    if request.method == "POST":
+        if project.status == ProjectStatus.AWAITING_PAYMENT:
+            try:
+                _paid, run, started = project_mark_paid(
+                    project_id=project.id,
+                    checkout_session_id=project.checkout_session_id or "",
+                    amount_cents=settings.ORDER_PRICE_CENTS,
+                    currency=settings.ORDER_CURRENCY,
+                )
+            except PaymentRejected:
+                started = False  # paid or closed meanwhile: the status page says which
+            else:
+                if started:
+                    dispatch.kick_on_commit(run.id)
+        return HttpResponseRedirect(reverse("status-page", args=[token]), status=303)
+    words = DEMO_WORDS[ui]
+    amount = format_money(settings.ORDER_PRICE_CENTS, settings.ORDER_CURRENCY, ui)
+    response = render(
+        request,
+        "orders/demo_checkout.html",
+        {"project": project, "ui": ui, "words": words, "amount": amount, "back": resume_url(project, ui)},
+    )
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "same-origin"
+    return response
 
 
 def _order_form(

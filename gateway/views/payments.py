@@ -90,10 +90,11 @@ class StripeWebhookView(JsonApi, APIView):
         description=(
             "Stripe posts its events here, signed with `STRIPE_WEBHOOK_SECRET` (`Stripe-Signature`, checked "
             "over the raw body, 5 minutes tolerance). A `checkout.session.completed` (or "
-            "`checkout.session.async_payment_succeeded`) for exactly the price, naming a project in "
-            "`client_reference_id`, marks it paid and starts its one workflow run. Every verified event is "
-            "answered 200 and kept in the webhook inbox, with what it did in `outcome` (a wrong amount or an "
-            "unknown project is refused there, starting nothing); a second delivery of an event changes nothing "
+            "`checkout.session.async_payment_succeeded`) for exactly the price its session asked (its metadata; "
+            "else `ORDER_PRICE_CENTS`), naming a project in `client_reference_id`, marks it paid and starts its "
+            "one workflow run. Every verified event is answered 200 and kept in the webhook inbox, with what it "
+            "did in `outcome` (a wrong amount or an unknown project is refused there, starting nothing, and staff "
+            "are emailed: the customer was charged); a second delivery of an event changes nothing "
             "(`duplicate`). A body that is not a verified Stripe event is a 400, and nothing is stored. Locally, "
             "`manage.py send_test_payment <project>` sends one."
         ),

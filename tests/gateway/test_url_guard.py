@@ -28,6 +28,8 @@ PUBLIC = {
     "status/<str:token>/feed.json": "the unguessable token is the key",
     "status/<str:token>/changes": "the unguessable token is the key (and the form's CSRF token)",
     "order/": "the public order page: anyone may buy",
+    "order/demo-checkout/<str:token>/": "the local demo's stand-in for Checkout (a 404 unless ORDER_DEMO_CHECKOUT "
+    "and no STRIPE_API_KEY); the unguessable token is the key",
     "sites/<slug:slug>/": "published customer sites",
     "sites/<slug:slug>/<path:path>": "published customer sites",
     "sites/<slug:slug>/contact": "the published sites' contact form (throttled, honeypot, Origin-checked)",

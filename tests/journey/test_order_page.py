@@ -10,11 +10,9 @@ from django.test import Client
 
 from gateway.models import WebhookEvent
 from orchestration.models import WorkflowRun
-from orders.checkout import checkout_session_create
 from orders.models import Project, ProjectStatus
-from orders.services import project_create
 from tests.agents import FRENCH_LEGAL
-from tests.journey.conftest import FORM, FRENCH_LEGAL_FORM, order_form, paid_through_checkout, post_event, submit_order
+from tests.journey.conftest import FORM, order_form, paid_through_checkout, post_event, submit_order
 from tests.journey.fake_stripe import FakeStripe
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +102,7 @@ def test_a_valid_brief_creates_the_project_and_a_checkout_session_of_the_right_s
     assert params["success_url"] == f"http://testserver/status/{project.status_token}/"
     cancel = urlsplit(params["cancel_url"])
     assert cancel.path == "/order/" and parse_qs(cancel.query)["resume"] == [project.status_token]
-    assert call["headers"]["idempotency-key"] == "checkout:form-key-0001"
+    assert call["headers"]["idempotency-key"] == f"checkout:{project.id}"
     assert project.checkout_session_id == fake_stripe.sessions[project.checkout_session_id]["id"]
 
 
@@ -128,13 +126,14 @@ def test_a_double_submit_makes_one_project_and_one_session(client: Client, fake_
 def test_a_resubmit_after_a_lost_answer_gets_stripes_first_session_back(
     client: Client, fake_stripe: FakeStripe
 ) -> None:
-    # The first request reached Stripe, then died before saving the session: the retry's
-    # idempotency key (from the same form) makes Stripe answer with that same session.
-    brief = {**{k: v for k, v in FORM.items() if k != "pages" and k not in FRENCH_LEGAL_FORM}, **FRENCH_LEGAL}
-    project = project_create(**brief, pages=["Accueil", "Services", "Contact"], submission_key="form-key-0001")
-    lost = checkout_session_create(project=project, language="fr")
+    # The first request reached Stripe, then died before saving the session: the retry finds the same
+    # project (same form, same content), whose idempotency key makes Stripe answer with that same session.
+    first = submit_order(client)
+    project = Project.objects.get()
+    Project.objects.filter(id=project.id).update(checkout_url="", checkout_session_id=None)
     response = submit_order(client)
-    assert response.status_code == 303 and response["Location"] == lost["url"]
+    assert response.status_code == 303 and response["Location"] == first["Location"]
+    assert Project.objects.count() == 1
     assert len(fake_stripe.sessions) == 1 and len(fake_stripe.calls("POST", "/v1/checkout/sessions")) == 2
 
 
