@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -562,3 +563,50 @@ def test_a_restart_is_refused_on_sqlite_with_a_clear_message() -> None:
     code, report, stderr = run_loadtest_command("--orders", "1", "--restart-db-at", "0.5", timeout=120)
     assert (code, report) == (1, None)
     assert "CommandError: --restart-db-at restarts a PostgreSQL server" in stderr and "Traceback" not in stderr
+
+
+def _children_of(pid: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # the field after the state is the parent's pid
+            children.add(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_to_the_driver_stops_its_workers_and_exits_with_a_clear_message() -> None:
+    env = {**os.environ, "DATABASE_URL": database_url_of_test_db(), "PYTHONPATH": str(ROOT)}
+    driver = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "loadtest", "--orders", "200", "--workers", "2", *NO_FAULTS,
+         "--pay-rate", "2", "--json"],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.2)
+            workers = _children_of(driver.pid)
+        assert len(workers) >= 2, driver.communicate(timeout=5)
+        driver.send_signal(signal.SIGTERM)
+        _, stderr = driver.communicate(timeout=90)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 130, stderr[-2000:]
+    assert "interrupted: the workers and the agents' server were stopped" in stderr
+    assert not [pid for pid in workers if _alive(pid)]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -199,6 +201,7 @@ class Command(BaseCommand):
             http_async=_preset(options, "http_async", "http_async"),
             backlog=_preset(options, "backlog", "backlog"),
         )
+        _interrupt_on_sigterm()
         try:
             if options["dry_run"]:
                 self.stdout.write(json.dumps(describe(load), indent=None if options["json"] else 2))
@@ -212,6 +215,8 @@ class Command(BaseCommand):
                 report = run_loadtest(load, progress=progress)
         except LoadTestError as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            raise CommandError("interrupted: the workers and the agents' server were stopped", returncode=130) from None
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), default=str))
         else:
@@ -219,3 +224,17 @@ class Command(BaseCommand):
                 self.stdout.write(f"{key:>26}: {value}")
         if not report.ok:
             raise CommandError("load test failed: " + "; ".join(report.failures))
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a CI timeout, `kill`, a container stopping) ends the run as Ctrl-C does: through
+    the driver's `finally` blocks, which stop the worker processes, the agents' server and the
+    claim journal's trigger. Python's default for SIGTERM exits at once and leaves them running
+    on the database."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
