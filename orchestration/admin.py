@@ -224,6 +224,26 @@ class CreatedWithinFilter(admin.SimpleListFilter):
         return queryset.filter(created_at__gte=clock.now() - span) if span else queryset
 
 
+class ActPermissionMixin:
+    """Who may act (replay, cancel, retry, resolve, mute, reprocess) on rows the admin shows read-only.
+
+    Django runs an action that names no permission for anyone who may *view* the list, and these
+    admins deny "change" to everyone (the rows change only through acts). So each act declares
+    `permissions=["act"]`, granted by the model's own change permission (`<app>.change_<model>`):
+    a view-only staff member sees the page without its buttons, and a crafted POST is refused.
+    """
+
+    def has_act_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
+def may_act(request: HttpRequest, model: type[Model]) -> bool:
+    """Whether the user may act on `model`'s rows (see ActPermissionMixin), for pages showing its buttons."""
+    opts = model._meta
+    return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
 class ReadOnlyMixin:
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -236,7 +256,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(WorkflowRun)
-class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("short_id", "workflow", "project_link", "status_badge", "progress", "created_at", "duration")
     list_filter = ("status", AgentFilter, CreatedWithinFilter, "workflow")
     search_fields = ("=id", "project__business_name", "project__contact_email", "project__slug", "error")
@@ -263,7 +283,8 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ) -> Any:
         # Buttons that open the same confirmation page as the changelist's actions.
         run = self.get_object(request, object_id)
-        extra = {**(extra_context or {}), "run_actions": self.run_buttons(run) if run is not None else []}
+        acts = self.run_buttons(run) if run is not None and self.has_act_permission(request) else []
+        extra = {**(extra_context or {}), "run_actions": acts}
         if run is not None:
             extra["subtitle"] = run_label(run)  # the customer's name, not "order v1 (failed)"
         return super().change_view(request, object_id, form_url, extra)
@@ -330,19 +351,19 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             step_choices=choices,
         )
 
-    @admin.action(description="Replay from the failed steps")
+    @admin.action(description="Replay from the failed steps", permissions=["act"])
     def replay_failed(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._replay(request, queryset, "failed", "Replay from the failed steps")
 
-    @admin.action(description="Replay from scratch")
+    @admin.action(description="Replay from scratch", permissions=["act"])
     def replay_scratch(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._replay(request, queryset, "scratch", "Replay from scratch")
 
-    @admin.action(description="Replay from a chosen step")
+    @admin.action(description="Replay from a chosen step", permissions=["act"])
     def replay_from_step(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._replay(request, queryset, "step", "Replay from a chosen step")
 
-    @admin.action(description="Cancel runs")
+    @admin.action(description="Cancel runs", permissions=["act"])
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         actor = services.Actor.of_user(request.user)
 
@@ -362,7 +383,7 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class TaskAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "run_link", "step", "action", "status_badge", "attempts", "run_after", "short_error")
     list_filter = ("status", "action", "run__workflow")
     search_fields = ("=id", "=run__id", "action", "step", "last_error", "run__project__contact_email")
@@ -413,7 +434,7 @@ class TaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def cursor_block(self, obj: Task) -> SafeString:
         return pretty_json(obj.cursor)
 
-    @admin.action(description="Retry now")
+    @admin.action(description="Retry now", permissions=["act"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         actor = services.Actor.of_user(request.user)
 

@@ -30,8 +30,8 @@ from metrics.causes import explain
 from metrics.charts import next_retries, timeline
 from metrics.incidents import run_failure
 from orchestration import clock
-from orchestration.admin import admin_link, badge, run_acts, run_label
-from orchestration.models import RunStatus, TaskStatus
+from orchestration.admin import admin_link, badge, may_act, run_acts, run_label
+from orchestration.models import RunStatus, TaskStatus, WorkflowRun
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run, project_progress
@@ -222,7 +222,8 @@ class ProjectAdmin(admin.ModelAdmin):
     ) -> Any:
         project = self.get_object(request, object_id)
         run = project_latest_run(project) if project is not None else None
-        extra = {**(extra_context or {}), "run_actions": run_acts(run) if run is not None else [], "act_run": run}
+        acts = run_acts(run) if run is not None and may_act(request, WorkflowRun) else []
+        extra = {**(extra_context or {}), "run_actions": acts, "act_run": run}
         return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="what went wrong")
