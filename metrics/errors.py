@@ -123,8 +123,9 @@ def record_error(
 
 
 def normalised(message: str) -> str:
-    """A message with its numbers blanked: attempt and task numbers do not make a new error."""
-    return re.sub(r"\d+", "#", message[:10_000]).strip()
+    """A message with its numbers blanked: attempt and task numbers, and the object addresses Python
+    prints ('<... object at 0x7f3a9c>', new on every attempt), do not make a new error."""
+    return re.sub(r"0x[0-9a-fA-F]+|\d+", "#", message[:10_000]).strip()
 
 
 def _follow_up(group: ErrorGroup, *, project_id: Any, message: str, now: Any) -> None:

@@ -92,6 +92,29 @@ def test_a_muted_error_group_sends_no_mail_until_its_message_changes(staff):
     assert len(staff_mails()) == 1
 
 
+def test_a_muted_group_stays_muted_when_only_an_object_address_in_its_message_differs(staff):
+    """Python's reprs ('<HTTPConnection object at 0x7f3a9c>', as urllib3's timeouts print) change on
+    every attempt: that is the same failure, not a changed one that reopens and mails again."""
+    from metrics.errors import record_error
+
+    def occur(address: str) -> ErrorGroup:
+        message = (
+            "llm: POST /v1/chat/completions failed: ConnectTimeout: HTTPSConnectionPool(host='llm.example'): Max "
+            f"retries exceeded (Caused by ConnectTimeoutError(<HTTPSConnection object at {address}>, 'timed out'))"
+        )
+        return record_error(
+            error_type="RetryableError", location="agents.actions.common:provider_errors", message=message
+        )
+
+    group = occur("0x7f3a9c1b2d50")
+    error_group_set_status(group=group, status=GroupStatus.MUTED, actor_label="staff:staffer")
+
+    occur("0x7fab11e0ffa0")
+
+    group.refresh_from_db()
+    assert group.status == GroupStatus.MUTED
+
+
 def test_a_resolved_error_group_reopens_when_it_happens_again(staff):
     failing_order()
     group = ErrorGroup.objects.get()
