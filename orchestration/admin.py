@@ -412,7 +412,9 @@ class TaskAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="attempt")
     def attempts(self, obj: Task) -> str:
-        return f"{obj.attempt}/{obj.max_attempts}"
+        # Within the current set (a replay or a retry starts a fresh one, numbered on from the last).
+        overall = f" (#{obj.attempt} overall)" if obj.attempt_base else ""
+        return f"{obj.attempts_spent}/{obj.max_attempts}{overall}"
 
     @admin.display(description="last error")
     def short_error(self, obj: Task) -> str:

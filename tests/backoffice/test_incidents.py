@@ -17,7 +17,7 @@ from gateway.models import EventSource, EventStatus, WebhookEvent
 from metrics.errors import error_group_set_status
 from metrics.models import ErrorGroup, GroupStatus
 from orchestration import clock
-from orchestration.models import RunStatus, Task, TaskStatus
+from orchestration.models import RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.services import enqueue
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run
@@ -244,3 +244,44 @@ def test_a_run_is_named_after_its_customer_and_its_waiting_retry_counts_down(sta
     assert "next try (attempt 2 of 5)" in order_page and 'class="countdown"' in order_page
     assert re.search(r'class="countdown"[^>]*>in 1 min (2\d|30) s<', order_page)
     assert "The AI copy provider is unreachable" in order_page
+
+
+def test_after_a_replay_the_next_try_counts_within_the_fresh_set_of_attempts(staff_client):
+    """A replay numbers attempts on from the last (attempt_base): the page must not say 'attempt 7 of 5'."""
+    project = failing_order()
+    run = project_latest_run(project)
+    setup = run.tasks.get(step="setup")
+    # As after a replay whose first attempt failed: 5 attempts spent before, 1 of the new set now.
+    Task.objects.filter(pk=setup.pk).update(
+        status=TaskStatus.QUEUED,
+        attempt=6,
+        attempt_base=5,
+        max_attempts=5,
+        run_after=clock.now() + timedelta(seconds=90),
+    )
+    WorkflowRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+
+    order_page = staff_client.get(reverse("admin:orders_project_change", args=[project.pk])).content.decode()
+    task_page = staff_client.get(reverse("admin:orchestration_task_change", args=[setup.pk])).content.decode()
+
+    assert "next try (attempt 2 of 5)" in order_page
+    assert "1/5 (#6 overall)" in task_page
+
+
+def test_a_retrying_steps_cause_reads_its_error_type(staff_client):
+    """A cause that hangs on the exception's class (EffectInProgress) is shown while the step retries."""
+    project = failing_order()
+    run = project_latest_run(project)
+    setup = run.tasks.get(step="setup")
+    message = "email:site_live is being performed by w1:42; retry after its hold (280 s)"
+    Task.objects.filter(pk=setup.pk).update(
+        status=TaskStatus.QUEUED, run_after=clock.now() + timedelta(seconds=90), last_error=message
+    )
+    setup.agent_runs.update(error=message, error_type="EffectInProgress")
+    WorkflowRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+
+    order_page = staff_client.get(reverse("admin:orders_project_change", args=[project.pk])).content.decode()
+    problem = order_page[order_page.index('id="problem"') :].split("</div>", 1)[0]
+
+    assert "Last error of <b>setup</b>" in problem
+    assert "Another attempt of this step is still sending its email or deploy" in problem
