@@ -285,3 +285,31 @@ def test_a_retrying_steps_cause_reads_its_error_type(staff_client):
 
     assert "Last error of <b>setup</b>" in problem
     assert "Another attempt of this step is still sending its email or deploy" in problem
+
+
+def test_provider_failures_of_two_actions_are_two_error_groups():
+    """Every provider error is re-raised by agents.actions.common.provider_errors: it must not be
+    the location of them all (one group mixing the AI's outage and Vercel's refusal)."""
+    from agents.actions.common import provider_errors
+    from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
+    from metrics.errors import location_of
+
+    def write_copy() -> None:
+        with provider_errors():
+            raise ProviderRetryableError("llm: POST /v1 failed: ConnectionError", provider="llm")
+
+    def deploy_site() -> None:
+        with provider_errors():
+            raise ProviderPermanentError("vercel: HTTP 403 on POST /v13/deployments: forbidden", provider="vercel")
+
+    locations = []
+    for call in (write_copy, deploy_site):
+        try:
+            call()
+        except Exception as exc:  # the engine catches every exception too
+            locations.append(location_of(exc))
+
+    assert locations == [
+        "tests.backoffice.test_incidents:write_copy",
+        "tests.backoffice.test_incidents:deploy_site",
+    ]
