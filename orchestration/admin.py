@@ -229,19 +229,25 @@ class ActPermissionMixin:
 
     Django runs an action that names no permission for anyone who may *view* the list, and these
     admins deny "change" to everyone (the rows change only through acts). So each act declares
-    `permissions=["act"]`, granted by the model's own change permission (`<app>.change_<model>`):
-    a view-only staff member sees the page without its buttons, and a crafted POST is refused.
+    `permissions=["act"]`, granted by `act_permissions` (by default the model's own change
+    permission, `<app>.change_<model>`): a view-only staff member sees the page without its
+    buttons, and a crafted POST is refused.
     """
+
+    act_permissions: tuple[str, ...] = ()
 
     def has_act_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         opts = self.model._meta  # type: ignore[attr-defined]
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+        return request.user.has_perms(self.act_permissions or (f"{opts.app_label}.change_{opts.model_name}",))
 
 
-def may_act(request: HttpRequest, model: type[Model]) -> bool:
-    """Whether the user may act on `model`'s rows (see ActPermissionMixin), for pages showing its buttons."""
-    opts = model._meta
-    return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+# A replay or a cancel changes the run and its tasks: the same permissions as the API's (gateway.permissions).
+RUN_ACT_PERMISSIONS = ("orchestration.change_workflowrun", "orchestration.change_task")
+
+
+def may_act_on_runs(request: HttpRequest) -> bool:
+    """Whether the user may replay or cancel runs, for the pages that show those buttons."""
+    return request.user.has_perms(RUN_ACT_PERMISSIONS)
 
 
 class ReadOnlyMixin:
@@ -266,6 +272,7 @@ class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     fields = ("status_badge", "workflow", "version", "project_link", "generation", "created_at", "finished_at")
     readonly_fields = (*fields, "timeline_block", "error", "tasks_table", "acts", "input_block")
     change_form_template = "admin/orchestration/workflowrun/change_form.html"
+    act_permissions = RUN_ACT_PERMISSIONS
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
         return [

@@ -30,8 +30,8 @@ from metrics.causes import explain
 from metrics.charts import next_retries, timeline
 from metrics.incidents import run_failure
 from orchestration import clock
-from orchestration.admin import admin_link, badge, may_act, run_acts, run_label
-from orchestration.models import AgentRun, RunStatus, TaskStatus, WorkflowRun
+from orchestration.admin import admin_link, badge, may_act_on_runs, run_acts, run_label
+from orchestration.models import AgentRun, RunStatus, TaskStatus
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run, project_progress
@@ -229,7 +229,7 @@ class ProjectAdmin(admin.ModelAdmin):
     ) -> Any:
         project = self.get_object(request, object_id)
         run = project_latest_run(project) if project is not None else None
-        acts = run_acts(run) if run is not None and may_act(request, WorkflowRun) else []
+        acts = run_acts(run) if run is not None and may_act_on_runs(request) else []
         extra = {**(extra_context or {}), "run_actions": acts, "act_run": run}
         return super().change_view(request, object_id, form_url, extra)
 

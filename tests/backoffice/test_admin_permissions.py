@@ -108,12 +108,22 @@ def test_a_view_only_staff_member_sees_no_act_button(failed_order):
 def test_the_change_permission_lets_staff_act(failed_order, flag):
     _, run = failed_order
     flag.touch()
-    client = staff_with(*VIEW, "orchestration.change_workflowrun", username="operator")
+    # The API's permissions for a replay (gateway.permissions.CanActOnRuns): the run's and its tasks'.
+    client = staff_with(*VIEW, "orchestration.change_workflowrun", "orchestration.change_task", username="operator")
     page = client.get(reverse("admin:orders_project_change", args=[failed_order[0].pk])).content.decode()
     assert "act-replay_failed" in page
     act(client, RUNS, "replay_failed", run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING and OperatorAction.objects.count() == 1
+
+
+def test_changing_runs_alone_does_not_let_staff_replay(failed_order, flag):
+    """A replay resets the run's tasks: like the API, it takes the tasks' change permission too."""
+    _, run = failed_order
+    flag.touch()
+    act(staff_with(*VIEW, "orchestration.change_workflowrun"), RUNS, "replay_failed", run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
 
 
 def test_staff_without_permissions_see_no_order_on_home_nor_the_dashboard(failed_order):
