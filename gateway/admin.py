@@ -23,12 +23,12 @@ from rest_framework.authtoken.models import TokenProxy
 from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, SignedRequest, WebhookEvent
 from gateway.services import webhook_reprocess
 from metrics.attention import project_of_event
-from orchestration.admin import Done, Plan, admin_link, badge, confirmed_act
+from orchestration.admin import ActPermissionMixin, Done, Plan, admin_link, badge, confirmed_act
 from orchestration.services import Actor
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ActPermissionMixin, admin.ModelAdmin):
     list_display = ["received_at", "source", "type", "external_id", "status_badge", "attempts", "short_outcome"]
     list_filter = ["source", "status", "type", "received_at"]
     search_fields = ["external_id", "type", "outcome"]
@@ -77,7 +77,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     def payload_pretty(self, obj: WebhookEvent) -> SafeString:
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False))
 
-    @admin.action(description="Reprocess the selected events")
+    @admin.action(description="Reprocess the selected events", permissions=["act"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> TemplateResponse | None:
         actor = Actor.of_user(request.user)
         allowed = ", ".join(str(s) for s in REPROCESSABLE_STATUSES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -16,7 +17,7 @@ from metrics import views
 from metrics.causes import explain
 from metrics.errors import error_group_set_status
 from metrics.models import AlertNotice, ErrorGroup, GroupStatus, Rollup
-from orchestration.admin import Plan, badge, confirmed_act
+from orchestration.admin import ActPermissionMixin, Plan, badge, confirmed_act
 from orchestration.exceptions import IllegalTransition
 from orchestration.services import Actor
 from orders.models import Project
@@ -36,7 +37,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ErrorGroup)
-class ErrorGroupAdmin(ReadOnlyAdmin):
+class ErrorGroupAdmin(ActPermissionMixin, ReadOnlyAdmin):
     """One failure, however often it happened: its cause in words, the orders it hit (to fix them
     one by one), and resolve or mute instead of delete. A resolved group that happens again, or
     a muted one whose message changes, reopens by itself (metrics.errors)."""
@@ -69,7 +70,8 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> Any:
         group = self.get_object(request, object_id)
-        acts = [(name, label) for name, label in self.GROUP_ACTS if group is not None and _allowed(group, name)]
+        may = self.has_act_permission(request)
+        acts = [(name, label) for name, label in self.GROUP_ACTS if may and group is not None and _allowed(group, name)]
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "group_acts": acts})
 
     @admin.display(description="status", ordering="status")
@@ -129,15 +131,15 @@ class ErrorGroupAdmin(ReadOnlyAdmin):
             self, request, queryset, title=title, plan=plan, act=act, noun=None, column="what it will do"
         )
 
-    @admin.action(description="Resolve (reopens by itself if it happens again)")
+    @admin.action(description="Resolve (reopens by itself if it happens again)", permissions=["act"])
     def resolve(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._set(request, queryset, GroupStatus.RESOLVED, "Resolve")
 
-    @admin.action(description="Mute (no staff mail until its message changes)")
+    @admin.action(description="Mute (no staff mail until its message changes)", permissions=["act"])
     def mute(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._set(request, queryset, GroupStatus.MUTED, "Mute")
 
-    @admin.action(description="Reopen")
+    @admin.action(description="Reopen", permissions=["act"])
     def reopen(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._set(request, queryset, GroupStatus.OPEN, "Reopen")
 
@@ -189,6 +191,9 @@ class RollupAdmin(ReadOnlyAdmin):
         return [dashboard, *super().get_urls()]
 
     def dashboard_view(self, request: HttpRequest) -> TemplateResponse:
+        # The dashboard shows orders and customers: only to staff who may view the figures.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return views.dashboard(request, extra_context=self.admin_site.each_context(request))
 
 

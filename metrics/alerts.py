@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from metrics.errors import record_error
-from metrics.models import AlertNotice, ErrorGroup, Rollup
+from metrics.models import AlertNotice, ErrorGroup, GroupStatus, Rollup
 
 # Groups listed in one digest; the rest wait for the next rollup (5 minutes).
 MAX_GROUPS_PER_DIGEST = 50
@@ -132,6 +132,11 @@ def mail_error_digest(*, now: datetime) -> list[ErrorGroup]:
     due = Q(mail_pending_since__isnull=False) & (Q(mailed_at__isnull=True) | Q(mailed_at__lte=now - window))
     claimed: list[ErrorGroup] = []
     with transaction.atomic():
+        # A muted group stays quiet while its failure is the same (one that changed was reopened by
+        # metrics.errors): its occurrences are not mailed, now nor when staff reopen it.
+        ErrorGroup.objects.filter(status=GroupStatus.MUTED, mail_pending_since__isnull=False).update(
+            mail_pending_since=None
+        )
         for group in ErrorGroup.objects.filter(due).order_by("-last_seen")[:MAX_GROUPS_PER_DIGEST]:
             if ErrorGroup.objects.filter(due, id=group.id).update(mailed_at=now, mail_pending_since=None):
                 claimed.append(group)

@@ -106,7 +106,8 @@ BUG_TYPES = frozenset(
 _UNREACHABLE = re.compile(
     r"ConnectionError|Connection refused|Max retries exceeded|Name or service not known|"
     r"nodename nor servname|Temporary failure in name resolution|No route to host|Network is unreachable|"
-    r"ConnectionRefusedError|Connection reset|RemoteDisconnected|SSLError",
+    r"ConnectionRefusedError|Connection reset|RemoteDisconnected|SSLError|SMTPServerDisconnected|"
+    r"Connection unexpectedly closed|SMTPConnectError",
     re.IGNORECASE,
 )
 _TIMEOUT = re.compile(r"Timeout|timed out|ReadTimeout|ConnectTimeout", re.IGNORECASE)
@@ -117,6 +118,25 @@ _CREDENTIALS = re.compile(
     re.IGNORECASE,
 )
 _RATE = re.compile(r"rate.?limit|too many requests|quota", re.IGNORECASE)
+# A used-up account (OpenAI answers 429 with insufficient_quota): waiting does not help, paying does.
+_QUOTA_SPENT = re.compile(r"insufficient_quota|billing|credit balance|payment required|\bHTTP 402\b", re.IGNORECASE)
+# The model declined the brief itself (llm.py's "model refused: ..."): its words are the model's, so
+# they are not read for other rules ("forbidden", "quota" in a refusal are not about our key).
+_MODEL_REFUSED = re.compile(r"^\s*llm: model refused\b")
+# An answer the AI provider sent that we cannot use (agents.providers.llm.InvalidModelOutput).
+_BAD_ANSWER = re.compile(
+    r"malformed JSON|empty message content|no choices\[0\]|choices\[0\]\.message is not|^\s*(llm: )?page copy\b",
+    re.IGNORECASE,
+)
+# Vercel's deployment ended in a failed state (agents.providers.deploy: "deployment X ended ERROR: ...").
+_DEPLOY_FAILED = re.compile(r"^\s*vercel: deployment \S+ ended (\w+)")
+_STILL_BUILDING = re.compile(r"Deployment \S+ is not ready yet")
+# Settings missing or wrong (ImproperlyConfigured, and the providers' own checks of their settings).
+_MISCONFIGURED = re.compile(
+    r"must be set when|needs base_url, api_key and model|needs an API token|is not a valid whsec_|"
+    r"DEPLOY_PROVIDER must be",
+)
+_STORAGE = re.compile(r"No space left on device|Errno 28|Read-only file system|Permission denied", re.IGNORECASE)
 _BRIEF = re.compile(r"brief is invalid: (.*)$|invalid brief: (.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -127,6 +147,11 @@ def brief_fields(message: str) -> tuple[str, ...]:
         return ()
     listed = match.group(1) or match.group(2) or ""
     return tuple(dict.fromkeys(part.split(":", 1)[0].strip() for part in listed.split(";") if ":" in part))
+
+
+def _lower_the(name: str) -> str:
+    """'The AI copy provider' inside a sentence."""
+    return "the" + name[3:] if name.startswith("The ") else name
 
 
 def _label(field: str) -> str:
@@ -154,6 +179,29 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
             REPLAY_AFTER_FIX,
             fields,
         )
+    if _MODEL_REFUSED.search(message):
+        return Cause(
+            "model_refused",
+            "The AI declined to write copy for this brief.",
+            "Read its answer in the technical detail: if the brief (description, sector) asks for something it "
+            "will not write, correct the brief, save, then replay; otherwise send it to a developer.",
+            REPLAY_AFTER_FIX,
+        )
+    if error_type == "ImproperlyConfigured" or _MISCONFIGURED.search(message):
+        return Cause(
+            "misconfigured",
+            f"A setting is missing or wrong{f' for {_lower_the(who)}' if provider else ''}.",
+            "The technical detail names the setting: set it in the deployment's environment, redeploy, then replay.",
+            REPLAY_AFTER_FIX,
+        )
+    if error_type == "EffectInProgress":
+        return Cause(
+            "effect_in_progress",
+            "Another attempt of this step is still sending its email or deploy; this one waits for it.",
+            "Nothing to do: the engine retries once the other attempt's hold ends (a few minutes). Replaying "
+            "before then waits the same way.",
+            REPLAY_WAIT,
+        )
     if error_type == "LeaseExpired" or message.startswith("Lease expired"):
         return Cause(
             "worker_lost",
@@ -175,6 +223,30 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
             "The engine could not reach the agent's HTTP route.",
             f"Check {PROVIDERS['agent'].settings} and that the deployment is up; the run can be replayed once "
             "the route answers.",
+            REPLAY_AFTER_FIX,
+        )
+    deploy = _DEPLOY_FAILED.search(message)
+    if deploy:
+        return Cause(
+            "deploy_failed",
+            f"Vercel could not build or publish the site (the deployment ended {deploy.group(1)}).",
+            "Open the deployment in Vercel to read why (its id is in the technical detail); replay once the cause "
+            "is fixed, or now if Vercel reported a passing problem.",
+            REPLAY_AFTER_FIX,
+        )
+    if _STILL_BUILDING.search(message):
+        return Cause(
+            "deploy_slow",
+            "Vercel was still building the site when the step gave up waiting.",
+            "Usually a slow build on Vercel's side: replay (the replay finds the same deployment); if it keeps "
+            "happening, check Vercel's status page.",
+            REPLAY_NOW,
+        )
+    if _QUOTA_SPENT.search(text):
+        return Cause(
+            "quota_exhausted",
+            f"{who} refused: our account's quota or credit is used up.",
+            f"Top up or raise the plan with the provider (or {check} for another account), then replay.",
             REPLAY_AFTER_FIX,
         )
     if status in (401, 403) or _CREDENTIALS.search(text):
@@ -206,6 +278,21 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
             f"{who} is unreachable (the connection failed).",
             f"Check the address and that the service is up: {check}. Replay once it answers.",
             REPLAY_AFTER_FIX,
+        )
+    if _STORAGE.search(text):
+        return Cause(
+            "storage_failing",
+            f"{who} could not write the files (disk full or not writable).",
+            "Free disk space or fix the folder's permissions where the sites are stored, then replay.",
+            REPLAY_AFTER_FIX,
+        )
+    if error_type not in BUG_TYPES and _BAD_ANSWER.search(message):
+        return Cause(
+            "provider_bad_answer",
+            f"{PROVIDERS['llm'].name} answered with something we cannot use (malformed or incomplete copy).",
+            "Usually passing (the model sometimes answers badly): replay; if it keeps happening, check the model "
+            "named by LLM_MODEL.",
+            REPLAY_NOW,
         )
     if status is not None and status >= 500:
         return Cause(
@@ -243,7 +330,7 @@ def explain(*, error_type: str, message: str, action: str = "") -> Cause:
 _INVARIANTS = re.compile(
     r"produced no (pages|files)|reported no URL|has no slug|breaks Google Ads limits|is malformed|"
     r"missing from storage|names no existing project|No free slug|no valid page copy|model refused|"
-    r"not ready yet|unexpected non-JSON|without a deployment id",
+    r"unexpected non-JSON|without a deployment id|cannot be stored as JSON",
     re.IGNORECASE,
 )
 
@@ -312,12 +399,14 @@ def collapse(attempts: Iterable[Any], *, step_of: Any = None) -> list[ErrorRun]:
 
 
 def _same(line: ErrorRun, attempt: Any) -> bool:
-    """The same error, whatever the numbers in it (an object's address, a port, an attempt number)."""
+    """The same error, whatever the numbers in it (an object's address, a port, an attempt number),
+    but not another HTTP status: a 401 then a 503 are two errors with two causes."""
     return line.error_type == attempt.error_type and _shape(line.error) == _shape(attempt.error)
 
 
 def _shape(message: str) -> str:
-    return re.sub(r"0x[0-9a-fA-F]+|\d+", "#", message)
+    statuses = " ".join(_HTTP_STATUS.findall(message))  # kept: they tell two failures apart
+    return f"{statuses}|" + re.sub(r"0x[0-9a-fA-F]+|\d+", "#", message)
 
 
 def countdown(seconds: float) -> str:

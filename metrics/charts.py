@@ -267,7 +267,8 @@ def next_retries(tasks: Iterable[Task], *, now: datetime) -> list[dict[str, Any]
     return [
         {
             "step": t.step or t.action,
-            "attempt": t.attempt + 1,
+            # Counted within the current set: a replay or a retry numbers attempts on from the last one.
+            "attempt": t.attempts_spent + 1,
             "max_attempts": t.max_attempts,
             "at": t.run_after,
             "countdown": countdown((t.run_after - now).total_seconds()),

@@ -59,13 +59,23 @@ def module_path(filename: str) -> str:
     return path.stem
 
 
+# A local variable naming a frame that only translates one error class into another (the agents'
+# `provider_errors`): the error is located where that frame was entered, not inside it, or every
+# provider failure of every action would be one group (its mute and its affected orders mixing them).
+TRANSLATOR_MARK = "_translates_errors"
+
+
 def location_of(exc: BaseException) -> str:
     """Where the error comes from, as 'package.module:function': the innermost frame of our
     own code, so that one bug is one group however deep in a library it surfaced (a
     KeyError inside json and one inside requests, raised by two of our functions, are two
     groups; the same bug seen through two library paths is one). Falls back to the
     innermost frame when no frame is ours."""
-    frames = tb.extract_tb(exc.__traceback__)
+    frames = [
+        summary
+        for summary, (frame, _) in zip(tb.extract_tb(exc.__traceback__), tb.walk_tb(exc.__traceback__), strict=True)
+        if TRANSLATOR_MARK not in frame.f_locals
+    ]
     if not frames:
         return type(exc).__module__
     ours = [frame for frame in frames if is_our_code(frame.filename)]
@@ -123,8 +133,9 @@ def record_error(
 
 
 def normalised(message: str) -> str:
-    """A message with its numbers blanked: attempt and task numbers do not make a new error."""
-    return re.sub(r"\d+", "#", message[:10_000]).strip()
+    """A message with its numbers blanked: attempt and task numbers, and the object addresses Python
+    prints ('<... object at 0x7f3a9c>', new on every attempt), do not make a new error."""
+    return re.sub(r"0x[0-9a-fA-F]+|\d+", "#", message[:10_000]).strip()
 
 
 def _follow_up(group: ErrorGroup, *, project_id: Any, message: str, now: Any) -> None:

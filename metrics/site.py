@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from metrics.attention import needs_attention
+from metrics.attention import Attention, needs_attention
 from orchestration import clock
 
 # Apps, then models, in the order of the job: the order, its run, the money, what the agents
@@ -28,6 +29,24 @@ APP_NAMES = {
     "agents": "What the agents did",
     "metrics": "Errors and metrics",
 }
+
+
+# Each "Needs attention" list shows rows of one model (orders, payment events, tasks): a staff
+# member sees a list only with the permission to view that model, as the admin's own pages do.
+ATTENTION_PERMS = {
+    "failed": "orders.view_project",
+    "late": "orders.view_project",
+    "abandoned": "orders.view_project",
+    "refused_payments": "gateway.view_webhookevent",
+    "dead_tasks": "orchestration.view_task",
+}
+
+
+def visible_to(user: Any, attention: Attention) -> Attention:
+    """The lists of `attention` this user may see (the others emptied)."""
+    return dataclasses.replace(
+        attention, **{name: [] for name, perm in ATTENTION_PERMS.items() if not user.has_perm(perm)}
+    )
 
 
 def _rank(order: tuple[str, ...], name: str) -> tuple[int, str]:
@@ -50,5 +69,6 @@ class BackofficeAdminSite(admin.AdminSite):
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         now = clock.now()
-        context = {"attention": needs_attention(now=now), "now": now, "attention_slo": settings.ORDER_SLO_SECONDS // 60}
+        attention = visible_to(request.user, needs_attention(now=now))
+        context = {"attention": attention, "now": now, "attention_slo": settings.ORDER_SLO_SECONDS // 60}
         return super().index(request, {**(extra_context or {}), **context})

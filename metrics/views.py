@@ -230,5 +230,9 @@ def dashboard(request: HttpRequest, extra_context: dict[str, Any] | None = None)
     period = request.GET.get("period", "hour")
     if period not in PERIODS:
         period = "hour"
+    from metrics.site import visible_to  # the admin site imports this module's neighbours
+
     context = {**(extra_context or {}), **dashboard_context(period), "title": "Dashboard"}
+    attention = visible_to(request.user, context["attention"])
+    context.update(attention=attention, late_orders=attention.late, failed_orders=attention.failed)
     return TemplateResponse(request, "admin/metrics/dashboard.html", context)

@@ -224,6 +224,32 @@ class CreatedWithinFilter(admin.SimpleListFilter):
         return queryset.filter(created_at__gte=clock.now() - span) if span else queryset
 
 
+class ActPermissionMixin:
+    """Who may act (replay, cancel, retry, resolve, mute, reprocess) on rows the admin shows read-only.
+
+    Django runs an action that names no permission for anyone who may *view* the list, and these
+    admins deny "change" to everyone (the rows change only through acts). So each act declares
+    `permissions=["act"]`, granted by `act_permissions` (by default the model's own change
+    permission, `<app>.change_<model>`): a view-only staff member sees the page without its
+    buttons, and a crafted POST is refused.
+    """
+
+    act_permissions: tuple[str, ...] = ()
+
+    def has_act_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        return request.user.has_perms(self.act_permissions or (f"{opts.app_label}.change_{opts.model_name}",))
+
+
+# A replay or a cancel changes the run and its tasks: the same permissions as the API's (gateway.permissions).
+RUN_ACT_PERMISSIONS = ("orchestration.change_workflowrun", "orchestration.change_task")
+
+
+def may_act_on_runs(request: HttpRequest) -> bool:
+    """Whether the user may replay or cancel runs, for the pages that show those buttons."""
+    return request.user.has_perms(RUN_ACT_PERMISSIONS)
+
+
 class ReadOnlyMixin:
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -236,7 +262,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(WorkflowRun)
-class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("short_id", "workflow", "project_link", "status_badge", "progress", "created_at", "duration")
     list_filter = ("status", AgentFilter, CreatedWithinFilter, "workflow")
     search_fields = ("=id", "project__business_name", "project__contact_email", "project__slug", "error")
@@ -246,6 +272,7 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     fields = ("status_badge", "workflow", "version", "project_link", "generation", "created_at", "finished_at")
     readonly_fields = (*fields, "timeline_block", "error", "tasks_table", "acts", "input_block")
     change_form_template = "admin/orchestration/workflowrun/change_form.html"
+    act_permissions = RUN_ACT_PERMISSIONS
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
         return [
@@ -263,7 +290,8 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ) -> Any:
         # Buttons that open the same confirmation page as the changelist's actions.
         run = self.get_object(request, object_id)
-        extra = {**(extra_context or {}), "run_actions": self.run_buttons(run) if run is not None else []}
+        acts = self.run_buttons(run) if run is not None and self.has_act_permission(request) else []
+        extra = {**(extra_context or {}), "run_actions": acts}
         if run is not None:
             extra["subtitle"] = run_label(run)  # the customer's name, not "order v1 (failed)"
         return super().change_view(request, object_id, form_url, extra)
@@ -330,19 +358,19 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             step_choices=choices,
         )
 
-    @admin.action(description="Replay from the failed steps")
+    @admin.action(description="Replay from the failed steps", permissions=["act"])
     def replay_failed(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._replay(request, queryset, "failed", "Replay from the failed steps")
 
-    @admin.action(description="Replay from scratch")
+    @admin.action(description="Replay from scratch", permissions=["act"])
     def replay_scratch(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._replay(request, queryset, "scratch", "Replay from scratch")
 
-    @admin.action(description="Replay from a chosen step")
+    @admin.action(description="Replay from a chosen step", permissions=["act"])
     def replay_from_step(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         return self._replay(request, queryset, "step", "Replay from a chosen step")
 
-    @admin.action(description="Cancel runs")
+    @admin.action(description="Cancel runs", permissions=["act"])
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         actor = services.Actor.of_user(request.user)
 
@@ -362,7 +390,7 @@ class WorkflowRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class TaskAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "run_link", "step", "action", "status_badge", "attempts", "run_after", "short_error")
     list_filter = ("status", "action", "run__workflow")
     search_fields = ("=id", "=run__id", "action", "step", "last_error", "run__project__contact_email")
@@ -391,7 +419,9 @@ class TaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="attempt")
     def attempts(self, obj: Task) -> str:
-        return f"{obj.attempt}/{obj.max_attempts}"
+        # Within the current set (a replay or a retry starts a fresh one, numbered on from the last).
+        overall = f" (#{obj.attempt} overall)" if obj.attempt_base else ""
+        return f"{obj.attempts_spent}/{obj.max_attempts}{overall}"
 
     @admin.display(description="last error")
     def short_error(self, obj: Task) -> str:
@@ -413,7 +443,7 @@ class TaskAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def cursor_block(self, obj: Task) -> SafeString:
         return pretty_json(obj.cursor)
 
-    @admin.action(description="Retry now")
+    @admin.action(description="Retry now", permissions=["act"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
         actor = services.Actor.of_user(request.user)
 

@@ -31,8 +31,8 @@ from metrics.causes import explain
 from metrics.charts import next_retries, timeline
 from metrics.incidents import run_failure
 from orchestration import clock
-from orchestration.admin import admin_link, badge, run_acts, run_label
-from orchestration.models import RunStatus, TaskStatus
+from orchestration.admin import admin_link, badge, may_act_on_runs, run_acts, run_label
+from orchestration.models import AgentRun, RunStatus, TaskStatus
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run, project_progress
@@ -141,6 +141,13 @@ def flatten(fields: Any) -> list[str]:
     return [name for row in fields for name in (row if isinstance(row, tuple | list) else (row,))]
 
 
+def last_error_type(task: Any) -> str:
+    """The exception class of the task's last failed attempt (EffectInProgress, ImproperlyConfigured...):
+    its cause may hang on it, not on the message."""
+    last = AgentRun.objects.filter(task=task).exclude(error="").order_by("-started_at", "-id").first()
+    return last.error_type if last is not None else ""
+
+
 def problem_of(project: Project) -> dict[str, Any] | None:
     """What the order's page says went wrong, or None when nothing did: the failing step and
     its cause in words, whether replaying now can help (for a bad brief: whether the brief
@@ -166,7 +173,7 @@ def problem_of(project: Project) -> dict[str, Any] | None:
         context["retries"] = next_retries(tasks, now=clock.now())
         waiting = {r["step"] for r in context["retries"]}
         context["retry_causes"] = [
-            {"step": t.step, "cause": explain(error_type="", message=t.last_error, action=t.action)}
+            {"step": t.step, "cause": explain(error_type=last_error_type(t), message=t.last_error, action=t.action)}
             for t in tasks
             if t.step in waiting and t.last_error
         ]
@@ -250,7 +257,8 @@ class ProjectAdmin(admin.ModelAdmin):
     ) -> Any:
         project = self.get_object(request, object_id)
         run = project_latest_run(project) if project is not None else None
-        extra = {**(extra_context or {}), "run_actions": run_acts(run) if run is not None else [], "act_run": run}
+        acts = run_acts(run) if run is not None and may_act_on_runs(request) else []
+        extra = {**(extra_context or {}), "run_actions": acts, "act_run": run}
         return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="what went wrong")

@@ -82,3 +82,35 @@ def test_database_connections_above_the_threshold_alert(settings):
     assert [a.name for a in evaluate(row)] == ["db_connections"]
     row.db_connections = None  # SQLite: unknown, never an alert
     assert evaluate(row) == []
+
+
+def test_a_muted_error_group_is_left_out_of_the_error_digest_until_its_message_changes(
+    clock, settings, django_capture_on_commit_callbacks
+):
+    from metrics.alerts import mail_error_digest
+    from metrics.errors import error_group_set_status, record_error
+    from metrics.models import GroupStatus
+
+    settings.ADMINS = [("Staff", "staff@studio.example")]
+
+    def occur(message: str) -> ErrorGroup:
+        return record_error(error_type="KeyError", location="orders.views:page", message=message, mail_staff=True)
+
+    def digest() -> list[ErrorGroup]:
+        clock.advance(2 * settings.METRICS_ERROR_MAIL_WINDOW_SECONDS)
+        with django_capture_on_commit_callbacks(execute=True):
+            return mail_error_digest(now=clock.now())
+
+    group = occur("'slug'")
+    assert digest() == [group]
+    error_group_set_status(group=group, status=GroupStatus.MUTED, actor_label="staff:staffer")
+
+    occur("'slug'")  # the same failure again: muted, quiet
+    assert digest() == []
+    error_group_set_status(group=group, status=GroupStatus.OPEN, actor_label="staff:staffer")
+    assert digest() == []  # what happened while muted is not mailed on reopening either
+
+    error_group_set_status(group=group, status=GroupStatus.MUTED, actor_label="staff:staffer")
+    occur("'status_token'")  # another message: reopened, and mailed
+    assert digest() == [group]
+    assert len(mail.outbox) == 2

@@ -188,3 +188,124 @@ def test_identical_consecutive_attempt_errors_are_one_line():
 )
 def test_the_next_retry_reads_as_a_countdown(seconds, text):
     assert countdown(seconds) == text
+
+
+def _through_an_agent(exc: Exception) -> tuple[str, str]:
+    """(error_type, message) as the engine records a provider error raised inside an action."""
+    try:
+        with provider_errors():
+            raise exc
+    except OrchestrationError as wrapped:
+        return type(wrapped).__name__, str(wrapped)
+    raise AssertionError("not raised")
+
+
+def _invalid_output(message: str) -> tuple[str, str]:
+    from agents.providers.llm import InvalidModelOutput
+
+    return _through_an_agent(InvalidModelOutput(message, provider="llm"))
+
+
+def _permanent(message: str, provider: str, status: int | None = None) -> tuple[str, str]:
+    from agents.providers.errors import ProviderPermanentError
+
+    return _through_an_agent(ProviderPermanentError(message, provider=provider, status=status))
+
+
+@pytest.mark.parametrize(
+    ("raised", "action", "code", "replay"),
+    [
+        # The AI provider's unusable answers (InvalidModelOutput, retried by the engine): passing.
+        (
+            _invalid_output("malformed JSON (Expecting value at char 0)"),
+            "design-ia.generate",
+            "provider_bad_answer",
+            REPLAY_NOW,
+        ),
+        (_invalid_output("llm: empty message content"), "design-ia.generate", "provider_bad_answer", REPLAY_NOW),
+        (
+            _invalid_output("llm: answer has no choices[0].message"),
+            "design-ia.generate",
+            "provider_bad_answer",
+            REPLAY_NOW,
+        ),
+        (
+            _invalid_output("page copy: hero must be an object with title"),
+            "design-ia.generate",
+            "provider_bad_answer",
+            REPLAY_NOW,
+        ),
+        # A used-up account is not a rate limit: waiting does not help.
+        (
+            _permanent(
+                "llm: HTTP 429 on POST /v1/chat/completions: insufficient_quota: You exceeded your current quota",
+                "llm",
+                429,
+            ),
+            "design-ia.generate",
+            "quota_exhausted",
+            REPLAY_AFTER_FIX,
+        ),
+        # The model's own words are not read as our credentials being refused.
+        (
+            _permanent("llm: model refused: I can't write copy for a shop selling forbidden weapons", "llm"),
+            "design-ia.generate",
+            "model_refused",
+            REPLAY_AFTER_FIX,
+        ),
+        (
+            _permanent("vercel: deployment dpl_1 ended ERROR: BUILD_TIMEOUT no reason given", "vercel"),
+            "automation.deploy",
+            "deploy_failed",
+            REPLAY_AFTER_FIX,
+        ),
+        (("RetryableError", "Deployment dpl_1 is not ready yet"), "automation.deploy", "deploy_slow", REPLAY_NOW),
+        (
+            ("ImproperlyConfigured", "VERCEL_TOKEN must be set when DEPLOY_PROVIDER is 'vercel'."),
+            "automation.deploy",
+            "misconfigured",
+            REPLAY_AFTER_FIX,
+        ),
+        (
+            ("ValueError", "ChatCompletionsCopywriter needs base_url, api_key and model"),
+            "design-ia.generate",
+            "misconfigured",
+            REPLAY_AFTER_FIX,
+        ),
+        (
+            ("PermanentError", "The action returned output that cannot be stored as JSON: Object of type set"),
+            "design-ia.generate",
+            "bug",
+            REPLAY_AFTER_FIX,
+        ),
+        (
+            ("EffectInProgress", "email:site_live is being performed by w1:42; retry after its hold (280 s)"),
+            "core-platform.notify",
+            "effect_in_progress",
+            REPLAY_WAIT,
+        ),
+        (
+            ("RetryableError", "local: could not publish site 'alice': [Errno 28] No space left on device"),
+            "automation.deploy",
+            "storage_failing",
+            REPLAY_AFTER_FIX,
+        ),
+        (
+            ("SMTPServerDisconnected", "Connection unexpectedly closed"),
+            "core-platform.notify",
+            "provider_unreachable",
+            REPLAY_AFTER_FIX,
+        ),
+    ],
+)
+def test_more_real_errors_map_to_their_cause(raised, action, code, replay):
+    error_type, message = raised
+    cause = explain(error_type=error_type, message=message, action=action)
+    assert (cause.code, cause.replay) == (code, replay), cause
+
+
+def test_attempts_failing_with_two_http_statuses_are_two_lines():
+    first = attempt(1, "vercel: HTTP 401 on POST /v13/deployments: forbidden")
+    second = attempt(2, "vercel: HTTP 503 on POST /v13/deployments: unavailable")
+    lines = collapse([first, second])
+    assert [line.cause.code for line in lines] == ["credentials_refused", "provider_failing"]

@@ -17,7 +17,7 @@ from gateway.models import EventSource, EventStatus, WebhookEvent
 from metrics.errors import error_group_set_status
 from metrics.models import ErrorGroup, GroupStatus
 from orchestration import clock
-from orchestration.models import RunStatus, Task, TaskStatus
+from orchestration.models import RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.services import enqueue
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run
@@ -90,6 +90,29 @@ def test_a_muted_error_group_sends_no_mail_until_its_message_changes(staff):
     group.refresh_from_db()
     assert group.status == GroupStatus.OPEN and group.status_changed_by == "system"
     assert len(staff_mails()) == 1
+
+
+def test_a_muted_group_stays_muted_when_only_an_object_address_in_its_message_differs(staff):
+    """Python's reprs ('<HTTPConnection object at 0x7f3a9c>', as urllib3's timeouts print) change on
+    every attempt: that is the same failure, not a changed one that reopens and mails again."""
+    from metrics.errors import record_error
+
+    def occur(address: str) -> ErrorGroup:
+        message = (
+            "llm: POST /v1/chat/completions failed: ConnectTimeout: HTTPSConnectionPool(host='llm.example'): Max "
+            f"retries exceeded (Caused by ConnectTimeoutError(<HTTPSConnection object at {address}>, 'timed out'))"
+        )
+        return record_error(
+            error_type="RetryableError", location="agents.actions.common:provider_errors", message=message
+        )
+
+    group = occur("0x7f3a9c1b2d50")
+    error_group_set_status(group=group, status=GroupStatus.MUTED, actor_label="staff:staffer")
+
+    occur("0x7fab11e0ffa0")
+
+    group.refresh_from_db()
+    assert group.status == GroupStatus.MUTED
 
 
 def test_a_resolved_error_group_reopens_when_it_happens_again(staff):
@@ -221,3 +244,72 @@ def test_a_run_is_named_after_its_customer_and_its_waiting_retry_counts_down(sta
     assert "next try (attempt 2 of 5)" in order_page and 'class="countdown"' in order_page
     assert re.search(r'class="countdown"[^>]*>in 1 min (2\d|30) s<', order_page)
     assert "The AI copy provider is unreachable" in order_page
+
+
+def test_after_a_replay_the_next_try_counts_within_the_fresh_set_of_attempts(staff_client):
+    """A replay numbers attempts on from the last (attempt_base): the page must not say 'attempt 7 of 5'."""
+    project = failing_order()
+    run = project_latest_run(project)
+    setup = run.tasks.get(step="setup")
+    # As after a replay whose first attempt failed: 5 attempts spent before, 1 of the new set now.
+    Task.objects.filter(pk=setup.pk).update(
+        status=TaskStatus.QUEUED,
+        attempt=6,
+        attempt_base=5,
+        max_attempts=5,
+        run_after=clock.now() + timedelta(seconds=90),
+    )
+    WorkflowRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+
+    order_page = staff_client.get(reverse("admin:orders_project_change", args=[project.pk])).content.decode()
+    task_page = staff_client.get(reverse("admin:orchestration_task_change", args=[setup.pk])).content.decode()
+
+    assert "next try (attempt 2 of 5)" in order_page
+    assert "1/5 (#6 overall)" in task_page
+
+
+def test_a_retrying_steps_cause_reads_its_error_type(staff_client):
+    """A cause that hangs on the exception's class (EffectInProgress) is shown while the step retries."""
+    project = failing_order()
+    run = project_latest_run(project)
+    setup = run.tasks.get(step="setup")
+    message = "email:site_live is being performed by w1:42; retry after its hold (280 s)"
+    Task.objects.filter(pk=setup.pk).update(
+        status=TaskStatus.QUEUED, run_after=clock.now() + timedelta(seconds=90), last_error=message
+    )
+    setup.agent_runs.update(error=message, error_type="EffectInProgress")
+    WorkflowRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+
+    order_page = staff_client.get(reverse("admin:orders_project_change", args=[project.pk])).content.decode()
+    problem = order_page[order_page.index('id="problem"') :].split("</div>", 1)[0]
+
+    assert "Last error of <b>setup</b>" in problem
+    assert "Another attempt of this step is still sending its email or deploy" in problem
+
+
+def test_provider_failures_of_two_actions_are_two_error_groups():
+    """Every provider error is re-raised by agents.actions.common.provider_errors: it must not be
+    the location of them all (one group mixing the AI's outage and Vercel's refusal)."""
+    from agents.actions.common import provider_errors
+    from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
+    from metrics.errors import location_of
+
+    def write_copy() -> None:
+        with provider_errors():
+            raise ProviderRetryableError("llm: POST /v1 failed: ConnectionError", provider="llm")
+
+    def deploy_site() -> None:
+        with provider_errors():
+            raise ProviderPermanentError("vercel: HTTP 403 on POST /v13/deployments: forbidden", provider="vercel")
+
+    locations = []
+    for call in (write_copy, deploy_site):
+        try:
+            call()
+        except Exception as exc:  # the engine catches every exception too
+            locations.append(location_of(exc))
+
+    assert locations == [
+        "tests.backoffice.test_incidents:write_copy",
+        "tests.backoffice.test_incidents:deploy_site",
+    ]

@@ -88,3 +88,18 @@ def test_send_test_payment_needs_the_webhook_secret_and_a_known_project(db, sett
     settings.STRIPE_WEBHOOK_SECRET = SECRET
     with pytest.raises(CommandError, match="No project matches 'nobody'"):
         call_command("send_test_payment", "nobody")
+
+
+def test_send_test_payment_refuses_an_order_already_paid(db, settings):
+    """The server would answer 200 'Already fulfilled' and the command exit 0: a success that paid nothing."""
+    from django.utils import timezone
+
+    from orders.models import Project
+
+    settings.STRIPE_WEBHOOK_SECRET = SECRET
+    project = project_create(business_name="Atelier Test", contact_email="atelier@test.example")
+    Project.objects.filter(pk=project.pk).update(status=ProjectStatus.DELIVERED, paid_at=timezone.now())
+
+    # No server runs at this address: the refusal comes before any request.
+    with pytest.raises(CommandError, match=r"already paid \(status delivered\).*--again"):
+        call_command("send_test_payment", str(project.id), "--url", "http://127.0.0.1:9")

@@ -81,6 +81,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--currency", default=None, help="the currency (default ORDER_CURRENCY)")
         parser.add_argument("--timeout", type=positive_float, default=10.0, help="seconds to wait for the answer")
+        parser.add_argument(
+            "--again",
+            action="store_true",
+            help="send it even if the order is already paid (to see how the server treats a second payment)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         secret = settings.STRIPE_WEBHOOK_SECRET
@@ -90,6 +95,12 @@ class Command(BaseCommand):
                 "server and for this command"
             )
         project = find_project(options["project"])
+        if project.paid_at is not None and not options["again"]:
+            # The server would answer 200 "Already fulfilled": a success that paid nothing.
+            raise CommandError(
+                f"{project.business_name} ({project.id}) is already paid (status {project.status}): another payment "
+                "would change nothing. Pass --again to send one anyway."
+            )
         amount = settings.ORDER_PRICE_CENTS if options["amount"] is None else options["amount"]
         currency = (options["currency"] or settings.ORDER_CURRENCY).lower()
         event = checkout_completed(project, amount=amount, currency=currency)
