@@ -83,11 +83,17 @@ def _project(token: str) -> Project:
     return project
 
 
+# The visitor's last explicit choice of language, so that it sticks from the order page to
+# Checkout's way back and the demo's pages. Not a secret, not tied to an order.
+UI_LANGUAGE_COOKIE = "order_lang"
+
+
 def visitor_language(request: HttpRequest) -> str:
-    """?lang= when the visitor chose, else their browser's Accept-Language, else French."""
-    chosen = request.GET.get("lang") or request.POST.get("ui")
-    if chosen in UI_LANGUAGES:
-        return chosen
+    """?lang= when the visitor chose, else the choice they made before (a cookie), else their
+    browser's Accept-Language, else French."""
+    for chosen in (request.GET.get("lang"), request.POST.get("ui"), request.COOKIES.get(UI_LANGUAGE_COOKIE)):
+        if chosen in UI_LANGUAGES:
+            return chosen
     for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
         base = code.split("-")[0].lower()
         if base in UI_LANGUAGES:
@@ -247,6 +253,10 @@ def _order_form(
     )
     response["Cache-Control"] = "no-store"
     response["Content-Language"] = ui
+    if request.GET.get("lang") == ui:
+        response.set_cookie(
+            UI_LANGUAGE_COOKIE, ui, max_age=365 * 24 * 3600, samesite="Lax", secure=request.is_secure(), httponly=True
+        )
     return response
 
 

@@ -35,6 +35,15 @@ def test_the_page_speaks_the_browsers_language_unless_the_visitor_chooses(client
     )
 
 
+def test_the_visitors_choice_of_language_sticks_over_their_browsers(client: Client) -> None:
+    client.get("/order/?lang=en", HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9")
+    again = client.get("/order/", HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9").content.decode()
+    assert '<html lang="en">' in again and "Order your website" in again
+    client.get("/order/?lang=fr", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Commander votre site" in client.get("/order/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert client.cookies["order_lang"]["httponly"] and client.cookies["order_lang"]["samesite"] == "Lax"
+
+
 def test_every_brief_field_of_the_list_is_on_the_form_with_a_fresh_submission_key(client: Client) -> None:
     from orders.forms import ORDER_FORM_FIELDS
 
