@@ -195,7 +195,7 @@ def agent_report_receive(*, webhook_id: str, body: dict[str, Any]) -> tuple[Webh
 
 
 def _check_report_target(report: Report) -> None:
-    task = Task.objects.filter(id=report.task_id).values("action", "run_id", "run__project_id").first()
+    task = Task.objects.filter(id=report.task_id).values("action", "run_id", "run__project_id", "input").first()
     if task is None:
         raise UnknownObject(f"No task {report.task_id}.", code="unknown_task")
     if dispatch.agent_of(task["action"]) != report.agent_id:
@@ -203,10 +203,18 @@ def _check_report_target(report: Report) -> None:
             f"Task {report.task_id} runs {task['action']}, not an action of agent {report.agent_id!r}.",
             code="wrong_agent",
         )
-    if report.project_id is not None and str(task["run__project_id"]) != report.project_id:
+    if report.project_id is not None and str(_project_of_task(task)) != report.project_id:
         raise UnknownObject(
             f"Task {report.task_id} is not a task of project {report.project_id}.", code="wrong_project"
         )
+
+
+def _project_of_task(task: dict[str, Any]) -> Any:
+    """The project a task works for: its run's, or, for a task of no workflow (a refund), the one
+    its input names, which is what the engine's dispatch sends the agent as projectId."""
+    if task["run_id"] is not None:
+        return task["run__project_id"]
+    return task["input"].get("project_id") if isinstance(task["input"], dict) else None
 
 
 def _apply_agent(row: WebhookEvent) -> WebhookEvent:

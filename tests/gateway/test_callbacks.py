@@ -299,3 +299,22 @@ def test_a_callback_with_a_malformed_lease_token_is_a_400(api: APIClient, projec
     response = post_signed(api, URL, _callback(claimed, project, leaseToken="not-a-uuid", projectId=None))
     assert response.status_code == 400
     assert Task.objects.get(id=claimed.id).status == TaskStatus.RUNNING
+
+
+def test_a_report_on_a_plain_task_naming_the_project_its_input_names_is_applied(
+    api: APIClient, project: Project
+) -> None:
+    """A task of no workflow (the refund of a cancelled order) carries its project in its input,
+    and HTTP dispatch sends that as projectId: the agent's report names it back. It used to be
+    refused 404 wrong_project (the check read the run's project, None), so every refund
+    dispatched asynchronously timed out until its attempts ran out."""
+    enqueue("engine.echo", {"project_id": str(project.id)})
+    (claimed,) = queue.claim(limit=1, worker="test", now=clock.now())
+
+    response = post_signed(api, URL, report(claimed))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["applied"] is True
+    assert Task.objects.get(id=claimed.id).status == TaskStatus.SUCCEEDED
+    other = report(claimed, projectId="8b0f7d2c-7d1e-4a8e-9d0c-0f5a3c1b2e4d", attempt=claimed.attempt)
+    assert_error(post_signed(api, URL, other), 404, "wrong_project")
