@@ -398,14 +398,34 @@ def console_messages(paths: Iterable[Path]) -> Iterator[tuple[str, str]]:
     """(To, Subject) of every message Django's console mail backend wrote to these files."""
     for path in paths:
         text = path.read_text(encoding="utf-8", errors="replace")
-        for chunk in text.split(_SEPARATOR):
-            start = _HEADERS_START.search(chunk)  # skips the worker's banner before the first message
-            if start is None:
-                continue
-            message = email.message_from_string(chunk[start.start() :], policy=email.policy.default)
+        for chunk in _console_chunks(text):
+            message = email.message_from_string(chunk, policy=email.policy.default)
             if message["To"] and message["Subject"]:
                 # Folding leaves whitespace where a long header was wrapped: compare words, not spacing.
                 yield str(message["To"]).strip(), " ".join(str(message["Subject"]).split())
+
+
+def _console_chunks(text: str) -> Iterator[str]:
+    """Each message in a console backend's output, found by its top-level headers (a header block
+    that starts with Content-Type and has a Subject), not by the separator between messages.
+
+    The backend writes a message, its separator line and a newline as three writes, under a lock of
+    its own instance only: in a process sending from several threads (the agents' gunicorn server)
+    another thread's message lands between them, so a separator may be missing between two messages,
+    or glued to the start of the next one. The message itself is one write and stays whole.
+    """
+    lines = text.replace(_SEPARATOR.strip("\n"), "\n").split("\n")
+    starts = []
+    for index, line in enumerate(lines):
+        if not _HEADERS_START.match(line):
+            continue
+        end = index
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        if any(header.startswith("Subject:") for header in lines[index:end]):  # a part's headers have none
+            starts.append(index)
+    for start, end in itertools.pairwise([*starts, len(lines)]):
+        yield "\n".join(lines[start:end])
 
 
 def _subject(kind: str, project: dict[str, Any]) -> str:
