@@ -195,6 +195,9 @@ class LoadTestReport:
     faults_injected: dict[str, int] = field(default_factory=dict)
     faults_not_applied: int = 0  # attempts the plan faulted that succeeded anyway
     attempts_lost_unplanned: int = 0  # attempts lost to something the plan did not inject
+    # Attempts a SIGKILLed worker held beside the one the plan killed it for (claimed in the same
+    # batch, not started): lost to that kill, their own planned fault never met.
+    attempts_lost_to_kills: int = 0
     attempts_timed_out: int = 0
     worker_starts: int = 0
     worker_crashes: int = 0
@@ -992,6 +995,8 @@ class _Driver:
         facts = {tid: TaskFacts(tid, pid, max_attempts, timeout) for tid, pid, _, max_attempts, timeout in tasks}
         injected: Counter[str] = Counter()
         lost: dict[int, set[int]] = defaultdict(set)
+        lost_to_kills: dict[int, set[int]] = defaultdict(set)
+        killed = {(held.task_id, held.attempt) for kill in self.kills for held in _held_at(kill)}
         clean: dict[int, set[int]] = defaultdict(set)
         for task_id, attempt in unfaulted:
             if (task_id, attempt) not in attempts:
@@ -1003,6 +1008,11 @@ class _Driver:
             fault = self.plan.fault_for(
                 task_id=task_id, attempt=attempt, max_attempts=t.max_attempts, timeout_seconds=t.timeout_seconds
             )
+            if (task_id, attempt) in killed and fault != KILL and outcome == AttemptOutcome.TIMED_OUT:
+                # Claimed in the batch of an attempt the plan killed its worker for, and not reached:
+                # lost to that kill (an attempt spent), its own fault (a permanent one too) never met.
+                lost_to_kills[task_id].add(attempt)
+                continue
             if fault is not None:
                 injected[fault] += 1
                 if outcome == AttemptOutcome.SUCCEEDED:
@@ -1012,6 +1022,9 @@ class _Driver:
         r.faults_injected = {fault: injected[fault] for fault in FAULTS}
         r.hangs = injected[HANG]
         r.attempts_lost_unplanned = sum(len(a) for a in lost.values())
+        r.attempts_lost_to_kills = sum(len(a) for a in lost_to_kills.values())
+        for task_id, spent in lost_to_kills.items():
+            lost[task_id] |= spent
         doomed = doomed_projects(self.plan, facts.values(), lost, clean)
         r.expected_failed_permanent = len(doomed)
         failed = {pid for pid, row in projects.items() if row["status"] == ProjectStatus.FAILED}
@@ -1098,14 +1111,23 @@ class _Driver:
         r.kills_without_driver = sum(not k.by_driver for k in self.kills)
         worst = worst_requeue = None
         for kill in self.kills:
-            for agent_run_id, task_id, recovered_at in _held_at(kill):
-                if recovered_at is not None:
-                    requeue = (recovered_at - kill.at).total_seconds()
-                    worst_requeue = requeue if worst_requeue is None else max(worst_requeue, requeue)
-                again = _next_claim(task_id, after=agent_run_id)
+            for h in _held_at(kill):
+                if h.finished_at is None:
+                    r.unrecovered_kills += 1  # still open when the run ended: nothing recovered it
+                    continue
+                if h.outcome != AttemptOutcome.TIMED_OUT:
+                    # Closed before any lease recovery, by an operator's cancel (or its run ending): its
+                    # next claim, if any, is a replay's, not a recovery. It was held that long at least.
+                    seconds = (h.finished_at - kill.at).total_seconds()
+                    worst = seconds if worst is None else max(worst, seconds)
+                    continue
+                requeue = (h.finished_at - kill.at).total_seconds()
+                worst_requeue = requeue if worst_requeue is None else max(worst_requeue, requeue)
+                again = _next_claim(h.task_id, after=h.id)
                 if again is None:
-                    # Not stranded if its order had failed meanwhile: the engine runs no more of a dead run.
-                    r.unrecovered_kills += recovered_at is None or not _run_ended(task_id)
+                    # Not stranded if its order had failed meanwhile (the engine runs no more of a dead
+                    # run), or if the recovery spent its last attempt (the task is dead, for good).
+                    r.unrecovered_kills += not _nothing_more_to_run(h.task_id)
                     continue
                 seconds = (again - kill.at).total_seconds()
                 worst = seconds if worst is None else max(worst, seconds)
@@ -1179,17 +1201,33 @@ def verdict(report: LoadTestReport) -> list[str]:
     return problems
 
 
-def _held_at(kill: _Kill) -> list[tuple[int, int, datetime | None]]:
-    """(agent run id, task id, when recovery closed it) of the attempts the killed worker had open."""
+@dataclass(frozen=True)
+class _Held:
+    """An attempt a killed worker had open, and how it was closed (by whom, when)."""
+
+    id: int  # its agent run
+    task_id: int
+    attempt: int
+    outcome: str  # timed_out: the engine's lease recovery; cancelled: an operator's cancel
+    finished_at: datetime | None
+
+
+def _held_at(kill: _Kill) -> list[_Held]:
+    """The attempts the killed worker had open."""
     rows = AgentRun.objects.filter(worker=kill.worker, started_at__lte=kill.at).filter(
         Q(finished_at__isnull=True) | Q(finished_at__gte=kill.at)
     )
-    return list(rows.exclude(outcome=AttemptOutcome.STALE).values_list("id", "task_id", "finished_at"))
+    fields = ("id", "task_id", "attempt", "outcome", "finished_at")
+    return [_Held(*row) for row in rows.exclude(outcome=AttemptOutcome.STALE).values_list(*fields)]
 
 
-def _run_ended(task_id: int) -> bool:
-    run_status = Task.objects.filter(id=task_id).values_list("run__status", flat=True).first()
-    return run_status in (RunStatus.FAILED, RunStatus.CANCELLED)
+def _nothing_more_to_run(task_id: int) -> bool:
+    """Whether the engine rightly runs this task no more: dead or cancelled, or its run over."""
+    row = Task.objects.filter(id=task_id).values("status", "run__status").first() or {}
+    return row.get("status") in (TaskStatus.DEAD, TaskStatus.CANCELLED) or row.get("run__status") in (
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+    )
 
 
 def _first_invocation(task_id: int, attempt: int) -> bool:

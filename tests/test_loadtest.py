@@ -301,6 +301,139 @@ def test_the_driver_gives_up_on_a_database_that_stays_away(
     assert driver.report.driver_db_reconnects >= 2
 
 
+# --- Kills: what a SIGKILLed worker held, and what became of it -------------------------------------
+# Each scenario is one found in the 1000-order chaos run of 2026-12-02 (seed 7), rebuilt from rows.
+
+
+def _plain_task(max_attempts: int, status: str = "queued") -> Any:
+    from orchestration.models import Task
+    from orchestration.retry import RetryPolicy
+    from orchestration.services import enqueue
+
+    task = enqueue("engine.echo", {}, retry=RetryPolicy(max_attempts=max_attempts), timeout_seconds=30)
+    Task.objects.filter(id=task.id).update(status=status, attempt=max_attempts if status == "dead" else 1)
+    return task
+
+
+def _attempt(task: Any, attempt: int, worker: str, outcome: str, started: Any, finished: Any = None) -> Any:
+    from orchestration.models import AgentRun
+
+    return AgentRun.objects.create(
+        task=task,
+        action=task.action,
+        attempt=attempt,
+        worker=worker,
+        outcome=outcome,
+        started_at=started,
+        finished_at=finished,
+    )
+
+
+def _seconds(n: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=n)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("permanent", [True, False])
+def test_an_attempt_claimed_beside_the_one_a_worker_was_killed_for_is_lost_to_that_kill(
+    driver: loadtest._Driver, permanent: bool
+) -> None:
+    """Task 23212 (build, 2 attempts... here) was claimed in one batch with an attempt the plan kills:
+    the worker died before reaching it, lease recovery timed it out, attempt 2 delivered the order.
+    Its own planned fault (permanent) never ran, so the order is not doomed; nor is the attempt
+    "lost to a fault the plan did not inject" (task 22835): the plan's kill took it."""
+    from django.utils import timezone
+
+    from orchestration.models import AttemptOutcome
+
+    # Every attempt but the last fails, for good when `permanent`; with no fault, none does.
+    driver.plan = FaultPlan(failure_rate=1.0, permanent_share=1.0) if permanent else FaultPlan()
+    killed_at = timezone.now()
+    task = _plain_task(max_attempts=2)
+    _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(8))
+    _attempt(task, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(9), killed_at + _seconds(10))
+    driver.kills = [loadtest._Kill(at=killed_at, worker="vm:1", by_driver=True)]
+
+    driver._judge_faults(
+        [(task.id, "p", "build", 2, 30.0)],
+        {(task.id, 1): AttemptOutcome.TIMED_OUT, (task.id, 2): AttemptOutcome.SUCCEEDED},
+        {"p": {"status": ProjectStatus.DELIVERED}},
+        set(),
+    )
+
+    assert driver.report.failures == []
+    assert driver.report.expected_failed_permanent == 0
+    assert (driver.report.attempts_lost_unplanned, driver.report.attempts_lost_to_kills) == (0, 1)
+
+
+@pytest.mark.django_db
+def test_an_attempt_timed_out_with_no_kill_is_still_lost_to_something_unplanned(driver: loadtest._Driver) -> None:
+    from django.utils import timezone
+
+    from orchestration.models import AttemptOutcome
+
+    driver.plan = FaultPlan()
+    now = timezone.now()
+    task = _plain_task(max_attempts=2)
+    _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, now, now + _seconds(8))
+    driver.kills = [loadtest._Kill(at=now + _seconds(20), worker="vm:1", by_driver=True)]  # after it ended
+
+    driver._judge_faults(
+        [(task.id, "p", "build", 2, 30.0)], {(task.id, 1): AttemptOutcome.TIMED_OUT}, {"p": {"status": "x"}}, set()
+    )
+
+    assert (driver.report.attempts_lost_unplanned, driver.report.attempts_lost_to_kills) == (1, 0)
+
+
+@pytest.mark.django_db
+def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(driver: loadtest._Driver) -> None:
+    """Refunds 20862 and 21663: their 8th attempt was claimed beside a killed one; the lease recovery
+    timed it out and, its attempts spent, killed the task. It never ran again, rightly."""
+    from django.utils import timezone
+
+    from orchestration.models import AttemptOutcome
+
+    killed_at = timezone.now()
+    dead = _plain_task(max_attempts=8, status="dead")
+    _attempt(dead, 8, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
+    stranded = _plain_task(max_attempts=8, status="queued")  # recovered, queued, and never claimed again
+    _attempt(stranded, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
+    driver.kills = [loadtest._Kill(at=killed_at, worker="vm:1", by_driver=True)]
+
+    driver._judge_recovery([])
+
+    assert driver.report.unrecovered_kills == 1, "the queued one is stranded; the dead one is not"
+
+
+@pytest.mark.django_db
+def test_the_replay_of_an_attempt_an_operator_cancelled_after_the_kill_is_not_a_recovery(
+    driver: loadtest._Driver,
+) -> None:
+    """Task 24480: its worker was SIGKILLed at its planned kill, the operator cancelled the run 4 s
+    later (closing the attempt) and replayed it; the replay waited 38 s in the queue. The verdict
+    took kill -> replay's claim (44.82 s) for a recovery: the lease recovery never had to happen."""
+    from django.utils import timezone
+
+    from orchestration.models import AttemptOutcome
+
+    killed_at = timezone.now()
+    task = _plain_task(max_attempts=5, status="succeeded")
+    _attempt(task, 1, "vm:1", AttemptOutcome.CANCELLED, killed_at - _seconds(1), killed_at + _seconds(4))
+    _attempt(task, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(44.8), killed_at + _seconds(45))
+    recovered = _plain_task(max_attempts=5, status="succeeded")
+    _attempt(recovered, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(6))
+    _attempt(recovered, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(7), killed_at + _seconds(8))
+    driver.kills = [loadtest._Kill(at=killed_at, worker="vm:1", by_driver=True)]
+
+    driver._judge_recovery([])
+
+    assert driver.report.max_recovery_s == 7.0
+    assert driver.report.max_requeue_s == 6.0
+    assert driver.report.unrecovered_kills == 0
+
+
 # --- The grown fault model (orders/loadtest_chaos.py, orders/loadtest_journal.py) -------------------
 
 
