@@ -183,6 +183,10 @@ def problem_of(project: Project) -> dict[str, Any] | None:
     return context
 
 
+# Set by Stripe's events and the workflow, shown read-only in their own fieldset.
+PAYMENT_FIELDS = ("checkout_session_id", "amount_cents", "currency", "refunded_cents", "paid_at", "delivered_at")
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     """One page per order: where it is, what went wrong in words, its brief, and the acts
@@ -210,12 +214,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "slug",
         "site_url",
         "status_token",
-        "checkout_session_id",
-        "amount_cents",
-        "currency",
-        "refunded_cents",
-        "paid_at",
-        "delivered_at",
+        *PAYMENT_FIELDS,
         "created_at",
         "updated_at",
     )
@@ -231,17 +230,7 @@ class ProjectAdmin(admin.ModelAdmin):
             ("Delivery (set by the workflow)", {"fields": ("status", "slug", "site_url")}),
             (
                 "Payment",
-                {
-                    "fields": (
-                        "checkout_session_id",
-                        "amount_cents",
-                        "currency",
-                        "refunded_cents",
-                        "paid_at",
-                        "delivered_at",
-                    ),
-                    "classes": ("collapse",),
-                },
+                {"fields": PAYMENT_FIELDS, "classes": ("collapse",)},
             ),
             ("Record", {"fields": ("status_token", "created_at", "updated_at"), "classes": ("collapse",)}),
             # Who reads it over the API; staff hand rows migrated without one to their integration.
