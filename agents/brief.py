@@ -318,3 +318,22 @@ def page_kind(title: str) -> str:
         if pattern.search(folded):
             return kind
     return "generic"
+
+
+def brief_data(project: Any) -> dict[str, Any]:
+    """The brief's fields of a project (orders.models.Project), details at the top level.
+
+    Here, beside the brief, and not among the agents' actions: the admin reads it at import
+    time of every process, and importing agents.actions loads every action (Pillow, Stripe).
+    """
+    return {
+        "business_name": project.business_name,
+        "sector": project.sector,
+        "city": project.city,
+        "description": project.description,
+        "pages": list(project.pages or []),
+        "brand_color": project.brand_color,
+        "language": project.language,
+        "contact_email": project.contact_email,
+        **(project.details or {}),
+    }

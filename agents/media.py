@@ -17,13 +17,19 @@ import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from agents.business_details import MAX_PHOTOS, ImageRef
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow is imported by the functions that decode, not here: this module is imported by every
+# process (the order form, the actions), and a cold serverless function would pay for Pillow on
+# requests that carry no image.
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # about 7700 x 5200: any phone photo, far below what would exhaust a function's memory
@@ -77,6 +83,8 @@ def decode_upload(data: str | bytes) -> bytes:
 
 def prepare_image(raw: bytes, *, alt: str = "", logo: bool = False) -> PreparedImage:
     """Check and re-encode one upload; raise InvalidImage with a reason the customer can act on."""
+    from PIL import ImageOps
+
     if len(raw) > MAX_UPLOAD_BYTES:
         raise InvalidImage(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
     if not raw:
@@ -112,6 +120,8 @@ def prepare_image(raw: bytes, *, alt: str = "", logo: bool = False) -> PreparedI
 
 
 def _open_checked(raw: bytes) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; an error is what we want.
@@ -153,6 +163,8 @@ def _eight_bit(image: Image.Image) -> Image.Image:
 def _flattened(image: Image.Image) -> Image.Image:
     """A photo as RGB for JPEG: transparent areas laid on white. Dropping the alpha channel would show whatever
     colour the transparent pixels carry (often black, sometimes what the author cropped out)."""
+    from PIL import Image
+
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if not has_alpha:
         return image.convert("RGB")
@@ -162,6 +174,8 @@ def _flattened(image: Image.Image) -> Image.Image:
 
 
 def _resized(image: Image.Image, width: int) -> Image.Image:
+    from PIL import Image
+
     if width >= image.width:
         return image
     height = max(1, round(image.height * width / image.width))
@@ -215,6 +229,8 @@ def prepare_uploads(data: Mapping[str, Any]) -> tuple[list[PreparedImage], Prepa
 
 def _header_pixels(item: Any) -> int:
     """The pixel count an upload's header declares, 0 when it has none (prepare_image then says what is wrong)."""
+    from PIL import Image
+
     if not isinstance(item, Mapping) or not isinstance(item.get("data"), str | bytes):
         return 0
     try:

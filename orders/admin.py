@@ -23,8 +23,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from agents.actions.common import brief_data
-from agents.brief import Brief, validate_brief
+from agents.brief import Brief, brief_data, validate_brief
 from agents.business_details import DETAIL_KEYS
 from metrics.attention import refused_payments
 from metrics.causes import explain

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from django.conf import settings
 
-from agents.brief import Brief
+from agents.brief import Brief, brief_data
 from agents.providers.deploy import production_host
 from agents.providers.errors import ProviderError
 from orchestration.exceptions import PermanentError, RetryableError
@@ -22,20 +21,6 @@ def project_of(ctx: TaskContext) -> Project:
     if project is None:
         raise PermanentError(f"Task {ctx.task_id} names no existing project (project_id={project_id!r})")
     return project
-
-
-def brief_data(project: Project) -> dict[str, Any]:
-    return {
-        "business_name": project.business_name,
-        "sector": project.sector,
-        "city": project.city,
-        "description": project.description,
-        "pages": list(project.pages or []),
-        "brand_color": project.brand_color,
-        "language": project.language,
-        "contact_email": project.contact_email,
-        **(project.details or {}),
-    }
 
 
 def brief_of(project: Project) -> Brief:

@@ -1,0 +1,23 @@
+"""What a cold process imports before its first request: every serverless function pays it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules_after_wsgi_import() -> set[str]:
+    code = "import sys, config.wsgi; print('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(done.stdout.split())
+
+
+def test_a_cold_web_process_does_not_import_pillow():
+    # Pillow is needed only when an upload is decoded (agents/media.py imports it there); loading
+    # it in every process cost each cold start about 20 ms and the workers 4 MB.
+    modules = _modules_after_wsgi_import()
+    assert "config.wsgi" in modules
+    assert not {m for m in modules if m == "PIL" or m.startswith("PIL.")}
