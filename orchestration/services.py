@@ -23,15 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from metrics.errors import record_error
-from metrics.incidents import run_failure_mail
-from orchestration import clock, limits, queue
+from orchestration import clock, limits, queue, signals
 from orchestration.exceptions import IllegalTransition, InvalidWorkflow, NotFound
 from orchestration.models import (
     AgentRun,
@@ -563,24 +560,23 @@ def task_fail(
         task.lease_expires_at = None
         task.save(update_fields=["status", "run_after", "finished_at", "last_error", "lease_token", "lease_expires_at"])
         _close_agent_run(task_id, fence, outcome, now, error=error, error_type=error_type)
-        record_error(
+        signals.attempt_failed.send(
+            sender=Task,
+            task=task,
+            run=run,
             error_type=error_type or ("LeaseExpired" if timed_out else "TaskError"),
             location=location or task.action,
             message=error,
             traceback=traceback,
-            project_id=run.project_id if run else None,
-            run_id=run.id if run else None,
-            task_id=task.id,
+            timed_out=timed_out,
+            final=task.status == TaskStatus.DEAD,
         )
         if task.status == TaskStatus.QUEUED:
             queue.notify_ready()
         elif run is not None and run.status == RunStatus.RUNNING:
             _finish_run(run, RunStatus.FAILED, now, error=f"Step {task.step!r} failed: {error}")
         elif run is None:
-            _mail_staff_on_commit(
-                f"Task {task.action} #{task.id} failed for good",
-                f"{error}\n\nAction: {task.action}\nTask: {task.id}\nAttempts: {task.attempt}\n",
-            )
+            signals.task_dead.send(sender=Task, task=task, error=error)
     logger.warning(
         "attempt failed",
         extra={"action": "task_fail", "task_id": task_id, "attempt": task.attempt, "status": task.status},
@@ -891,18 +887,11 @@ def _cancel_unfinished(run: WorkflowRun, now: datetime) -> None:
 
 
 def _run_finished(run: WorkflowRun, status: str, *, error: str = "") -> None:
-    """What follows a run's end, once its row says so: the status hook, the log, staff's mail."""
+    """What follows a run's end, once its row says so: the workflow's status hook, the log, and
+    the announcement (staff's mail is a receiver's: metrics.receivers)."""
     _call_status_hook(run)
     logger.info("run finished", extra={"action": "run_finish", "run_id": str(run.id), "status": status})
-    if status == RunStatus.FAILED:
-        mail = run_failure_mail(run, error)  # the business, the step, the cause in words; None if muted
-        if mail is not None:
-            _mail_staff_on_commit(*mail)
-
-
-def _mail_staff_on_commit(subject: str, body: str) -> None:
-    """E5: staff hear of work that failed for good, once it is on record (ADMINS)."""
-    transaction.on_commit(lambda: mail_admins(subject, body, fail_silently=True))
+    signals.run_finished.send(sender=WorkflowRun, run=run, status=status, error=error)
 
 
 def _call_status_hook(run: WorkflowRun) -> None:
