@@ -1,7 +1,7 @@
 """The agents' tables in the admin, read-only.
 
 The side-effect ledger: what the agents really did outside (emails sent, deployments,
-published files), once per idempotency key (E6). Staff read it to answer "was the
+published files), once per idempotency key (an effect is never repeated). Staff read it to answer "was the
 customer emailed?" or "why was this deploy not redone on retry?"; nobody edits it: a
 hand-made row would make an agent skip real work. The stored files: the built and
 published sites kept in the database storage.
@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from agents.models import ContactMessage, SideEffect, StoredFile
-from orchestration.admin import ReadOnlyMixin, admin_link, badge, pretty_json
+from core.admin import ReadOnlyMixin, admin_link, badge, pretty_json
 
 
 @admin.register(SideEffect)

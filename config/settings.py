@@ -264,7 +264,7 @@ ORCHESTRATION = {
     # HTTP dispatch: ask agents to answer 202 and call back later (hosts that keep the process
     # alive, e.g. gunicorn) instead of answering with the result (Vercel).
     "HTTP_RESPOND_ASYNC": _env("DISPATCH_RESPOND_ASYNC", bool, False),
-    # Concurrency limits per key (E13): "design-ia=8,ads-management=8,project:*=2". A key is a
+    # Concurrency limits per key: "design-ia=8,ads-management=8,project:*=2". A key is a
     # step's agent unless the step names another (orchestration/limits.py); unlisted keys are
     # unlimited. The defaults keep 50 simultaneous orders within the design-AI and ads APIs.
     "CONCURRENCY_LIMITS": _limits("ENGINE_CONCURRENCY_LIMITS", "design-ia=8,ads-management=8"),
@@ -375,10 +375,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "orchestration.logging.JsonFormatter"},
+        "json": {"()": "core.logging.JsonFormatter"},
     },
-    # Puts request id / project id / task id / attempt (metrics/logging.py) on every record.
-    "filters": {"context": {"()": "metrics.logging.ContextFilter"}},
+    # Puts request id / project id / task id / attempt (core/logging.py) on every record.
+    "filters": {"context": {"()": "core.logging.ContextFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # No `mail_admins` handler (Django's default on the "django" logger): a mail sent from inside a

@@ -20,10 +20,11 @@ from django.utils.safestring import SafeString
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from core.admin import ActPermissionMixin, admin_link, badge
 from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, SignedRequest, WebhookEvent
 from gateway.services import webhook_reprocess
 from metrics.attention import project_of_event
-from orchestration.admin import ActPermissionMixin, Done, Plan, admin_link, badge, confirmed_act
+from orchestration.admin import Done, Plan, confirmed_act
 from orchestration.services import Actor
 
 

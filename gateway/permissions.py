@@ -7,7 +7,7 @@
 - `IsCron`: `Authorization: Bearer $CRON_SECRET` (Vercel cron; see gateway/authentication.py).
 - `IsCronOrStaff`: either the cron or a staff user (the metrics rollup).
 - `SignedByEngine`: a Standard Webhooks signature with a live key, for this route
-  (gateway/signatures.py: the engine's own calls and the agents' callbacks each have
+  (core/signing.py: the engine's own calls and the agents' callbacks each have
   their key); the verified webhook-id is kept on the request.
 - `Public`: anyone (health, schema, docs, the Stripe webhook, which checks its own signature).
 """

@@ -13,31 +13,19 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from core.admin import ActPermissionMixin, ReadOnlyMixin, badge
 from metrics import views
 from metrics.causes import explain
 from metrics.errors import error_group_set_status
 from metrics.models import AlertNotice, ErrorGroup, GroupStatus, Rollup
-from orchestration.admin import ActPermissionMixin, Plan, badge, confirmed_act
+from orchestration.admin import Plan, confirmed_act
 from orchestration.exceptions import IllegalTransition
 from orchestration.services import Actor
 from orders.models import Project
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the system, kept as the record: staff look, never edit or delete."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ErrorGroup)
-class ErrorGroupAdmin(ActPermissionMixin, ReadOnlyAdmin):
+class ErrorGroupAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     """One failure, however often it happened: its cause in words, the orders it hit (to fix them
     one by one), and resolve or mute instead of delete. A resolved group that happens again, or
     a muted one whose message changes, reopens by itself (metrics.errors)."""
@@ -167,7 +155,7 @@ class ErrorGroupAdmin(ActPermissionMixin, ReadOnlyAdmin):
 
 
 @admin.register(Rollup)
-class RollupAdmin(ReadOnlyAdmin):
+class RollupAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "window_start",
         "attempts",
@@ -198,7 +186,7 @@ class RollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AlertNotice)
-class AlertNoticeAdmin(ReadOnlyAdmin):
+class AlertNoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("window_start", "alert_names", "emailed_at")
     date_hierarchy = "window_start"
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 
-from metrics import logging as log_ids
+from core import logging as log_ids
 from metrics.errors import record_exception
 
 logger = logging.getLogger("metrics")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core.signing import constant_time_equal
 from metrics.attention import needs_attention
 from metrics.charts import bar_rows, line_chart
 from metrics.models import ErrorGroup, GroupStatus, Rollup
@@ -47,7 +47,7 @@ def metrics_allowed(request: HttpRequest) -> JsonResponse | None:
         expected = settings.METRICS_TOKEN
         if scheme.lower() != "bearer" or not token:
             return _error(401, "unauthorized", "Use 'Authorization: Bearer <METRICS_TOKEN>'.")
-        if expected and hmac.compare_digest(token.strip().encode(), expected.encode()):
+        if expected and constant_time_equal(token.strip(), expected):
             return None
         return _error(403, "forbidden", "This token does not open /metrics.")
     if user is not None and user.is_authenticated:

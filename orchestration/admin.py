@@ -8,7 +8,6 @@ object: a refusal (IllegalTransition) changes nothing and says why.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,12 +19,11 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 
+from core.admin import ActPermissionMixin, ReadOnlyMixin, admin_link, badge, pretty_json
 from metrics.charts import timeline
 from orchestration import clock, services
 from orchestration.exceptions import OrchestrationError
@@ -33,19 +31,6 @@ from orchestration.models import AgentRun, OperatorAction, RunStatus, Task, Task
 
 REPLAYABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
 UNFINISHED = (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING)
-
-
-def badge(value: str, label: str | None = None) -> SafeString:
-    return format_html('<span class="badge badge-{}">{}</span>', value, label or value)
-
-
-def pretty_json(value: Any) -> SafeString:
-    return format_html('<pre class="json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
-
-
-def admin_link(obj: Model, label: Any = None) -> SafeString:
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, label if label is not None else obj)
 
 
 # --- Confirmed acts ----------------------------------------------------------------------
@@ -224,23 +209,6 @@ class CreatedWithinFilter(admin.SimpleListFilter):
         return queryset.filter(created_at__gte=clock.now() - span) if span else queryset
 
 
-class ActPermissionMixin:
-    """Who may act (replay, cancel, retry, resolve, mute, reprocess) on rows the admin shows read-only.
-
-    Django runs an action that names no permission for anyone who may *view* the list, and these
-    admins deny "change" to everyone (the rows change only through acts). So each act declares
-    `permissions=["act"]`, granted by `act_permissions` (by default the model's own change
-    permission, `<app>.change_<model>`): a view-only staff member sees the page without its
-    buttons, and a crafted POST is refused.
-    """
-
-    act_permissions: tuple[str, ...] = ()
-
-    def has_act_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        opts = self.model._meta  # type: ignore[attr-defined]
-        return request.user.has_perms(self.act_permissions or (f"{opts.app_label}.change_{opts.model_name}",))
-
-
 # A replay or a cancel changes the run and its tasks: the same permissions as the API's (gateway.permissions).
 RUN_ACT_PERMISSIONS = ("orchestration.change_workflowrun", "orchestration.change_task")
 
@@ -248,17 +216,6 @@ RUN_ACT_PERMISSIONS = ("orchestration.change_workflowrun", "orchestration.change
 def may_act_on_runs(request: HttpRequest) -> bool:
     """Whether the user may replay or cancel runs, for the pages that show those buttons."""
     return request.user.has_perms(RUN_ACT_PERMISSIONS)
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(WorkflowRun)

@@ -1,4 +1,5 @@
-"""HTTP dispatch (E10): the engine POSTs a signed request to the agent's route.
+"""HTTP dispatch: the engine POSTs a signed request to the agent's route, with the same semantics
+as inline dispatch (in-process).
 
 The engine side (`dispatch`) runs where a task was claimed (a cron tick, the
 execute route, a worker): it signs the attempt's request with the current key
@@ -10,7 +11,7 @@ same JSON an agent sends to the callback route. So there is one semantics:
 - 200 with a report: the agent ran the action within its budget; the engine
   applies the report, fenced by its own lease token and the attempt.
 - The request carries the attempt's lease token (`leaseToken`); the agent sends it
-  back in every report and heartbeat, which are fenced by it (E16): no later
+  back in every report and heartbeat, which are fenced by it: no later
   attempt, continuation or generation shares it. A report without it (an agent
   written against the original body) is fenced by its attempt number, which no
   later attempt or generation reuses either.
@@ -26,7 +27,6 @@ work at once where nothing runs after a response (Vercel); ticks are the net.
 
 from __future__ import annotations
 
-import binascii
 import json
 import logging
 import time
@@ -41,9 +41,9 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from gateway.signatures import standard_sign
-from metrics.errors import location_of
-from metrics.logging import log_context
+from core.logging import log_context
+from core.signing import CALLBACK_ROUTE, EXECUTE_ROUTE, signed_headers
+from core.tracebacks import location_of
 from orchestration import clock, services
 from orchestration.budget import Budget
 from orchestration.exceptions import is_retryable
@@ -54,8 +54,9 @@ from orchestration.registry import Continue, TaskContext, checked_result, get_ac
 
 logger = logging.getLogger("orchestration.dispatch")
 
-EXECUTE_PATH = "/api/workflows/execute"
-CALLBACK_PATH = "/api/orchestration/webhooks"
+# The engine's own two routes: core.signing owns them (their signing keys depend on them).
+EXECUTE_PATH = EXECUTE_ROUTE
+CALLBACK_PATH = CALLBACK_ROUTE
 # What the engine waits beyond the agent's own deadline before it gives up on an answer.
 ANSWER_GRACE_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -69,20 +70,6 @@ RETRYABLE_STATUSES = {408, 425, 429}
 
 # Outcomes of one dispatch, named like TickReport's counters.
 SUCCEEDED, FAILED, CONTINUED, STALE, DISPATCHED = "succeeded", "failed", "continued", "stale", "dispatched"
-
-
-def signed_headers(body: bytes, *, msg_id: str, route: str) -> dict[str, str]:
-    """Standard Webhooks headers for `body` sent to `route`, signed with the current key (WEBHOOK_SECRET)
-    or, for the engine's own routes, the key derived from it for that route (gateway.signatures:
-    a signature verifies at its one route only); receivers accept it and WEBHOOK_SECRET_NEXT, so
-    keys rotate without downtime (E14)."""
-    secret = settings.WEBHOOK_SECRET
-    if not secret:
-        raise ImproperlyConfigured("HTTP dispatch needs WEBHOOK_SECRET (a whsec_ key) to sign its calls.")
-    try:
-        return standard_sign(body, msg_id=msg_id, route=route, secret=secret)
-    except (ValueError, binascii.Error) as exc:
-        raise ImproperlyConfigured("WEBHOOK_SECRET is not a valid whsec_<base64> key.") from exc
 
 
 @dataclass(frozen=True)
@@ -245,7 +232,7 @@ def _request_body(task: ClaimedTask, deadline: float, respond_async: bool) -> di
         "deadlineSeconds": round(deadline, 3),
         "respond": "async" if respond_async else "sync",
         "callbackUrl": settings.AGENTS_BASE_URL + CALLBACK_PATH,
-        "leaseToken": str(task.lease_token),  # sent back with every report: the fence (E16)
+        "leaseToken": str(task.lease_token),  # sent back with every report: the fence, never reused
     }
 
 

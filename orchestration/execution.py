@@ -1,5 +1,5 @@
 """Running claimed tasks: the tick (the unit of work every entry point calls) and
-the inline executor (E8, E9, E10 inline mode).
+the inline executor (in-process dispatch, with the same semantics as HTTP dispatch).
 
 `tick(budget=...)` recovers expired leases, repairs stalled runs, then claims
 and runs due tasks until the budget, `max_tasks` or `should_stop` says stop.
@@ -24,8 +24,8 @@ from typing import Any
 
 from django.conf import settings
 
-from metrics.errors import location_of
-from metrics.logging import log_context
+from core.logging import log_context
+from core.tracebacks import location_of
 from orchestration import clock, dispatch, queue, services
 from orchestration.budget import Budget
 from orchestration.exceptions import UnknownAction, is_retryable
@@ -205,7 +205,7 @@ def _run_tasks(
 
 def _lease_half_gone(task: ClaimedTask) -> bool:
     # Measured on this host's clock from its own claim time: the lease's expiry is the
-    # database's time, and the two clocks need not agree (E15).
+    # database's time, and the two clocks need not agree.
     lease = min(task.timeout_seconds, float(settings.ORCHESTRATION["LEASE_SECONDS"]))
     return (clock.now() - task.claimed_at).total_seconds() >= lease / 2
 
@@ -224,7 +224,7 @@ def execute(
     ready for that worker (services.task_complete_and_claim_next) and append it to the list.
     In HTTP dispatch mode the agent's route runs it instead (orchestration/dispatch.py).
     Every log line meanwhile, the engine's, the action's and its providers', carries the
-    attempt's ids (metrics/logging.py).
+    attempt's ids (core/logging.py).
     """
     project_id = task.input.get("project_id") if isinstance(task.input, dict) else None
     with log_context(task_id=task.id, attempt=task.attempt, run_id=task.run_id, project_id=project_id):

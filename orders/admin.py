@@ -25,12 +25,13 @@ from django.utils.safestring import SafeString
 
 from agents.brief import Brief, brief_data, validate_brief
 from agents.business_details import DETAIL_KEYS
+from core.admin import admin_link, badge
 from metrics.attention import refused_payments
 from metrics.causes import explain
 from metrics.charts import next_retries, timeline
 from metrics.incidents import run_failure
 from orchestration import clock
-from orchestration.admin import admin_link, badge, may_act_on_runs, run_acts, run_label
+from orchestration.admin import may_act_on_runs, run_acts, run_label
 from orchestration.models import AgentRun, RunStatus, TaskStatus
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.models import Project, ProjectStatus

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from orchestration.admin import admin_link, badge
+from core.admin import admin_link, badge
 from orders.exceptions import RefundNotConfirmed, RefundRefused
 from orders.models import CustomerEmail, Project, ProjectStatus, Refund, RefundStatus, Revision
 from orders.refunds import refund_request

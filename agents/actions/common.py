@@ -42,7 +42,7 @@ def site_base_url(slug: str) -> str:
 @contextmanager
 def provider_errors() -> Iterator[None]:
     """A provider's own error classes become the engine's retryable / permanent errors."""
-    _translates_errors = True  # metrics.errors.TRANSLATOR_MARK: its errors are grouped at the caller
+    _translates_errors = True  # core.tracebacks.TRANSLATOR_MARK: its errors are grouped at the caller
     try:
         yield
     except ProviderError as exc:

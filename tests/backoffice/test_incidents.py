@@ -292,7 +292,7 @@ def test_provider_failures_of_two_actions_are_two_error_groups():
     the location of them all (one group mixing the AI's outage and Vercel's refusal)."""
     from agents.actions.common import provider_errors
     from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
-    from metrics.errors import location_of
+    from core.tracebacks import location_of
 
     def write_copy() -> None:
         with provider_errors():

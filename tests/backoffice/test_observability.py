@@ -12,9 +12,9 @@ from django.conf import settings
 from django.test import Client
 from django.utils.module_loading import import_string
 
-from metrics import logging as log_ids
-from metrics.errors import location_of
-from metrics.logging import ContextFilter, log_context
+from core import logging as log_ids
+from core.logging import ContextFilter, log_context
+from core.tracebacks import location_of
 from metrics.management import errors as command_errors
 from metrics.models import ErrorGroup
 from orchestration.models import Task

@@ -1,5 +1,6 @@
-"""Ids on every log record: request id, run, project, task and attempt, from contextvars.
+"""Log lines: the ids bound to the current context, and one JSON object per record.
 
+Ids on every log record (request id, run, project, task and attempt) come from contextvars.
 The request middleware binds the request id; the engine binds the ids of the attempt it
 runs with `log_context(...)` (orchestration/execution.py), so every line an action or
 its providers log during that attempt carries them. `ContextFilter` copies whatever is
@@ -9,14 +10,19 @@ says `"project_id": null` rather than leaving the reader to wonder.
 
 Context variables follow the code into `asyncio` tasks, not into threads started
 meanwhile: code that hands work to a thread pool must run it in `contextvars.copy_context()`.
+
+`JsonFormatter` is production's formatter (config/settings.py LOGGING): the record's own
+fields, whatever came through `extra=` or the filter, and the traceback if any.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from datetime import UTC, datetime
 from typing import Any
 
 FIELDS = ("request_id", "run_id", "project_id", "task_id", "attempt")
@@ -64,3 +70,25 @@ class ContextFilter(logging.Filter):
             # Ids as strings (UUIDs serialise alike everywhere); the attempt stays a number.
             setattr(record, name, value if value is None or name == "attempt" else str(value))
         return True
+
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with the ids and `extra=` fields it carries."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)

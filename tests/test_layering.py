@@ -1,0 +1,138 @@
+"""`core/` is the bottom layer: its modules import the standard library, Django and third-party
+packages only, never one of our apps, `config` or anything else of this project.
+
+Read from the source with `ast` (nothing is imported), so the check covers code that only runs
+sometimes: imports inside functions, under `if TYPE_CHECKING:`, relative imports, and the dynamic
+ones (`importlib.import_module`, `__import__`, Django's `import_string`) given a literal name.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "core"
+# Named outright, so the guard holds even if one of them stopped being a package on disk.
+APPS = {"orchestration", "orders", "agents", "metrics", "gateway", "config", "api"}
+DYNAMIC_IMPORTS = {"import_module", "__import__", "import_string"}
+
+
+def project_packages() -> set[str]:
+    """Every top-level package or module of this project but core: the apps, config, tests, tools."""
+    names = {path.name for path in ROOT.iterdir() if (path / "__init__.py").is_file()}
+    names |= {path.stem for path in ROOT.glob("*.py")}
+    return (names | APPS) - {"core"}
+
+
+def _resolve(module: str | None, level: int, package: tuple[str, ...]) -> str | None:
+    """The absolute name a `from ... import` names, or None for a relative import that climbs out
+    of the top-level package."""
+    if level == 0:
+        return module
+    if level > len(package):
+        return None
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, module] if module else base)
+
+
+def violations(source: str, module_name: str, *, forbidden: set[str], is_package: bool = False) -> list[str]:
+    """What `source` (the module `module_name`, under the top-level package `core`) imports that
+    it must not, as 'line: name'. A relative import that leaves core counts, whatever it names."""
+    parts = tuple(module_name.split("."))
+    package = parts if is_package else parts[:-1]
+    found: list[str] = []
+
+    def check(name: str, line: int) -> None:
+        if name.split(".")[0] in forbidden:
+            found.append(f"{line}: {name}")
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                check(alias.name, node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(node.module, node.level, package)
+            if node.level and (target is None or target.split(".")[0] != "core"):
+                found.append(f"{node.lineno}: a relative import out of core ({'.' * node.level}{node.module or ''})")
+            elif target:
+                check(target, node.lineno)
+        elif isinstance(node, ast.Call) and _called_name(node.func) in DYNAMIC_IMPORTS and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                check(first.value, node.lineno)
+    return found
+
+
+def _called_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def core_modules() -> list[Path]:
+    return sorted(CORE.rglob("*.py"))
+
+
+def test_core_imports_nothing_of_ours() -> None:
+    modules = core_modules()
+    assert {"__init__.py", "logging.py", "signing.py", "tracebacks.py", "admin.py"} <= {p.name for p in modules}
+    forbidden = project_packages()
+    problems = []
+    for path in modules:
+        relative = path.relative_to(ROOT).with_suffix("")
+        is_package = relative.name == "__init__"
+        name = ".".join(relative.parent.parts if is_package else relative.parts)
+        found = violations(path.read_text(), name, forbidden=forbidden, is_package=is_package)
+        problems += [f"{path.relative_to(ROOT)}:{line}" for line in found]
+    assert not problems, "core/ must not import the project's apps:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import orchestration",
+        "import metrics.errors as errors",
+        "from gateway.signatures import route_key",
+        "from config import settings",
+        "from api import urls",
+        "from orders.models import Project",
+        "def later():\n    from agents.models import SideEffect",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from orchestration.models import Task",
+        "from .. import metrics",
+        "from ..metrics import errors",
+        "import importlib\nimportlib.import_module('orchestration.clock')",
+        "from django.utils.module_loading import import_string\nimport_string('metrics.logging.ContextFilter')",
+        "__import__('gateway')",
+    ],
+)
+def test_the_guard_catches_each_kind_of_import_out_of_core(source: str) -> None:
+    assert violations(source, "core.signing", forbidden=project_packages())
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import json\nimport logging",
+        "from django.conf import settings",
+        "from standardwebhooks.webhooks import Webhook",
+        "from core import logging",
+        "from core.signing import route_key",
+        "from . import tracebacks",
+        "from .signing import route_key",
+        "import orchestration_tools",  # a third-party name that merely starts like an app's
+        "import importlib\nimportlib.import_module('json')",
+    ],
+)
+def test_the_guard_lets_the_library_django_and_core_through(source: str) -> None:
+    assert violations(source, "core.signing", forbidden=project_packages()) == []
+
+
+def test_a_relative_import_from_a_subpackage_stays_inside_core() -> None:
+    forbidden = project_packages()
+    assert violations("from .. import signing", "core.sub.module", forbidden=forbidden) == []
+    assert violations("from ... import metrics", "core.sub.module", forbidden=forbidden)
+    assert violations("from . import signing", "core", forbidden=forbidden, is_package=True) == []
+    assert violations("from .. import metrics", "core", forbidden=forbidden, is_package=True)
