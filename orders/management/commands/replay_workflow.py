@@ -1,4 +1,7 @@
-"""`manage.py replay_workflow <project-id|slug|run-id>`: replay a failed or cancelled run."""
+"""`manage.py replay_workflow <project-id|slug|run-id>`: replay a failed or cancelled run.
+
+Here, in orders, and not in the engine: it finds a run by its order (project id or slug); the
+engine knows runs, not what they are for."""
 
 from __future__ import annotations
 
