@@ -80,7 +80,7 @@ def over_http(live_server: Any, settings: Any, http_mode: None, monkeypatch: pyt
 @pytest.fixture
 def shaped_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Payments start the order-shaped test workflow instead of the real agents' one."""
-    monkeypatch.setattr("orders.services.ORDER_WORKFLOW", "test-http-order")
+    monkeypatch.setattr("orders.services.ORDER_WORKFLOW_NAME", "test-http-order")
 
 
 def _inline_forbidden(name: str) -> Any:
