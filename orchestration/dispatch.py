@@ -46,9 +46,9 @@ from metrics.errors import location_of
 from metrics.logging import log_context
 from orchestration import clock, services
 from orchestration.budget import Budget
+from orchestration.context import context_as_request, context_of_claim, context_of_request
 from orchestration.exceptions import is_retryable
 from orchestration.heartbeat import heartbeater
-from orchestration.models import Task
 from orchestration.queue import ClaimedTask
 from orchestration.registry import Continue, TaskContext, checked_result, get_action
 
@@ -231,28 +231,15 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
 
 
 def _request_body(task: ClaimedTask, deadline: float, respond_async: bool) -> dict[str, Any]:
+    # The context the agent's action will get, as the inline executor would build it.
+    ctx = context_of_claim(task, deadline=clock.monotonic() + deadline)
     return {
-        "taskId": task.id,
-        "attempt": task.attempt,
-        "runId": task.run_id,
-        "projectId": task.input.get("project_id") if isinstance(task.input, dict) else None,
-        "step": task.step,
-        "action": task.action,
-        "input": task.input,
-        "inputs": _dependency_outputs(task),
-        "cursor": task.cursor,
-        "idempotencyKey": task.idempotency_key,
+        **context_as_request(ctx),
         "deadlineSeconds": round(deadline, 3),
         "respond": "async" if respond_async else "sync",
         "callbackUrl": settings.AGENTS_BASE_URL + CALLBACK_PATH,
         "leaseToken": str(task.lease_token),  # sent back with every report: the fence (E16)
     }
-
-
-def _dependency_outputs(task: ClaimedTask) -> dict[str, Any]:
-    if not task.run_id or not task.needs:
-        return {}
-    return dict(Task.objects.filter(run_id=task.run_id, step__in=task.needs).values_list("step", "output"))
 
 
 def _fail(task: ClaimedTask, error: str, *, retryable: bool) -> str:
@@ -298,18 +285,9 @@ def run_dispatched(request: dict[str, Any], *, budget: Budget) -> Report:
 
 def _agent_context(request: dict[str, Any], deadline: float) -> TaskContext:
     task_id, attempt = int(request["taskId"]), int(request["attempt"])
-    ctx = TaskContext(
-        task_id=task_id,
-        action=request["action"],
-        attempt=attempt,
-        input=request.get("input") or {},
-        inputs=request.get("inputs") or {},
-        cursor=request.get("cursor"),
-        idempotency_key=str(request.get("idempotencyKey") or f"task:{task_id}"),
+    ctx = context_of_request(
+        request,
         deadline=deadline,
-        run_id=request.get("runId"),
-        project_id=request.get("projectId"),
-        step=str(request.get("step") or ""),
     )
     lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
     token = _token(str(request["leaseToken"])) if request.get("leaseToken") else None
