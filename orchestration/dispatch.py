@@ -17,8 +17,9 @@ same JSON an agent sends to the callback route. So there is one semantics:
 - 202: the agent took the work and will call back (`call_back`, retried with
   bounded backoff). The engine extends the lease to the step's timeout: a
   callback that never arrives is recovered like a dead worker.
-- anything else: the attempt failed; 5xx, 408, 429 and transport errors are
-  retryable, other 4xx (a missing route, a refused signature) permanent.
+- anything else: the attempt failed; transport errors and the answers
+  `retry.is_retryable_status` names (408, 425, 429, 5xx but 501 and 505) are
+  retryable, other answers (a missing route, a refused signature) permanent.
 
 `kick` is the fire-and-forget POST to /api/workflows/execute that starts ready
 work at once where nothing runs after a response (Vercel); ticks are the net.
@@ -51,6 +52,7 @@ from orchestration.exceptions import is_retryable
 from orchestration.heartbeat import heartbeater
 from orchestration.queue import ClaimedTask
 from orchestration.registry import Continue, TaskContext, checked_result, get_action
+from orchestration.retry import is_retryable_status
 
 logger = logging.getLogger("orchestration.dispatch")
 
@@ -65,7 +67,6 @@ KICK_TIMEOUT_SECONDS = (2.0, 0.5)
 CALLBACK_ATTEMPTS = 6
 CALLBACK_BACKOFF_SECONDS = 0.5
 CALLBACK_BACKOFF_CAP_SECONDS = 8.0
-RETRYABLE_STATUSES = {408, 425, 429}
 
 # Outcomes of one dispatch, named like TickReport's counters.
 SUCCEEDED, FAILED, CONTINUED, STALE, DISPATCHED = "succeeded", "failed", "continued", "stale", "dispatched"
@@ -214,7 +215,7 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
         logger.info("dispatched", extra={"action": "dispatch_async", "task_id": task.id, "attempt": task.attempt})
         return DISPATCHED
     if response.status_code != 200:
-        retryable = response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES
+        retryable = is_retryable_status(response.status_code)
         return _fail(task, f"Agent route {url} answered {response.status_code}", retryable=retryable)
     try:
         report = Report.from_body(response.json())
@@ -330,8 +331,9 @@ def call_back(report: Report, url: str, *, sleep: Callable[[float], None] = time
     """POST a report to the callback route, retrying failures with bounded backoff.
 
     One webhook-id for every try: the receiver deduplicates on it. True once a
-    2xx or a definitive 4xx answer arrived; False when every try failed (the
-    task's lease then recovers the attempt).
+    2xx or a definitive answer (a 4xx, a 501: one `is_retryable_status` does not
+    retry) arrived; False when every try failed (the task's lease then recovers
+    the attempt).
     """
     body = json.dumps(report.as_body()).encode()
     msg_id = f"report_{report.task_id}_{report.attempt}_{report.type}_{time.time_ns()}"
@@ -351,7 +353,7 @@ def call_back(report: Report, url: str, *, sleep: Callable[[float], None] = time
         except requests.RequestException as exc:
             outcome = type(exc).__name__
         else:
-            if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
+            if not is_retryable_status(response.status_code):
                 return response.status_code < 300 or _log_refused(report, response.status_code)
             outcome = str(response.status_code)
         logger.warning(
