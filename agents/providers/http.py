@@ -52,8 +52,10 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How many tries (the first included) and how long to wait between them."""
+class HttpRetryPolicy:
+    """How many tries of one HTTP request (the first included) and how long to wait between
+    them, all within one attempt of a task (the engine's `orchestration.retry.RetryPolicy`
+    spaces the attempts)."""
 
     max_attempts: int = 4
     base_delay: float = 0.5
@@ -76,7 +78,7 @@ class HttpClient:
         provider: str,
         session: requests.Session | None = None,
         timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         sleep: Sleep = time.sleep,
         rng: Random = random.random,
         secrets: Iterable[str] = (),
@@ -84,7 +86,7 @@ class HttpClient:
         self.provider = provider
         self.session = session if session is not None else requests.Session()
         self.timeout = timeout
-        self.retry = retry if retry is not None else RetryPolicy()
+        self.retry = retry if retry is not None else HttpRetryPolicy()
         self.sleep = sleep
         self.rng = rng
         self._secrets = tuple(s for s in secrets if s)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils.text import slugify
 
 from .errors import ProviderPermanentError, ProviderRetryableError
-from .http import HttpClient, RetryPolicy
+from .http import HttpClient, HttpRetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class ChatCompletionsCopywriter:
         *,
         temperature: float = 0.7,
         max_reasks: int = 2,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:

@@ -14,7 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
-from agents.providers.http import RetryPolicy
+from agents.providers.http import HttpRetryPolicy
 from agents.providers.llm import PAGE_COPY_SCHEMA, ChatCompletionsCopywriter, get_llm_copywriter, validate_page_copy
 
 from . import FakeClock
@@ -169,7 +169,9 @@ def threaded_fake():
 
 def test_a_slow_server_hits_the_timeout_is_retried_and_is_then_reported_retryable(threaded_fake, clock):
     threaded_fake.script("slow", "slow", "slow")
-    writer = make(threaded_fake, clock, timeout=0.4, retry=RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=2.0))
+    writer = make(
+        threaded_fake, clock, timeout=0.4, retry=HttpRetryPolicy(max_attempts=3, base_delay=0.5, max_delay=2.0)
+    )
 
     with pytest.raises(ProviderRetryableError, match="Timeout") as caught:
         write(writer)
@@ -202,7 +204,7 @@ def test_the_timeout_comes_from_llm_timeout_seconds(settings):
 def rising(fake: FakeOpenAI, clock: FakeClock, **policy: float) -> ChatCompletionsCopywriter:
     """A writer whose jitter is always at its ceiling, so the sleeps show the backoff curve itself."""
     return ChatCompletionsCopywriter(
-        fake.base_url, fake.api_key, fake.model, sleep=clock.sleep, rng=lambda: 1.0, retry=RetryPolicy(**policy)
+        fake.base_url, fake.api_key, fake.model, sleep=clock.sleep, rng=lambda: 1.0, retry=HttpRetryPolicy(**policy)
     )
 
 
@@ -242,7 +244,7 @@ def test_connection_errors_are_retried_with_bounded_backoff_then_reported_retrya
         timeout=2,
         sleep=clock.sleep,
         rng=lambda: 1.0,
-        retry=RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=1.5),
+        retry=HttpRetryPolicy(max_attempts=4, base_delay=0.5, max_delay=1.5),
     )
 
     with pytest.raises(ProviderRetryableError, match="ConnectionError") as caught:
