@@ -1,4 +1,4 @@
-"""Page copy: the Copywriter protocol, the PageCopy shape every provider must return, and the offline writer.
+"""Page copy: the Copywriter protocol and the offline writer (the PageCopy shape is agents.page_copy's).
 
 The offline writer assembles copy from the phrase banks (copy_fr, copy_en) with the brief's own words; a seeded
 random generator picks between variants so a retry of the same page gives byte-identical copy.
@@ -15,18 +15,20 @@ from typing import Any, Protocol
 
 from agents import copy_en, copy_fr, copy_pages
 from agents.brief import Brief, ascii_fold, page_kind, slugify_text
+from agents.page_copy import (
+    HERO_LIMITS,
+    MAX_SECTIONS,
+    META_DESCRIPTION_MAX,
+    MIN_SECTIONS,
+    SECTION_LIMITS,
+    TEXT_LIMITS,
+    validate_page_copy,
+)
 
 BANKS = {"fr": copy_fr, "en": copy_en}
 PAGES = copy_pages.PAGES
 GENERIC = copy_pages.GENERIC
-META_DESCRIPTION_MAX = 160
-MIN_SECTIONS, MAX_SECTIONS = 2, 4
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESERVED_SLUGS = frozenset({"index", "assets", "sitemap", "robots"})
-# (field, max length) for every text field of PageCopy; maxima keep a misbehaving model from breaking the layout.
-TEXT_LIMITS = {"title": 120, "nav_label": 60, "meta_description": META_DESCRIPTION_MAX}
-HERO_LIMITS = {"heading": 160, "subheading": 400, "cta_label": 60}
-SECTION_LIMITS = {"heading": 160, "body": 4000}
 OFFER_MAX = 60
 
 
@@ -34,52 +36,8 @@ class Copywriter(Protocol):
     def write_page(
         self, *, brief: Brief, design: dict[str, Any], page: str, index: int, idempotency_key: str
     ) -> dict[str, Any]:
-        """Return PageCopy for one page of the brief (see validate_page_copy for the shape)."""
+        """Return PageCopy for one page of the brief (see agents.page_copy for the shape)."""
         ...
-
-
-def validate_page_copy(data: Any) -> dict[str, Any]:
-    """Check the PageCopy shape and return a clean copy (strings stripped, unknown keys dropped).
-
-    Raises ValueError naming the first bad field; providers call this on model output before trusting it.
-    """
-    if not isinstance(data, dict):
-        raise ValueError(f"page copy must be an object, got {type(data).__name__}")
-    clean: dict[str, Any] = {}
-    slug = data.get("slug")
-    if not isinstance(slug, str) or not SLUG.match(slug):
-        raise ValueError(f"page copy: slug must be lowercase letters, digits and hyphens, got {slug!r}")
-    clean["slug"] = slug
-    for field, limit in TEXT_LIMITS.items():
-        clean[field] = _text(data.get(field), field, limit)
-    hero = data.get("hero")
-    if not isinstance(hero, dict):
-        raise ValueError(f"page copy: hero must be an object with {', '.join(HERO_LIMITS)}")
-    clean["hero"] = {field: _text(hero.get(field), f"hero.{field}", limit) for field, limit in HERO_LIMITS.items()}
-    sections = data.get("sections")
-    if not isinstance(sections, list) or not MIN_SECTIONS <= len(sections) <= MAX_SECTIONS:
-        count = len(sections) if isinstance(sections, list) else type(sections).__name__
-        raise ValueError(f"page copy: sections must be a list of {MIN_SECTIONS}-{MAX_SECTIONS} items, got {count}")
-    clean["sections"] = []
-    for position, section in enumerate(sections):
-        if not isinstance(section, dict):
-            raise ValueError(f"page copy: sections[{position}] must be an object with heading and body")
-        clean["sections"].append(
-            {
-                field: _text(section.get(field), f"sections[{position}].{field}", limit)
-                for field, limit in SECTION_LIMITS.items()
-            }
-        )
-    return clean
-
-
-def _text(value: Any, field: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"page copy: {field} must be a non-empty string, got {value!r}")
-    value = value.strip()
-    if len(value) > limit:
-        raise ValueError(f"page copy: {field} has {len(value)} characters; the limit is {limit}")
-    return value
 
 
 def shorten(text: str, limit: int, suffix: str = "…") -> str:

@@ -18,8 +18,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from agents.brief import SECTOR_FAMILIES, Brief
 from agents.business_details import DAYS, ImageRef
-from agents.copywriting import copy_context, validate_page_copy
+from agents.copywriting import copy_context
 from agents.design import HEX, PAGE_LAYOUTS
+from agents.page_copy import validate_page_copy
 from agents.site_ui import LEGAL_LABELS, LEGAL_TEXT, UI
 
 PALETTE_KEYS = ("brand", "primary", "on_primary", "background", "surface", "text", "muted", "accent", "on_accent")

@@ -73,7 +73,7 @@ ERRORS: dict[int, tuple[str, str, dict[str, Any]]] = {
         "Wrong state",
         _error(
             "illegal_transition",
-            "Run 3f1c9a4e-2b7d-4c1e-9a6f-5d8e7b2a1c0f is succeeded; only a failed or cancelled run can be replayed",
+            "Run 3f1c9a4e-2b7d-4c1e-9a6f-5d8e7b2a1c0f is succeeded; only a failed or cancelled run can be replayed.",
         ),
     ),
     413: (

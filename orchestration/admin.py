@@ -27,9 +27,8 @@ from core.admin import ActPermissionMixin, ReadOnlyMixin, admin_link, badge, pre
 from metrics.charts import timeline
 from orchestration import clock, services
 from orchestration.exceptions import OrchestrationError
-from orchestration.models import AgentRun, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
+from orchestration.models import AgentRun, OperatorAction, Task, TaskStatus, WorkflowRun
 
-REPLAYABLE = (RunStatus.FAILED, RunStatus.CANCELLED)
 UNFINISHED = (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING)
 
 
@@ -145,13 +144,12 @@ def object_label(obj: Model, *, with_status: bool = True) -> str:
 
 
 def replay_plan(run: WorkflowRun, mode: str, from_step: str | None = None) -> Plan:
-    if run.status not in REPLAYABLE:
-        return [], f"The run is {run.status}; only a failed or cancelled run can be replayed."
+    if refusal := services.run_can_replay(run, mode=mode):
+        return [], refusal
     try:
-        steps = services.replay_plan(run, mode=mode, from_step=from_step)
+        return services.replay_plan(run, mode=mode, from_step=from_step), ""
     except OrchestrationError as exc:
         return [], str(exc)
-    return steps, "" if steps else "It has no failed or cancelled step to replay."
 
 
 # --- Workflow runs ------------------------------------------------------------------------
@@ -167,15 +165,13 @@ RUN_BUTTONS = (
 def run_acts(run: WorkflowRun) -> list[tuple[str, str]]:
     """The acts (changelist action, label) this run's state allows: a button that can only be
     refused is noise. The run's page and its project's page both show them."""
-    if run.status == RunStatus.RUNNING:
-        allowed = {"cancel_runs"}
-    elif run.status in REPLAYABLE:
-        allowed = {"replay_from_step", "replay_scratch"}
-        if run.tasks.filter(status__in=(TaskStatus.DEAD, TaskStatus.CANCELLED)).exists():
-            allowed.add("replay_failed")
-    else:
-        allowed = set()
-    return [(name, label) for name, label in RUN_BUTTONS if name in allowed]
+    refusals = {
+        "replay_failed": services.run_can_replay(run, mode="failed"),
+        "replay_from_step": services.run_can_replay(run, mode="step"),
+        "replay_scratch": services.run_can_replay(run, mode="scratch"),
+        "cancel_runs": services.run_can_cancel(run),
+    }
+    return [(name, label) for name, label in RUN_BUTTONS if refusals[name] is None]
 
 
 class AgentFilter(admin.SimpleListFilter):
@@ -297,7 +293,8 @@ class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
         actor = services.Actor.of_user(request.user)
 
         def act(run: WorkflowRun) -> str:
-            steps = services.replay_plan(run, mode=mode, from_step=from_step) if run.status in REPLAYABLE else []
+            allowed = services.run_can_replay(run, mode=mode) is None
+            steps = services.replay_plan(run, mode=mode, from_step=from_step) if allowed else []
             services.run_replay(run=run, actor=actor, mode=mode, from_step=from_step)
             return f"{title}: steps {', '.join(steps)}"
 
@@ -332,8 +329,8 @@ class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
         actor = services.Actor.of_user(request.user)
 
         def plan(run: WorkflowRun) -> Plan:
-            if run.status != RunStatus.RUNNING:
-                return [], f"The run is {run.status}; only a running run can be cancelled."
+            if refusal := services.run_can_cancel(run):
+                return [], refusal
             return list(run.tasks.filter(status__in=UNFINISHED).values_list("step", flat=True)), ""
 
         def act(run: WorkflowRun) -> str:
@@ -405,16 +402,9 @@ class TaskAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
         actor = services.Actor.of_user(request.user)
 
         def plan(task: Task) -> Plan:
-            run_status = task.run.status if task.run_id else None
-            if task.status == TaskStatus.QUEUED or (
-                task.status == TaskStatus.DEAD and run_status in (None, RunStatus.FAILED)
-            ):
-                return [task.step or task.action], ""
-            where = f" in a {run_status} run" if run_status else ""
-            return (
-                [],
-                f"The task is {task.status}{where}; only a dead task of a failed run, or a queued one, can be retried.",
-            )
+            if refusal := services.task_can_retry(task):
+                return [], refusal
+            return [task.step or task.action], ""
 
         def act(task: Task) -> str:
             services.task_retry(task=task, actor=actor)

@@ -18,8 +18,9 @@ same JSON an agent sends to the callback route. So there is one semantics:
 - 202: the agent took the work and will call back (`call_back`, retried with
   bounded backoff). The engine extends the lease to the step's timeout: a
   callback that never arrives is recovered like a dead worker.
-- anything else: the attempt failed; 5xx, 408, 429 and transport errors are
-  retryable, other 4xx (a missing route, a refused signature) permanent.
+- anything else: the attempt failed; transport errors and the answers
+  `retry.is_retryable_status` names (408, 425, 429, 5xx but 501 and 505) are
+  retryable, other answers (a missing route, a refused signature) permanent.
 
 `kick` is the fire-and-forget POST to /api/workflows/execute that starts ready
 work at once where nothing runs after a response (Vercel); ticks are the net.
@@ -46,11 +47,12 @@ from core.signing import CALLBACK_ROUTE, EXECUTE_ROUTE, signed_headers
 from core.tracebacks import location_of
 from orchestration import clock, services
 from orchestration.budget import Budget
+from orchestration.context import context_as_request, context_of_claim, context_of_request
 from orchestration.exceptions import is_retryable
 from orchestration.heartbeat import heartbeater
-from orchestration.models import Task
 from orchestration.queue import ClaimedTask
 from orchestration.registry import Continue, TaskContext, checked_result, get_action
+from orchestration.retry import is_retryable_status
 
 logger = logging.getLogger("orchestration.dispatch")
 
@@ -66,7 +68,6 @@ KICK_TIMEOUT_SECONDS = (2.0, 0.5)
 CALLBACK_ATTEMPTS = 6
 CALLBACK_BACKOFF_SECONDS = 0.5
 CALLBACK_BACKOFF_CAP_SECONDS = 8.0
-RETRYABLE_STATUSES = {408, 425, 429}
 
 # Outcomes of one dispatch, named like TickReport's counters.
 SUCCEEDED, FAILED, CONTINUED, STALE, DISPATCHED = "succeeded", "failed", "continued", "stale", "dispatched"
@@ -201,7 +202,7 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
         logger.info("dispatched", extra={"action": "dispatch_async", "task_id": task.id, "attempt": task.attempt})
         return DISPATCHED
     if response.status_code != 200:
-        retryable = response.status_code >= 500 or response.status_code in RETRYABLE_STATUSES
+        retryable = is_retryable_status(response.status_code)
         return _fail(task, f"Agent route {url} answered {response.status_code}", retryable=retryable)
     try:
         report = Report.from_body(response.json())
@@ -218,28 +219,15 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
 
 
 def _request_body(task: ClaimedTask, deadline: float, respond_async: bool) -> dict[str, Any]:
+    # The context the agent's action will get, as the inline executor would build it.
+    ctx = context_of_claim(task, deadline=clock.monotonic() + deadline)
     return {
-        "taskId": task.id,
-        "attempt": task.attempt,
-        "runId": task.run_id,
-        "projectId": task.input.get("project_id") if isinstance(task.input, dict) else None,
-        "step": task.step,
-        "action": task.action,
-        "input": task.input,
-        "inputs": _dependency_outputs(task),
-        "cursor": task.cursor,
-        "idempotencyKey": task.idempotency_key,
+        **context_as_request(ctx),
         "deadlineSeconds": round(deadline, 3),
         "respond": "async" if respond_async else "sync",
         "callbackUrl": settings.AGENTS_BASE_URL + CALLBACK_PATH,
         "leaseToken": str(task.lease_token),  # sent back with every report: the fence, never reused
     }
-
-
-def _dependency_outputs(task: ClaimedTask) -> dict[str, Any]:
-    if not task.run_id or not task.needs:
-        return {}
-    return dict(Task.objects.filter(run_id=task.run_id, step__in=task.needs).values_list("step", "output"))
 
 
 def _fail(task: ClaimedTask, error: str, *, retryable: bool) -> str:
@@ -285,18 +273,9 @@ def run_dispatched(request: dict[str, Any], *, budget: Budget) -> Report:
 
 def _agent_context(request: dict[str, Any], deadline: float) -> TaskContext:
     task_id, attempt = int(request["taskId"]), int(request["attempt"])
-    ctx = TaskContext(
-        task_id=task_id,
-        action=request["action"],
-        attempt=attempt,
-        input=request.get("input") or {},
-        inputs=request.get("inputs") or {},
-        cursor=request.get("cursor"),
-        idempotency_key=str(request.get("idempotencyKey") or f"task:{task_id}"),
+    ctx = context_of_request(
+        request,
         deadline=deadline,
-        run_id=request.get("runId"),
-        project_id=request.get("projectId"),
-        step=str(request.get("step") or ""),
     )
     lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
     token = _token(str(request["leaseToken"])) if request.get("leaseToken") else None
@@ -339,8 +318,9 @@ def call_back(report: Report, url: str, *, sleep: Callable[[float], None] = time
     """POST a report to the callback route, retrying failures with bounded backoff.
 
     One webhook-id for every try: the receiver deduplicates on it. True once a
-    2xx or a definitive 4xx answer arrived; False when every try failed (the
-    task's lease then recovers the attempt).
+    2xx or a definitive answer (a 4xx, a 501: one `is_retryable_status` does not
+    retry) arrived; False when every try failed (the task's lease then recovers
+    the attempt).
     """
     body = json.dumps(report.as_body()).encode()
     msg_id = f"report_{report.task_id}_{report.attempt}_{report.type}_{time.time_ns()}"
@@ -360,7 +340,7 @@ def call_back(report: Report, url: str, *, sleep: Callable[[float], None] = time
         except requests.RequestException as exc:
             outcome = type(exc).__name__
         else:
-            if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
+            if not is_retryable_status(response.status_code):
                 return response.status_code < 300 or _log_refused(report, response.status_code)
             outcome = str(response.status_code)
         logger.warning(

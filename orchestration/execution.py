@@ -28,10 +28,10 @@ from core.logging import log_context
 from core.tracebacks import location_of
 from orchestration import clock, dispatch, queue, services
 from orchestration.budget import Budget
+from orchestration.context import context_of_claim
 from orchestration.exceptions import UnknownAction, is_retryable
 from orchestration.faults import FaultPlan, inject
 from orchestration.heartbeat import heartbeater
-from orchestration.models import Task
 from orchestration.queue import ClaimedTask
 from orchestration.registry import Continue, TaskContext, checked_result, get_action
 
@@ -320,19 +320,7 @@ def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, o
 def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
     # The step's timeout bounds the attempt; the (shorter) lease is renewed meanwhile.
     timeout_left = task.timeout_seconds - (clock.now() - task.claimed_at).total_seconds()
-    ctx = TaskContext(
-        task_id=task.id,
-        action=task.action,
-        attempt=task.attempt,
-        input=task.input,
-        inputs=task.inputs if task.inputs is not None else _dependency_outputs(task),
-        cursor=task.cursor,
-        idempotency_key=task.idempotency_key,
-        deadline=min(budget.deadline, clock.monotonic() + timeout_left),
-        run_id=task.run_id,
-        project_id=task.input.get("project_id") if isinstance(task.input, dict) else None,
-        step=task.step,
-    )
+    ctx = context_of_claim(task, deadline=min(budget.deadline, clock.monotonic() + timeout_left))
 
     def heartbeat() -> bool:
         lease = min(task.timeout_seconds, float(settings.ORCHESTRATION["LEASE_SECONDS"]))
@@ -344,9 +332,3 @@ def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
     ctx.heartbeat = heartbeat
     ctx.report_progress = report_progress
     return ctx
-
-
-def _dependency_outputs(task: ClaimedTask) -> dict[str, Any]:
-    if not task.run_id or not task.needs:
-        return {}
-    return dict(Task.objects.filter(run_id=task.run_id, step__in=task.needs).values_list("step", "output"))

@@ -1,10 +1,26 @@
-"""Retry as data (E5): a frozen policy and a pure "when next, or never" function."""
+"""Retry as data: a frozen policy, a pure "when next, or never" function, and which HTTP
+answers are worth another try (the engine calling an agent route, a provider calling an
+external API: one rule for both)."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, fields
 from typing import Any
+
+# Answers that may succeed later: a timeout, "too early", "too many requests". Every other 4xx
+# (a bad request, a refused signature, a missing route) fails the same way again.
+RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+# Server errors that never heal by themselves: the server does not implement the method, or
+# the protocol version. Every other 5xx (500, 502, 503, 504...) is an outage or an overload.
+PERMANENT_SERVER_STATUSES = frozenset({501, 505})
+
+
+def is_retryable_status(status: int) -> bool:
+    """True for an HTTP answer that may succeed if the same request is sent again later."""
+    if status in RETRYABLE_CLIENT_STATUSES:
+        return True
+    return 500 <= status <= 599 and status not in PERMANENT_SERVER_STATUSES
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from orchestration.models import (
     WorkflowRun,
 )
 from orchestration.retry import RetryPolicy
+from orchestration.rules import run_can_cancel, run_can_replay, task_can_retry
 from orchestration.workflows import Workflow, downstream_of, get_workflow
 
 logger = logging.getLogger("orchestration")
@@ -688,8 +689,8 @@ def run_cancel(*, run: WorkflowRun, actor: Actor, reason: str = "") -> WorkflowR
     now = clock.now()
     with transaction.atomic():
         run = _lock_run(run.id)
-        if run.status != RunStatus.RUNNING:
-            raise IllegalTransition(f"Run {run.id} is {run.status}; only a running run can be cancelled")
+        if refusal := run_can_cancel(run):
+            raise IllegalTransition(refusal)
         _cancel_unfinished(run, now)
         AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
             outcome=AttemptOutcome.CANCELLED, finished_at=now
@@ -731,11 +732,9 @@ def run_replay(*, run: WorkflowRun, actor: Actor, mode: str = "failed", from_ste
     now = clock.now()
     with transaction.atomic():
         run = _lock_run(run.id)
-        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise IllegalTransition(f"Run {run.id} is {run.status}; only a failed or cancelled run can be replayed")
+        if refusal := run_can_replay(run, mode=mode):
+            raise IllegalTransition(refusal)
         targets = set(replay_plan(run, mode=mode, from_step=from_step))
-        if not targets:
-            raise IllegalTransition(f"Run {run.id} has no failed or cancelled step to replay")
         run.generation += 1
         tasks = list(run.tasks.select_for_update())
         kept = {t.step for t in tasks if t.step not in targets and t.status == TaskStatus.SUCCEEDED}
@@ -766,31 +765,29 @@ def task_retry(*, task: Task, actor: Actor) -> Task:
     with transaction.atomic():
         run = _lock_run_of(task.id)
         task = Task.objects.select_for_update().get(id=task.id)
+        if run is not None:
+            task.run = run  # the locked row: the rule reads its status, and no second query
+        if refusal := task_can_retry(task):
+            raise IllegalTransition(refusal)
         if task.status == TaskStatus.QUEUED:
             task.run_after = now
             task.save(update_fields=["run_after"])
-        elif task.status == TaskStatus.DEAD and (run is None or run.status == RunStatus.FAILED):
-            if run is not None:
-                done = set(run.tasks.filter(status=TaskStatus.SUCCEEDED).values_list("step", flat=True))
-                run.generation += 1
-                _reset_task(task, ready=set(task.needs) <= done, key=_step_key(run, task.step), now=now)
-                # In a failed run a cancelled step was stopped by fail-fast when the run failed
-                # (a cancelled run cannot be retried): it goes back to the queue with the retry.
-                for stopped in run.tasks.select_for_update().filter(status=TaskStatus.CANCELLED):
-                    ready = set(stopped.needs) <= done
-                    _reset_task(stopped, ready=ready, key=_step_key(run, stopped.step), now=now)
-                run.status = RunStatus.RUNNING
-                run.finished_at = None
-                run.error = ""
-                run.save(update_fields=["status", "finished_at", "error", "generation"])
-                _call_status_hook(run)
-            else:
-                _reset_task(task, ready=True, key=task.idempotency_key, now=now)
+        elif run is not None:
+            done = set(run.tasks.filter(status=TaskStatus.SUCCEEDED).values_list("step", flat=True))
+            run.generation += 1
+            _reset_task(task, ready=set(task.needs) <= done, key=_step_key(run, task.step), now=now)
+            # In a failed run a cancelled step was stopped by fail-fast when the run failed
+            # (a cancelled run cannot be retried): it goes back to the queue with the retry.
+            for stopped in run.tasks.select_for_update().filter(status=TaskStatus.CANCELLED):
+                ready = set(stopped.needs) <= done
+                _reset_task(stopped, ready=ready, key=_step_key(run, stopped.step), now=now)
+            run.status = RunStatus.RUNNING
+            run.finished_at = None
+            run.error = ""
+            run.save(update_fields=["status", "finished_at", "error", "generation"])
+            _call_status_hook(run)
         else:
-            state = f"{task.status}" + (f" in a {run.status} run" if run is not None else "")
-            raise IllegalTransition(
-                f"Task {task.id} is {state}; only a dead task of a failed run, or a queued task, can be retried"
-            )
+            _reset_task(task, ready=True, key=task.idempotency_key, now=now)
         _record_act(actor, OperatorAction.Verb.RETRY_TASK, run=run, task=task, detail={})
         queue.notify_ready()
     return task

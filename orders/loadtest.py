@@ -78,7 +78,7 @@ from orders.demo_briefs import DEMO_BRIEFS
 from orders.loadtest_actions import SINK_ACTION
 from orders.loadtest_chaos import BACKLOG_LIMIT, STALE_PREFIX, Chaos, stale_applied
 from orders.models import Project, ProjectStatus
-from orders.services import ORDER_WORKFLOW, project_create
+from orders.services import ORDER_WORKFLOW_NAME, project_create
 
 ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = (ProjectStatus.DELIVERED, ProjectStatus.FAILED, ProjectStatus.CANCELLED)
@@ -927,7 +927,7 @@ class _Driver:
         ids = [p.id for p in self.projects]
         projects = {row["id"]: row for row in Project.objects.filter(id__in=ids).values()}
         runs = dict(
-            WorkflowRun.objects.filter(project_id__in=ids, workflow=ORDER_WORKFLOW)
+            WorkflowRun.objects.filter(project_id__in=ids, workflow=ORDER_WORKFLOW_NAME)
             .values("project_id")
             .annotate(n=Count("id"))
             .values_list("project_id", "n")

@@ -20,6 +20,7 @@ from orchestration.services import run_start
 from orders import notices
 from orders.exceptions import RevisionRefused
 from orders.models import Project, ProjectStatus, Revision, RevisionStatus
+from orders.services import ORDER_WORKFLOW_NAME
 
 logger = logging.getLogger("orders")
 
@@ -99,7 +100,9 @@ def current_design_output(project: Project) -> dict[str, Any] | None:
     """The design step's output of the version now live: the latest live revision's, else the order's."""
     live = project.revisions.filter(status=RevisionStatus.LIVE, run__isnull=False).order_by("-number").first()
     runs = [live.run_id] if live is not None else []
-    order_run = project.runs.filter(workflow="order", status=RunStatus.SUCCEEDED).order_by("-created_at").first()
+    order_run = (
+        project.runs.filter(workflow=ORDER_WORKFLOW_NAME, status=RunStatus.SUCCEEDED).order_by("-created_at").first()
+    )
     if order_run is not None:
         runs.append(order_run.id)
     for run_id in runs:

@@ -13,6 +13,7 @@ from django.db import transaction
 from agents.brief import InvalidBrief
 from agents.business_details import DETAIL_KEYS, stored_details
 from agents.media import PreparedImage, prepare_uploads, store_image
+from agents.workflow import ORDER_WORKFLOW
 from orchestration import clock
 from orchestration.models import RunStatus, WorkflowRun
 from orchestration.retry import RetryPolicy
@@ -23,7 +24,8 @@ from orders.models import DEFAULT_PAGES, Project, ProjectStatus
 
 logger = logging.getLogger("orders")
 
-ORDER_WORKFLOW = "order"
+# Runs are stored under their workflow's name: the order's runs are found by it.
+ORDER_WORKFLOW_NAME = ORDER_WORKFLOW.name
 REFUND_ACTION = "core-platform.refund"  # agents/actions/journey.py: runs orders.refunds.refund_request
 
 
@@ -91,7 +93,7 @@ def project_mark_paid(
         project = Project.objects.select_for_update().filter(id=project_id).first()
         if project is None:
             raise PaymentRejected("unknown_project", f"No project {project_id}")
-        existing = project.runs.filter(workflow=ORDER_WORKFLOW).order_by("created_at").first()
+        existing = project.runs.filter(workflow=ORDER_WORKFLOW_NAME).order_by("created_at").first()
         if existing is not None:
             return project, existing, False
         if project.status != ProjectStatus.AWAITING_PAYMENT:
@@ -114,7 +116,7 @@ def project_mark_paid(
             ]
         )
         run = run_start(
-            workflow=ORDER_WORKFLOW,
+            workflow=ORDER_WORKFLOW_NAME,
             project=project,
             input={"project_id": str(project.id)},
             idempotency_key=f"order:{project.id}",

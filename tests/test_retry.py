@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from orchestration.retry import RetryPolicy
+from agents.providers import http as provider_http
+from orchestration import dispatch
+from orchestration.retry import RetryPolicy, is_retryable_status
 
 POLICY = RetryPolicy(max_attempts=8, base_seconds=2, factor=2, cap_seconds=60, jitter=0.5)
 
@@ -58,3 +60,27 @@ def test_a_nonsensical_policy_is_refused_by_name(kwargs: dict, message: str) -> 
 def test_policy_round_trips_through_json() -> None:
     assert RetryPolicy.from_dict(POLICY.as_dict()) == POLICY
     assert RetryPolicy.from_dict(POLICY.as_dict(), max_attempts=2).max_attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable"),
+    [
+        # Success, redirects and client errors that fail the same way again.
+        *[(200, False), (202, False), (302, False), (400, False), (401, False), (403, False), (404, False)],
+        *[(409, False), (410, False), (413, False), (422, False), (499, False)],
+        # Client errors that may not happen again: a timeout, too early, too many requests.
+        *[(408, True), (425, True), (429, True)],
+        # Outages and overloads, and any other server error.
+        *[(500, True), (502, True), (503, True), (504, True), (507, True), (599, True)],
+        # Server errors that never heal: not implemented, HTTP version not supported.
+        *[(501, False), (505, False)],
+        # Not an HTTP status at all.
+        *[(0, False), (600, False)],
+    ],
+)
+def test_which_http_answers_are_worth_another_try(status: int, retryable: bool) -> None:
+    assert is_retryable_status(status) is retryable
+
+
+def test_the_engine_and_the_providers_share_the_status_rule() -> None:
+    assert dispatch.is_retryable_status is provider_http.is_retryable_status is is_retryable_status

@@ -14,8 +14,9 @@ from typing import Any
 
 from agents.actions.common import brief_of, project_of, provider_errors
 from agents.brief import Brief
-from agents.copywriting import Copywriter, OfflineCopywriter, validate_page_copy
+from agents.copywriting import Copywriter, OfflineCopywriter
 from agents.design import generate_design
+from agents.page_copy import validate_page_copy
 from agents.providers.llm import get_llm_copywriter
 from agents.side_effects import perform_once
 from orchestration import clock

@@ -4,9 +4,11 @@ Chosen by settings: ``get_deploy_provider()`` and ``get_llm_copywriter()``. Fail
 ``ProviderError`` subclasses flagged ``retryable`` so callers can map them onto the engine.
 """
 
+from agents.page_copy import PAGE_COPY_SCHEMA, page_copy_problems, validate_page_copy
+
 from .deploy import DeployProvider, DeployResult, LocalDeployProvider, VercelDeployProvider, get_deploy_provider
 from .errors import ProviderError, ProviderPermanentError, ProviderRetryableError
-from .llm import PAGE_COPY_SCHEMA, ChatCompletionsCopywriter, get_llm_copywriter, validate_page_copy
+from .llm import ChatCompletionsCopywriter, get_llm_copywriter
 
 __all__ = [
     "PAGE_COPY_SCHEMA",
@@ -20,5 +22,6 @@ __all__ = [
     "VercelDeployProvider",
     "get_deploy_provider",
     "get_llm_copywriter",
+    "page_copy_problems",
     "validate_page_copy",
 ]

@@ -25,7 +25,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 
 from .errors import ProviderPermanentError, ProviderRetryableError
-from .http import HttpClient, RetryPolicy
+from .http import HttpClient, HttpRetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class VercelDeployProvider:
         create_attempts: int = 3,
         lookup_pages: int = 5,
         inline_limit: int = VERCEL_INLINE_LIMIT,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,

@@ -1,7 +1,8 @@
 """One small HTTP client for every provider: timeouts, bounded retries, error classification.
 
-Retry rules: 429, 408 and 5xx answers, timeouts and connection errors are retryable; every other
-4xx is permanent (bad credentials or a bad request do not heal by themselves). Waits use capped
+Retry rules: the answers `orchestration.retry.is_retryable_status` names (408, 425, 429, and 5xx
+but 501 and 505), timeouts and connection errors are retryable; every other answer is permanent
+(bad credentials or a bad request do not heal by themselves). Waits use capped
 exponential backoff with full jitter, or the server's ``Retry-After`` when it sends one. A
 ``Retry-After`` longer than the policy allows is not slept through: the error is raised with its
 ``retry_after`` so the engine can schedule the retry instead of holding a function open.
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from orchestration.retry import is_retryable_status
+
 from .errors import ProviderError, ProviderPermanentError, ProviderRetryableError
 
 logger = logging.getLogger(__name__)
@@ -28,13 +31,6 @@ Sleep = Callable[[float], None]
 Random = Callable[[], float]
 
 REDACTED = "[redacted]"
-
-
-def is_retryable_status(status: int) -> bool:
-    """True for answers that may succeed later; 501/505 are server errors that never will."""
-    if status in (408, 425, 429):
-        return True
-    return 500 <= status <= 599 and status not in (501, 505)
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
@@ -56,8 +52,10 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How many tries (the first included) and how long to wait between them."""
+class HttpRetryPolicy:
+    """How many tries of one HTTP request (the first included) and how long to wait between
+    them, all within one attempt of a task (the engine's `orchestration.retry.RetryPolicy`
+    spaces the attempts)."""
 
     max_attempts: int = 4
     base_delay: float = 0.5
@@ -80,7 +78,7 @@ class HttpClient:
         provider: str,
         session: requests.Session | None = None,
         timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         sleep: Sleep = time.sleep,
         rng: Random = random.random,
         secrets: Iterable[str] = (),
@@ -88,7 +86,7 @@ class HttpClient:
         self.provider = provider
         self.session = session if session is not None else requests.Session()
         self.timeout = timeout
-        self.retry = retry if retry is not None else RetryPolicy()
+        self.retry = retry if retry is not None else HttpRetryPolicy()
         self.sleep = sleep
         self.rng = rng
         self._secrets = tuple(s for s in secrets if s)

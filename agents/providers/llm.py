@@ -1,9 +1,10 @@
 """Page copy from an OpenAI-compatible chat-completions API, with structured output.
 
-The model is asked for JSON matching ``PAGE_COPY_SCHEMA`` (``response_format`` json_schema,
-strict). We validate the answer ourselves anyway: compatible servers differ in how strictly they
-enforce a schema, and strict mode cannot express every rule (length limits, section count).
-An invalid answer is re-asked a bounded number of times, telling the model what was wrong.
+The model is asked for JSON matching ``agents.page_copy.PAGE_COPY_SCHEMA`` (``response_format``
+json_schema, strict). We check the answer ourselves anyway, with the validator every copywriter's
+copy goes through: compatible servers differ in how strictly they enforce a schema, and strict
+mode cannot express every rule (length limits, section count). An invalid answer is re-asked a
+bounded number of times, telling the model what was wrong.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -19,56 +21,21 @@ import requests
 from django.conf import settings
 from django.utils.text import slugify
 
+from agents.page_copy import (
+    MAX_SECTIONS,
+    META_DESCRIPTION_MAX,
+    MIN_SECTIONS,
+    PAGE_COPY_SCHEMA,
+    page_copy_problems,
+    validate_page_copy,
+)
+
 from .errors import ProviderPermanentError, ProviderRetryableError
-from .http import HttpClient, RetryPolicy
+from .http import HttpClient, HttpRetryPolicy
 
 logger = logging.getLogger(__name__)
 
-META_DESCRIPTION_MAX = 160
-SECTIONS_MIN, SECTIONS_MAX = 2, 4
 DEFAULT_MODEL = "gpt-4o-mini"
-
-
-def _text(description: str) -> dict[str, str]:
-    return {"type": "string", "description": description}
-
-
-# Only keywords every strict structured-output implementation accepts; limits live in descriptions
-# and in validate_page_copy().
-PAGE_COPY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["slug", "title", "nav_label", "meta_description", "hero", "sections"],
-    "properties": {
-        "slug": _text("URL slug: lowercase ASCII letters, digits and hyphens."),
-        "title": _text("HTML title of the page, under 70 characters, naming the business."),
-        "nav_label": _text("Menu label, one to three words."),
-        "meta_description": _text(f"Search result description, at most {META_DESCRIPTION_MAX} characters."),
-        "hero": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["heading", "subheading", "cta_label"],
-            "properties": {
-                "heading": _text("Main heading of the page."),
-                "subheading": _text("One sentence under the heading."),
-                "cta_label": _text("Call-to-action button label, two to four words."),
-            },
-        },
-        "sections": {
-            "type": "array",
-            "description": f"Between {SECTIONS_MIN} and {SECTIONS_MAX} content sections.",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["heading", "body"],
-                "properties": {
-                    "heading": _text("Section heading."),
-                    "body": _text("One or two short paragraphs of plain text, no markdown."),
-                },
-            },
-        },
-    },
-}
 
 
 class BriefLike(Protocol):
@@ -88,57 +55,9 @@ class InvalidModelOutput(ProviderRetryableError):
     """The model answered, but not with valid page copy; asking again may fix it."""
 
 
-def _check(schema: Mapping[str, Any], value: Any, path: str, errors: list[str]) -> None:
-    kind = schema.get("type")
-    if kind == "object":
-        if not isinstance(value, dict):
-            errors.append(f"{path} must be an object")
-            return
-        properties = schema.get("properties", {})
-        errors.extend(f"{path}.{name} is missing" for name in schema.get("required", []) if name not in value)
-        if schema.get("additionalProperties") is False:
-            errors.extend(f"{path}.{name} is not allowed" for name in value if name not in properties)
-        for name, sub in properties.items():
-            if name in value:
-                _check(sub, value[name], f"{path}.{name}", errors)
-    elif kind == "array":
-        if not isinstance(value, list):
-            errors.append(f"{path} must be an array")
-            return
-        for i, item in enumerate(value):
-            _check(schema["items"], item, f"{path}[{i}]", errors)
-    elif kind == "string":
-        if not isinstance(value, str):
-            errors.append(f"{path} must be a string")
-        elif not value.strip():
-            errors.append(f"{path} must not be empty")
-
-
-def validate_page_copy(value: Any) -> list[str]:
-    """Every way ``value`` differs from a valid PageCopy, as readable messages (empty when valid)."""
-    errors: list[str] = []
-    _check(PAGE_COPY_SCHEMA, value, "$", errors)
-    if errors:
-        return errors
-    if len(value["meta_description"].strip()) > META_DESCRIPTION_MAX:
-        errors.append(f"$.meta_description has {len(value['meta_description'])} characters, max {META_DESCRIPTION_MAX}")
-    if not SECTIONS_MIN <= len(value["sections"]) <= SECTIONS_MAX:
-        errors.append(f"$.sections has {len(value['sections'])} items, expected {SECTIONS_MIN} to {SECTIONS_MAX}")
-    return errors
-
-
-def _strip(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, dict):
-        return {key: _strip(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_strip(item) for item in value]
-    return value
-
-
 def page_slug(page: str, index: int) -> str:
-    return slugify(page) or f"page-{index + 1}"
+    """The page's slug, valid PageCopy whatever its name (slugify keeps underscores; a slug does not)."""
+    return "-".join(re.findall(r"[a-z0-9]+", slugify(page))) or f"page-{index + 1}"
 
 
 _PROMPTS = {
@@ -225,8 +144,8 @@ def build_messages(
         home=prompts["home"] if index == 0 else "",
         slug=slug,
         meta=META_DESCRIPTION_MAX,
-        smin=SECTIONS_MIN,
-        smax=SECTIONS_MAX,
+        smin=MIN_SECTIONS,
+        smax=MAX_SECTIONS,
     )
     return [{"role": "system", "content": prompts["system"]}, {"role": "user", "content": f"{facts}\n\n{task}"}]
 
@@ -244,7 +163,7 @@ class ChatCompletionsCopywriter:
         *,
         temperature: float = 0.7,
         max_reasks: int = 2,
-        retry: RetryPolicy | None = None,
+        retry: HttpRetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -275,16 +194,13 @@ class ChatCompletionsCopywriter:
             content: str | None = None
             try:
                 content = self._complete(messages, key)
-                copy = self._parse(content)
+                return self._parse(content, slug)
             except InvalidModelOutput as exc:
                 last_error = exc
                 logger.warning("invalid page copy for %r: %s", page, exc, extra={"action": "llm.page_copy.invalid"})
                 # Show the model its own answer (when there was one) and what was wrong with it.
                 answer = [{"role": "assistant", "content": content[:4000]}] if content else []
                 messages = [*messages, *answer, {"role": "user", "content": reask.format(errors=exc.message)}]
-                continue
-            # The slug is ours: navigation and file names must not depend on the model's spelling.
-            return {**copy, "slug": slug}
         raise ProviderPermanentError(
             f"llm: no valid page copy for {page!r} after {self.max_reasks + 1} answers: {last_error}",
             provider="llm",
@@ -320,15 +236,18 @@ class ChatCompletionsCopywriter:
             raise InvalidModelOutput("llm: empty message content", provider="llm")
         return content
 
-    def _parse(self, content: str) -> dict[str, Any]:
+    def _parse(self, content: str, slug: str) -> dict[str, Any]:
         try:
             data = json.loads(content)
         except ValueError as exc:
             raise InvalidModelOutput(f"malformed JSON ({exc.msg} at char {exc.pos})", provider="llm") from exc
-        errors = validate_page_copy(data)
-        if errors:
-            raise InvalidModelOutput("; ".join(errors[:10]), provider="llm")
-        return _strip(data)
+        if isinstance(data, dict):
+            # The slug is ours: navigation and file names must not depend on the model's spelling.
+            data = {**data, "slug": slug}
+        problems = page_copy_problems(data)
+        if problems:
+            raise InvalidModelOutput("; ".join(problems[:10]), provider="llm")
+        return validate_page_copy(data)
 
 
 def get_llm_copywriter() -> ChatCompletionsCopywriter | None:

@@ -13,14 +13,14 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from agents.actions.common import provider_errors
-from agents.providers.http import HttpClient, RetryPolicy
+from agents.providers.http import HttpClient, HttpRetryPolicy
 from metrics.causes import REPLAY_AFTER_FIX, REPLAY_NOW, REPLAY_WAIT, collapse, countdown, explain
 from orchestration.exceptions import OrchestrationError
 
 
 def raised_through_an_agent(url: str, *, timeout: float = 2.0) -> tuple[str, str]:
     """(error_type, message) as the engine records them when the AI provider's call fails."""
-    client = HttpClient(provider="llm", timeout=timeout, retry=RetryPolicy(max_attempts=1), secrets=("sk-secret",))
+    client = HttpClient(provider="llm", timeout=timeout, retry=HttpRetryPolicy(max_attempts=1), secrets=("sk-secret",))
     try:
         with provider_errors():
             client.request("POST", url, json={})

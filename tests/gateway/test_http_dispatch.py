@@ -80,7 +80,7 @@ def over_http(live_server: Any, settings: Any, http_mode: None, monkeypatch: pyt
 @pytest.fixture
 def shaped_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Payments start the order-shaped test workflow instead of the real agents' one."""
-    monkeypatch.setattr("orders.services.ORDER_WORKFLOW", "test-http-order")
+    monkeypatch.setattr("orders.services.ORDER_WORKFLOW_NAME", "test-http-order")
 
 
 def _inline_forbidden(name: str) -> Any:
@@ -179,7 +179,9 @@ def test_an_agent_that_answers_202_and_never_calls_back_is_covered_by_the_lease(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("status", "task_status"), [(503, TaskStatus.QUEUED), (429, TaskStatus.QUEUED), (404, TaskStatus.DEAD)]
+    ("status", "task_status"),
+    # 501: the route does not implement the method, and never will; the provider client agrees.
+    [(503, TaskStatus.QUEUED), (429, TaskStatus.QUEUED), (404, TaskStatus.DEAD), (501, TaskStatus.DEAD)],
 )
 def test_an_agent_error_answer_is_a_retry_or_a_permanent_failure(
     http_mode: None, httpserver: HTTPServer, settings: Any, status: int, task_status: str

@@ -1,9 +1,10 @@
 """A fake OpenAI chat-completions endpoint on pytest-httpserver that checks request shapes.
 
 Answers a PageCopy JSON in ``choices[0].message.content``. Scripted replies are queued with
-``script(...)``: "malformed", "wrong_shape", "rate_limited", "unauthorized", "refusal", "server_error" (500),
-"bad_gateway" (502), "slow" (answers after ``slow_seconds``), "ok". The server answers one request at a
-time, so a test that makes it slow waits with ``wait_answered`` before the next test uses it.
+``script(...)``: "malformed", "wrong_shape", "too_long" (a title past its limit), "rate_limited",
+"unauthorized", "refusal", "server_error" (500), "bad_gateway" (502), "slow" (answers after
+``slow_seconds``), "ok". The server answers one request at a time, so a test that makes it slow
+waits with ``wait_answered`` before the next test uses it.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class FakeOpenAI:
             message["content"] = '{"slug": "accueil", "title": "Boulangerie'
         elif reply == "wrong_shape":
             message["content"] = json.dumps({**self.copy, "sections": [{"heading": "Seule"}]})
+        elif reply == "too_long":
+            message["content"] = json.dumps({**self.copy, "title": "Boulangerie " * 11})
         elif reply == "refusal":
             message.update(content=None, refusal="I can't help with that.")
         return Response(

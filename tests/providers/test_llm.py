@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from agents.page_copy import PAGE_COPY_SCHEMA, page_copy_problems, validate_page_copy
 from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
-from agents.providers.http import RetryPolicy
-from agents.providers.llm import PAGE_COPY_SCHEMA, ChatCompletionsCopywriter, get_llm_copywriter, validate_page_copy
+from agents.providers.http import HttpRetryPolicy
+from agents.providers.llm import ChatCompletionsCopywriter, get_llm_copywriter
 
 from . import FakeClock
 from .fake_openai import SAMPLE_COPY, FakeOpenAI
@@ -93,6 +95,14 @@ def test_model_slug_is_replaced_by_a_slug_of_the_page_name(fake, clock):
     result = write(make(fake, clock), page="À propos", index=1)
 
     assert result["slug"] == "a-propos"
+    assert len(fake.requests) == 1  # the model's slug is not a reason to ask again
+
+
+def test_a_page_name_with_an_underscore_still_gets_a_valid_slug(fake, clock):
+    result = write(make(fake, clock), page="Prix_2026", index=1)
+
+    assert result["slug"] == "prix-2026"
+    assert len(fake.requests) == 1
 
 
 def test_llm_client_reasks_on_malformed_json_within_a_bound(fake, clock):
@@ -114,6 +124,16 @@ def test_wrong_shape_is_reasked_with_the_validation_errors(fake, clock):
 
     reask = fake.requests[1]["messages"][-1]["content"]
     assert "$.sections has 1 items" in reask or "$.sections[0].body is missing" in reask
+
+
+def test_a_text_past_its_limit_is_reasked_not_left_to_fail_the_step(fake, clock):
+    fake.script("too_long")
+
+    result = write(make(fake, clock))
+
+    assert result == SAMPLE_COPY
+    reask = fake.requests[1]["messages"][-1]["content"]
+    assert "$.title has 131 characters, max 120" in reask
 
 
 def test_llm_client_gives_up_as_permanent_after_bounded_reasks(fake, clock):
@@ -169,7 +189,9 @@ def threaded_fake():
 
 def test_a_slow_server_hits_the_timeout_is_retried_and_is_then_reported_retryable(threaded_fake, clock):
     threaded_fake.script("slow", "slow", "slow")
-    writer = make(threaded_fake, clock, timeout=0.4, retry=RetryPolicy(max_attempts=3, base_delay=0.5, max_delay=2.0))
+    writer = make(
+        threaded_fake, clock, timeout=0.4, retry=HttpRetryPolicy(max_attempts=3, base_delay=0.5, max_delay=2.0)
+    )
 
     with pytest.raises(ProviderRetryableError, match="Timeout") as caught:
         write(writer)
@@ -202,7 +224,7 @@ def test_the_timeout_comes_from_llm_timeout_seconds(settings):
 def rising(fake: FakeOpenAI, clock: FakeClock, **policy: float) -> ChatCompletionsCopywriter:
     """A writer whose jitter is always at its ceiling, so the sleeps show the backoff curve itself."""
     return ChatCompletionsCopywriter(
-        fake.base_url, fake.api_key, fake.model, sleep=clock.sleep, rng=lambda: 1.0, retry=RetryPolicy(**policy)
+        fake.base_url, fake.api_key, fake.model, sleep=clock.sleep, rng=lambda: 1.0, retry=HttpRetryPolicy(**policy)
     )
 
 
@@ -242,7 +264,7 @@ def test_connection_errors_are_retried_with_bounded_backoff_then_reported_retrya
         timeout=2,
         sleep=clock.sleep,
         rng=lambda: 1.0,
-        retry=RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=1.5),
+        retry=HttpRetryPolicy(max_attempts=4, base_delay=0.5, max_delay=1.5),
     )
 
     with pytest.raises(ProviderRetryableError, match="ConnectionError") as caught:
@@ -272,7 +294,7 @@ def _broken(**changes):
         target = value
         *parents, leaf = path.split("__")
         for parent in parents:
-            target = target[parent]
+            target = target[int(parent)] if parent.isdigit() else target[parent]
         if new is KeyError:
             del target[leaf]
         else:
@@ -287,18 +309,24 @@ def _broken(**changes):
         (_broken(sections=SAMPLE_COPY["sections"][:1]), "$.sections has 1 items"),
         (_broken(sections=SAMPLE_COPY["sections"] * 3), "$.sections has 6 items"),
         (_broken(hero__cta_label=KeyError), "$.hero.cta_label is missing"),
-        (_broken(extra="x"), "$.extra is not allowed"),
+        (_broken(title="x" * 121), "$.title has 121 characters, max 120"),
+        (_broken(sections__0__body=KeyError), "$.sections[0].body is missing"),
+        (_broken(slug="Not A Slug"), "$.slug must be lowercase ASCII letters"),
         (_broken(title="   "), "$.title must not be empty"),
         (_broken(sections="none"), "$.sections must be an array"),
         (["not", "an", "object"], "$ must be an object"),
     ],
 )
 def test_validator_names_each_problem(value, error):
-    assert any(message.startswith(error) for message in validate_page_copy(value))
+    assert any(message.startswith(error) for message in page_copy_problems(value))
+    with pytest.raises(ValueError, match=re.escape(error)):
+        validate_page_copy(value)
 
 
-def test_validator_accepts_the_sample():
-    assert validate_page_copy(SAMPLE_COPY) == []
+def test_validator_accepts_the_sample_and_leaves_unknown_keys_out():
+    assert page_copy_problems(SAMPLE_COPY) == []
+    assert page_copy_problems({**SAMPLE_COPY, "extra": "x"}) == []
+    assert validate_page_copy({**SAMPLE_COPY, "extra": "x"}) == SAMPLE_COPY
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-3", "900"])

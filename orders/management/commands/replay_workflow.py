@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orchestration.cli import text
 from orchestration.exceptions import OrchestrationError
-from orchestration.models import RunStatus, WorkflowRun
-from orchestration.services import Actor, replay_plan, run_replay
+from orchestration.models import WorkflowRun
+from orchestration.services import Actor, replay_plan, run_can_replay, run_replay
 from orders.models import Project
 
 
@@ -50,14 +50,12 @@ class Command(BaseCommand):
         run = find_run(options["ref"])
         mode = "scratch" if options["from_scratch"] else "step" if options["from_step"] else "failed"
         from_step = options["from_step"]
-        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
-            raise CommandError(f"Run {run.id} is {run.status}; only a failed or cancelled run can be replayed")
+        if refusal := run_can_replay(run, mode=mode):
+            raise CommandError(refusal)
         try:
             steps = replay_plan(run, mode=mode, from_step=from_step)
         except OrchestrationError as exc:
             raise CommandError(str(exc)) from exc
-        if not steps:
-            raise CommandError(f"Run {run.id} has no failed or cancelled step to replay")
         summary = f"run {run.id} ({run.workflow}, {run.status}): {len(steps)} step(s): {', '.join(steps)}"
         if options["dry_run"]:
             self.stdout.write(f"Would replay {summary}")
