@@ -16,10 +16,12 @@ from django.utils.safestring import SafeString
 from core.admin import ActPermissionMixin, ReadOnlyMixin, badge
 from metrics import views
 from metrics.causes import explain
+from metrics.charts import timeline
 from metrics.errors import error_group_set_status
 from metrics.models import AlertNotice, ErrorGroup, GroupStatus, Rollup
-from orchestration.admin import Plan, confirmed_act
+from orchestration.admin import Plan, WorkflowRunAdmin, confirmed_act
 from orchestration.exceptions import IllegalTransition
+from orchestration.models import WorkflowRun
 from orchestration.services import Actor
 from orders.models import Project
 
@@ -197,3 +199,20 @@ class AlertNoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 def _allowed(group: ErrorGroup, status: str) -> bool:
     return group.status != status
+
+
+class RunWithTimelineAdmin(WorkflowRunAdmin):
+    """The engine's run page, with its attempts drawn on one time axis, the operator's acts marked
+    on it, and each failure's cause in words (metrics.charts): the engine does not know causes."""
+
+    timeline_fields = ("timeline_block",)
+    readonly_fields = (*WorkflowRunAdmin.readonly_fields, "timeline_block")
+
+    @admin.display(description="attempts")
+    def timeline_block(self, obj: WorkflowRun) -> SafeString:
+        return timeline(obj)
+
+
+# The engine registered its own (orchestration.admin is imported above, so it has run).
+admin.site.unregister(WorkflowRun)
+admin.site.register(WorkflowRun, RunWithTimelineAdmin)
