@@ -28,12 +28,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from agents.models import SideEffect
 from orchestration import clock, queue
+from orchestration.conf import engine_settings
 from orchestration.exceptions import AttemptSuperseded, EffectInProgress
 from orchestration.registry import TaskContext
 
@@ -80,12 +80,9 @@ def perform_once(
 
 
 def effect_hold_seconds() -> float:
-    """How long a pending effect is held at least (settings.ORCHESTRATION["EFFECT_HOLD_SECONDS"])."""
-    return float(settings.ORCHESTRATION.get("EFFECT_HOLD_SECONDS", EFFECT_HOLD_SECONDS))
-
-
-# Longer than any effect this project performs takes (an SMTP send, a deploy's API calls).
-EFFECT_HOLD_SECONDS = 300.0
+    """How long a pending effect is held at least (the engine's EFFECT_HOLD_SECONDS, 300 s by default:
+    longer than any effect this project performs takes, an SMTP send or a deploy's API calls)."""
+    return engine_settings.EFFECT_HOLD_SECONDS
 
 
 def _take_hold(full_key: str, kind: str, holder: str, *, seconds: float) -> dict[str, Any] | None:

@@ -2,7 +2,9 @@
 
 Every knob is an environment variable with a safe laptop default; production
 differs only by the environment (see README, "Configuration"). A malformed
-value raises ImproperlyConfigured naming the variable, at start-up.
+value raises ImproperlyConfigured naming the variable, at start-up. This module
+imports none of the project's apps: the engine's values are checked by its
+system checks (orchestration/checks.py), which refuse to start with a bad one.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ from pathlib import Path
 import dj_database_url
 import environ
 from django.core.exceptions import ImproperlyConfigured
-
-from orchestration.exceptions import InvalidLimits
-from orchestration.limits import ConcurrencyLimits, parse_limits
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -28,13 +27,6 @@ def _env(name: str, cast, default):
     try:
         return env(name, cast=cast, default=default)
     except (ValueError, TypeError) as exc:
-        raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
-
-
-def _limits(name: str, default: str) -> ConcurrencyLimits:
-    try:
-        return parse_limits(_env(name, str, default))
-    except InvalidLimits as exc:
         raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
 
 
@@ -237,42 +229,35 @@ WEBHOOK_SECRET_NEXT = _env("WEBHOOK_SECRET_NEXT", str, "")
 CRON_SECRET = _env("CRON_SECRET", str, "")
 
 # --- The engine --------------------------------------------------------------
-ORCHESTRATION = {
-    # "inline": the engine runs actions in-process; "http": signed POST to the agent routes.
-    "DISPATCH_MODE": _env("DISPATCH_MODE", str, "inline"),
-    # Stop claiming when less than this many seconds of an entry point's budget remain.
-    "SAFETY_MARGIN_SECONDS": _env("ENGINE_SAFETY_MARGIN_SECONDS", float, 10.0),
-    # A claim's lease; running attempts renew it until their step's timeout. A dead worker's
-    # task is recovered after at most this long (plus the next tick).
-    "LEASE_SECONDS": _env("ENGINE_LEASE_SECONDS", float, 20.0),
-    # How many tasks one claim takes at a time (fewer round trips; see orchestration/queue.py).
-    "CLAIM_BATCH_SIZE": _env("ENGINE_CLAIM_BATCH_SIZE", int, 10),
-    # Prepare the queue's statements on the connection (see PREPARE_STATEMENTS above).
-    "PREPARE": PREPARE_STATEMENTS,
-    # Send NOTIFY on Postgres when work becomes ready (works through PgBouncer; LISTEN does not).
-    "NOTIFY": _env("ENGINE_NOTIFY", bool, True),
-    # A worker with nothing to do polls this often when LISTEN is unavailable.
-    "POLL_INTERVAL_SECONDS": _env("ENGINE_POLL_INTERVAL_SECONDS", float, 1.0),
-    # A fault-injection plan (JSON, see orchestration/faults.py): load tests only, never production.
-    "FAULTS": _env("ENGINE_FAULTS", str, ""),
-    # Extra modules that register actions at start-up (like Celery's `imports`).
-    "ACTION_MODULES": _env("ENGINE_ACTION_MODULES", list, []),
-    # After a commit that made work ready, POST /api/workflows/execute (fire and forget): on
-    # Vercel nothing runs after a response, so this is how ready work starts at once.
-    # On by default on Vercel, which sets VERCEL=1 in every function's environment.
-    "KICK": _env("ENGINE_KICK", bool, _env("VERCEL", bool, False)),
-    # HTTP dispatch: ask agents to answer 202 and call back later (hosts that keep the process
-    # alive, e.g. gunicorn) instead of answering with the result (Vercel).
-    "HTTP_RESPOND_ASYNC": _env("DISPATCH_RESPOND_ASYNC", bool, False),
-    # Concurrency limits per key: "design-ia=8,ads-management=8,project:*=2". A key is a
-    # step's agent unless the step names another (orchestration/limits.py); unlisted keys are
-    # unlimited. The defaults keep 50 simultaneous orders within the design-AI and ads APIs.
-    "CONCURRENCY_LIMITS": _limits("ENGINE_CONCURRENCY_LIMITS", "design-ia=8,ads-management=8"),
+# What each setting is, and its default, is orchestration/conf.py's (DEFAULTS, read through
+# `engine_settings`); only the variables that are set land here. Bad values (DISPATCH_MODE
+# other than inline/http, a malformed ENGINE_CONCURRENCY_LIMITS) are reported by the system
+# checks (orchestration.E001...), which every command, the workers and config/wsgi.py run first.
+_ENGINE_VARIABLES = {
+    # setting: (environment variable, type)
+    "DISPATCH_MODE": ("DISPATCH_MODE", str),
+    "SAFETY_MARGIN_SECONDS": ("ENGINE_SAFETY_MARGIN_SECONDS", float),
+    "LEASE_SECONDS": ("ENGINE_LEASE_SECONDS", float),
+    "CLAIM_BATCH_SIZE": ("ENGINE_CLAIM_BATCH_SIZE", int),
+    "NOTIFY": ("ENGINE_NOTIFY", bool),
+    "POLL_INTERVAL_SECONDS": ("ENGINE_POLL_INTERVAL_SECONDS", float),
+    "FAULTS": ("ENGINE_FAULTS", str),
+    "ACTION_MODULES": ("ENGINE_ACTION_MODULES", list),
+    "HTTP_RESPOND_ASYNC": ("DISPATCH_RESPOND_ASYNC", bool),
+    "CONCURRENCY_LIMITS": ("ENGINE_CONCURRENCY_LIMITS", str),  # parsed by the engine (orchestration/limits.py)
 }
+ORCHESTRATION = {
+    setting: _env(variable, cast, None)
+    for setting, (variable, cast) in _ENGINE_VARIABLES.items()
+    if variable in os.environ
+}
+# Defaults that depend on the environment. Prepare the queue's statements unless behind a pooler
+# (see PREPARE_STATEMENTS above). Kick /api/workflows/execute after a commit that made work ready:
+# on by default on Vercel, which sets VERCEL=1 in every function's environment.
+ORCHESTRATION["PREPARE"] = PREPARE_STATEMENTS
+ORCHESTRATION["KICK"] = _env("ENGINE_KICK", bool, _env("VERCEL", bool, False))
 # Where the engine reaches the agent routes and /api/workflows/execute in HTTP dispatch mode.
 AGENTS_BASE_URL = _env("AGENTS_BASE_URL", str, SITE_URL).rstrip("/")
-if ORCHESTRATION["DISPATCH_MODE"] not in {"inline", "http"}:
-    raise ImproperlyConfigured("Environment variable DISPATCH_MODE must be 'inline' or 'http'.")
 
 # --- Agents' providers (offline defaults; real ones switched on by the environment) ---
 DEPLOY_PROVIDER = _env("DEPLOY_PROVIDER", str, "local")  # "local" (served at /sites/<slug>/) or "vercel"

@@ -29,6 +29,11 @@ from django.core.signals import request_finished, request_started  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from gateway.health import health_check, probe_due  # noqa: E402
+from orchestration.checks import refuse_bad_settings  # noqa: E402
+
+# gunicorn and Vercel's runtime run no system checks: a bad engine setting (orchestration.E001...)
+# stops this process here, before its first request, as `manage.py` commands refuse to start.
+refuse_bad_settings()
 
 HEALTH_PATH = "/api/health"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # as metrics.middleware keeps a caller's id

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
-
 from orchestration import clock
+from orchestration.conf import engine_settings
 
 
 @dataclass(frozen=True)
@@ -32,5 +31,5 @@ class Budget:
 
 def budget_seconds_for(max_duration: float) -> float:
     """maxDuration minus the safety margin, never less than a fifth of it."""
-    margin = settings.ORCHESTRATION["SAFETY_MARGIN_SECONDS"]
+    margin = engine_settings.SAFETY_MARGIN_SECONDS
     return max(max_duration - margin, max_duration * 0.2)

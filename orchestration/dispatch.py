@@ -47,6 +47,7 @@ from core.signing import CALLBACK_ROUTE, EXECUTE_ROUTE, signed_headers
 from core.tracebacks import location_of
 from orchestration import clock, services
 from orchestration.budget import Budget
+from orchestration.conf import engine_settings
 from orchestration.context import context_as_request, context_of_claim, context_of_request
 from orchestration.exceptions import is_retryable
 from orchestration.heartbeat import heartbeater
@@ -141,7 +142,7 @@ def apply_report(report: Report, *, lease_token: Any = None) -> bool:
     token = lease_token if lease_token is not None else _token(report.lease_token)
     fence = {"attempt": report.attempt, "lease_token": token}
     data = report.data
-    lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
+    lease = engine_settings.LEASE_SECONDS
     if report.type == "task_started":
         return services.task_heartbeat(task_id=report.task_id, extend_seconds=lease, **fence) is not None
     if report.type == "task_progress":
@@ -176,7 +177,7 @@ def dispatch(task: ClaimedTask, *, budget: Budget) -> str:
     """Send one claimed attempt to its agent route and apply the answer; returns the outcome."""
     timeout_left = task.timeout_seconds - (clock.now() - task.claimed_at).total_seconds()
     deadline = max(min(timeout_left, budget.remaining()), 1.0)
-    respond_async = bool(settings.ORCHESTRATION["HTTP_RESPOND_ASYNC"])
+    respond_async = engine_settings.HTTP_RESPOND_ASYNC
     body = json.dumps(_request_body(task, deadline, respond_async)).encode()
     url = settings.AGENTS_BASE_URL + agent_path(task.action)
     try:
@@ -277,7 +278,7 @@ def _agent_context(request: dict[str, Any], deadline: float) -> TaskContext:
         request,
         deadline=deadline,
     )
-    lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
+    lease = engine_settings.LEASE_SECONDS
     token = _token(str(request["leaseToken"])) if request.get("leaseToken") else None
 
     # The agent runs in this deployment: it renews the lease of its attempt (fenced by the
@@ -364,7 +365,7 @@ def _log_refused(report: Report, status: int) -> bool:
 def kick(run_id: Any = None) -> None:
     """Ask /api/workflows/execute to run ready work now (of one run, or any). Fire and forget:
     a lost kick only delays the work until the next tick."""
-    if not settings.ORCHESTRATION["KICK"]:
+    if not engine_settings.KICK:
         return
     body = json.dumps({"runId": str(run_id) if run_id else None}).encode()
     try:

@@ -22,12 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from django.conf import settings
-
 from core.logging import log_context
 from core.tracebacks import location_of
 from orchestration import clock, dispatch, queue, services
 from orchestration.budget import Budget
+from orchestration.conf import engine_settings
 from orchestration.context import context_of_claim
 from orchestration.exceptions import UnknownAction, is_retryable
 from orchestration.faults import FaultPlan, inject
@@ -87,7 +86,7 @@ def tick(
     if recover:
         report.recovered = services.recover_expired_leases()
         report.repaired = services.repair_stalled_runs()
-    batch = settings.ORCHESTRATION["CLAIM_BATCH_SIZE"]
+    batch = engine_settings.CLAIM_BATCH_SIZE
     claiming = budget if claim_for is None else Budget.seconds(claim_for)
     while not should_stop() and not budget.expired() and not claiming.expired():
         limit = batch if max_tasks is None else min(batch, max_tasks - report.claimed)
@@ -206,7 +205,7 @@ def _run_tasks(
 def _lease_half_gone(task: ClaimedTask) -> bool:
     # Measured on this host's clock from its own claim time: the lease's expiry is the
     # database's time, and the two clocks need not agree.
-    lease = min(task.timeout_seconds, float(settings.ORCHESTRATION["LEASE_SECONDS"]))
+    lease = min(task.timeout_seconds, engine_settings.LEASE_SECONDS)
     return (clock.now() - task.claimed_at).total_seconds() >= lease / 2
 
 
@@ -239,7 +238,7 @@ def _execute(
     hand_off_to: tuple[str, list[ClaimedTask]] | None = None,
 ) -> TickReport:
     outcome = TickReport()
-    if settings.ORCHESTRATION["DISPATCH_MODE"] == "http":
+    if engine_settings.DISPATCH_MODE == "http":
         result = dispatch.dispatch(task, budget=budget)
         if result != dispatch.DISPATCHED:  # sent and called back later: counted when it reports
             setattr(outcome, result, 1)
@@ -297,7 +296,7 @@ def _execute(
 @functools.cache
 def fault_plan() -> FaultPlan | None:
     """The load test's fault plan, parsed once per process (None outside load tests)."""
-    text = settings.ORCHESTRATION["FAULTS"]
+    text = engine_settings.FAULTS
     return FaultPlan.from_json(text) if text else None
 
 
@@ -323,7 +322,7 @@ def _context(task: ClaimedTask, budget: Budget) -> TaskContext:
     ctx = context_of_claim(task, deadline=min(budget.deadline, clock.monotonic() + timeout_left))
 
     def heartbeat() -> bool:
-        lease = min(task.timeout_seconds, float(settings.ORCHESTRATION["LEASE_SECONDS"]))
+        lease = min(task.timeout_seconds, engine_settings.LEASE_SECONDS)
         return services.task_heartbeat(task_id=task.id, lease_token=task.lease_token, extend_seconds=lease) is not None
 
     def report_progress(progress: dict[str, Any]) -> None:

@@ -38,10 +38,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import db
-from django.conf import settings
 from django.db import connection
 
 from orchestration import clock, services
+from orchestration.conf import engine_settings
 from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.models import AgentRun, AttemptOutcome, Task, TaskStatus
 
@@ -184,7 +184,7 @@ def _await_kill(plan: FaultPlan) -> None:
 
 def _hang(plan: FaultPlan, *, task_id: int, attempt: int, state: _AttemptState) -> None:
     # The heartbeat renews the lease until the step's timeout is reached; it lapses within a lease after.
-    lease = float(settings.ORCHESTRATION["LEASE_SECONDS"])
+    lease = engine_settings.LEASE_SECONDS
     _sleep_until(state.claimed_at + timedelta(seconds=state.timeout_seconds + lease))
     soft = clock.now() + timedelta(seconds=plan.hang_recovery_wait_seconds)
     hard = soft + timedelta(seconds=plan.hang_recovery_wait_seconds)

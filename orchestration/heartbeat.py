@@ -1,6 +1,6 @@
 """Automatic lease renewal for the attempts this process is running (E4).
 
-A claim grants a short lease (settings LEASE_SECONDS) rather than the step's whole
+A claim grants a short lease (engine_settings.LEASE_SECONDS) rather than the step's whole
 timeout, so a worker that dies is noticed within that lease, not after the
 step's timeout. While the attempt runs, one daemon thread per process renews
 the lease every few seconds until the step's timeout is reached; an attempt
@@ -25,9 +25,9 @@ import uuid
 from dataclasses import dataclass
 
 from django import db
-from django.conf import settings
 
 from orchestration import services
+from orchestration.conf import engine_settings
 
 logger = logging.getLogger("orchestration.heartbeat")
 
@@ -48,7 +48,7 @@ class Heartbeater:
 
     @property
     def lease_seconds(self) -> float:
-        return settings.ORCHESTRATION["LEASE_SECONDS"]
+        return engine_settings.LEASE_SECONDS
 
     def track(
         self,

@@ -9,9 +9,9 @@ limit are unlimited.
 
 The claim (orchestration/queue.py) never takes a task whose key is at its
 limit; a running attempt holds its slot until it reports or its lease is
-recovered, so a dead worker never frees a slot early. Limits are plain data
-parsed once from the environment; this module imports nothing from Django, so
-the settings can use it.
+recovered, so a dead worker never frees a slot early. Limits are plain data,
+parsed once per process from the CONCURRENCY_LIMITS setting (orchestration/conf.py,
+from ENGINE_CONCURRENCY_LIMITS); a bad spec is reported by orchestration.E002.
 """
 
 from __future__ import annotations

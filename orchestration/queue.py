@@ -50,14 +50,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
 from psycopg.pq import ExecStatus
 
 from orchestration import clock
-from orchestration.limits import ConcurrencyLimits, parse_limits
+from orchestration.conf import engine_settings
+from orchestration.limits import ConcurrencyLimits
 from orchestration.models import AgentRun, Task, TaskStatus, WorkflowRun
 
 NOTIFY_CHANNEL = "orchestration_tasks"
@@ -131,7 +131,7 @@ def is_postgres() -> bool:
 # - `FOR UPDATE SKIP LOCKED`: rows another claimer is taking are skipped, not waited on.
 # - `attempt + CASE WHEN resume ...`: a continuation (E8) goes on with the same attempt.
 # - `lease_token`, `lease_expires_at`: the fence and the lease (E4): the shorter of the
-#   step's timeout and LEASE_SECONDS; a running attempt renews it (heartbeat.py).
+#   step's timeout and engine_settings.LEASE_SECONDS; a running attempt renews it (heartbeat.py).
 # - `attempts`: each claimed task's attempt row (its agent run), opened by the same
 #   statement, so a claim is one round trip and one commit.
 # - the final SELECT: what the executor needs, with the outputs of the steps each
@@ -388,7 +388,7 @@ def insert_task(
     """Insert one queued task (Postgres fast path); returns its id, None if its key exists.
     `run_after` None: due at the database's now."""
     rows = _pg_execute(
-        _PG_INSERT_ONE_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_ONE_QUIET,
+        _PG_INSERT_ONE_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_ONE_QUIET,
         {
             "action": action,
             "priority": priority,
@@ -421,7 +421,7 @@ def insert_tasks(
 ) -> list[int]:
     """Insert queued tasks of one action (Postgres fast path); returns their ids in order."""
     rows = _pg_execute(
-        _PG_INSERT_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_QUIET,
+        _PG_INSERT_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_QUIET,
         {
             "action": action,
             "priority": priority,
@@ -463,7 +463,7 @@ def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list
         "limit": limit,
         "token": token,
         "worker": worker,
-        "lease": _lease_seconds(),
+        "lease": engine_settings.LEASE_SECONDS,
         "run_id": str(run_id) if run_id else None,
     }
     if is_postgres():
@@ -532,8 +532,7 @@ def _open_attempts(claimed: list[ClaimedTask], *, token: uuid.UUID, worker: str,
 
 
 def concurrency_limits() -> ConcurrencyLimits:
-    configured = settings.ORCHESTRATION.get("CONCURRENCY_LIMITS") or {}
-    return configured if isinstance(configured, ConcurrencyLimits) else parse_limits(configured)
+    return engine_settings.CONCURRENCY_LIMITS
 
 
 def _pg_execute(sql: str, params: dict[str, Any]) -> list[tuple]:
@@ -543,7 +542,7 @@ def _pg_execute(sql: str, params: dict[str, Any]) -> list[tuple]:
     first use (Django's own cursors bind client-side and never prepare): parsing and planning
     these CTEs cost more than running them. Protocol-level prepared statements work through
     Neon's pooler (and PgBouncer >= 1.21 with `max_prepared_statements`); for a pooler without
-    them, ORCHESTRATION["PREPARE"] = False (ENGINE_PREPARE_STATEMENTS=0) turns them off.
+    them, the PREPARE setting (ENGINE_PREPARE_STATEMENTS=0) turns them off.
     Django's checks, error wrapping and query log apply as with `connection.cursor()`.
     """
     db = connections[DEFAULT_DB_ALIAS]
@@ -600,7 +599,7 @@ _PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
 
 
 def _prepare_statements() -> bool:
-    return bool(settings.ORCHESTRATION.get("PREPARE", True))
+    return engine_settings.PREPARE
 
 
 def _sqlite_claim(
@@ -629,7 +628,7 @@ def _sqlite_claim(
     picked = [row[:-1] for row in eligible if row[-1] is None] + steps
     rows = []
     for task_id, attempt, resume, timeout, started_at in picked:
-        expires = now + timedelta(seconds=min(timeout, _lease_seconds()))
+        expires = now + timedelta(seconds=min(timeout, engine_settings.LEASE_SECONDS))
         new_attempt = attempt if resume else attempt + 1
         Task.objects.filter(id=task_id, status=TaskStatus.QUEUED).update(
             status=TaskStatus.RUNNING,
@@ -678,10 +677,6 @@ def _pick_within_limits(candidates: Any, limit: int, limits: ConcurrencyLimits, 
         if len(picked) >= limit:
             break
     return picked
-
-
-def _lease_seconds() -> float:
-    return float(settings.ORCHESTRATION["LEASE_SECONDS"])
 
 
 def _claimed(row: tuple, token: uuid.UUID, now: datetime, *, inputs: Any = None) -> ClaimedTask:
@@ -969,7 +964,7 @@ def complete_step(
         "worker": handoff_to,
         "patterns": limits.like_patterns() if limits else [],
         "handoff_token": token,
-        "lease": _lease_seconds(),
+        "lease": engine_settings.LEASE_SECONDS,
     }
     if run_id is None:
         [row] = _pg_execute(sql, params)
@@ -1134,7 +1129,7 @@ def notify_after_commit() -> None:
     in a statement of its own: a transaction that only notifies writes no WAL, so Postgres's
     NOTIFY lock is held for microseconds instead of through a commit's flush. A process that
     dies between the two leaves idle workers to their poll interval (E12's fallback)."""
-    if is_postgres() and settings.ORCHESTRATION["NOTIFY"]:
+    if is_postgres() and engine_settings.NOTIFY:
         transaction.on_commit(lambda: _pg_execute("SELECT pg_notify(%(channel)s, '')", {"channel": NOTIFY_CHANNEL}))
 
 
@@ -1143,7 +1138,7 @@ def notify_ready() -> None:
 
     NOTIFY is transactional and works through PgBouncer; LISTEN needs the direct URL.
     """
-    if is_postgres() and settings.ORCHESTRATION["NOTIFY"]:
+    if is_postgres() and engine_settings.NOTIFY:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
@@ -1186,7 +1181,7 @@ _PG_INSERT_RUN_QUIET = _PG_INSERT_RUN.format(notify="")
 
 def insert_run(*, run: WorkflowRun, steps: list[dict[str, Any]], now: datetime) -> bool:
     """Insert a new run and its tasks (Postgres fast path). False: its idempotency key exists."""
-    sql = _PG_INSERT_RUN_NOTIFY if settings.ORCHESTRATION["NOTIFY"] else _PG_INSERT_RUN_QUIET
+    sql = _PG_INSERT_RUN_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_RUN_QUIET
     [row] = _pg_execute(
         sql,
         {

@@ -70,6 +70,7 @@ from agents.mail import SUBJECTS
 from agents.models import SideEffect
 from metrics.models import ErrorGroup
 from orchestration import clock, dispatch
+from orchestration.conf import engine_settings
 from orchestration.faults import FAULTS, HANG, KILL, PERMANENT, FaultPlan, drop_connection
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.worker import WorkerOptions
@@ -625,7 +626,7 @@ class _Driver:
         the sinks, the lease, the signing key."""
         url = database_url()
         env = dict(os.environ)
-        modules = [*settings.ORCHESTRATION["ACTION_MODULES"], "orders.loadtest_actions"]
+        modules = [*engine_settings.ACTION_MODULES, "orders.loadtest_actions"]
         env.update(
             {
                 "DATABASE_URL": url,

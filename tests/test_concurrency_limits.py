@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import override_settings
 
 from orchestration import queue, services
+from orchestration.conf import engine_settings
 from orchestration.exceptions import InvalidLimits, InvalidWorkflow
 from orchestration.limits import concurrency_key, parse_limits
 from orchestration.models import AgentRun, Task, TaskStatus
@@ -59,9 +60,19 @@ def test_a_bad_limits_spec_names_the_bad_entry(spec: str, message: str) -> None:
 def test_a_bad_limits_variable_stops_start_up_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     import runpy
 
+    from django.core import checks
+
+    from orchestration.checks import refuse_bad_settings
+
     monkeypatch.setenv("ENGINE_CONCURRENCY_LIMITS", "design-ia=-1")
-    with pytest.raises(ImproperlyConfigured, match="ENGINE_CONCURRENCY_LIMITS is invalid: limit of 'design-ia'"):
-        runpy.run_path(str(settings.BASE_DIR / "config" / "settings.py"))
+    read = runpy.run_path(str(settings.BASE_DIR / "config" / "settings.py"))  # what a new process reads
+    with override_settings(ORCHESTRATION=read["ORCHESTRATION"]):
+        [error] = checks.run_checks(tags=["orchestration"])  # what `manage.py check` and run_worker run first
+        with pytest.raises(ImproperlyConfigured, match=r"\(orchestration\.E002\) ENGINE_CONCURRENCY_LIMITS"):
+            refuse_bad_settings()  # what config/wsgi.py runs
+    assert error.id == "orchestration.E002"
+    assert error.is_serious()
+    assert error.msg.startswith("ENGINE_CONCURRENCY_LIMITS (ORCHESTRATION['CONCURRENCY_LIMITS']) is invalid: limit of")
 
 
 def test_like_patterns_escape_wildcards_in_keys() -> None:
@@ -146,9 +157,9 @@ def test_a_dead_workers_attempt_holds_its_slot_until_its_lease_is_recovered(cloc
     services.enqueue_many("engine.noop", [{} for _ in range(3)], concurrency_key="provider:x")
     with limited("provider:x=1"):
         assert len(queue.claim(limit=10, worker="dies", now=clock.now())) == 1
-        clock.advance(settings.ORCHESTRATION["LEASE_SECONDS"] / 2)
+        clock.advance(engine_settings.LEASE_SECONDS / 2)
         assert queue.claim(limit=10, worker="w", now=clock.now()) == []
-        clock.advance(settings.ORCHESTRATION["LEASE_SECONDS"])
+        clock.advance(engine_settings.LEASE_SECONDS)
         assert services.recover_expired_leases() == 1
         assert len(queue.claim(limit=10, worker="w", now=clock.now())) == 1
 
@@ -174,7 +185,7 @@ def test_a_fenced_off_attempt_keeps_its_slot_until_its_lease_runs_out(clock, sto
         assert Task.objects.get(id=step.id).status == TaskStatus.CANCELLED
         assert services.task_heartbeat(task_id=step.id, lease_token=step.lease_token, extend_seconds=60) is None
         assert queue.claim(limit=10, worker="w2", now=clock.now()) == [], "the fenced attempt still holds the slot"
-        clock.advance(settings.ORCHESTRATION["LEASE_SECONDS"] + 1)
+        clock.advance(engine_settings.LEASE_SECONDS + 1)
         assert len(queue.claim(limit=10, worker="w2", now=clock.now())) == 1, "its lease ran out: the slot is free"
 
 

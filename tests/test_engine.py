@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.core import mail
 
 from metrics.models import ErrorGroup
 from orchestration import services
 from orchestration.budget import Budget
+from orchestration.conf import engine_settings
 from orchestration.exceptions import IllegalTransition
 from orchestration.execution import TickReport, tick
 from orchestration.faults import FaultPlan
@@ -106,7 +106,7 @@ def test_a_claim_takes_any_number_of_plain_tasks_but_one_workflow_step(clock) ->
 
 def test_an_unstarted_task_that_waited_half_its_lease_behind_a_slow_one_is_handed_back(clock) -> None:
     _CLOCK_ADVANCERS["fake"] = clock.advance
-    lease = settings.ORCHESTRATION["LEASE_SECONDS"]
+    lease = engine_settings.LEASE_SECONDS
     slow = services.enqueue("test.chunks", {"chunks": 1, "cost": lease * 0.6, "_advance": "fake"}, priority=1)
     waiting = services.enqueue("engine.noop")
     report = tick(budget=Budget.seconds(lease * 10), max_tasks=2)

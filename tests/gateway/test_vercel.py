@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core import checks
 from django.urls import Resolver404, resolve
 
 from gateway.functions import DEFAULT_ENTRY, DEFAULT_MAX_DURATION, FUNCTIONS, budget_for
 from orchestration import dispatch
+from orchestration.conf import engine_settings
 from orchestration.workflows import Step, get_workflow
 from tests.gateway.test_url_guard import all_patterns, example_path
 
@@ -113,7 +113,7 @@ def vercel_max_duration(path: str) -> int:
 
 
 def _margin() -> float:
-    return float(settings.ORCHESTRATION["SAFETY_MARGIN_SECONDS"])
+    return engine_settings.SAFETY_MARGIN_SECONDS
 
 
 API_PATHS = sorted({example_path(route) for route, _ in all_patterns() if route.startswith(("api/", "^api/"))})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from orchestration.cli import positive_float, positive_int
+from orchestration.conf import engine_settings
 from orchestration.worker import WorkerOptions, run_processes
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        poll = options["poll_interval"] or settings.ORCHESTRATION["POLL_INTERVAL_SECONDS"]
+        poll = options["poll_interval"] or engine_settings.POLL_INTERVAL_SECONDS
         worker_options = WorkerOptions(
             poll_interval=poll,
             listen=not options["no_listen"],
