@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents import copy_en, copy_fr, copy_pages
-from agents.brief import Brief, ascii_fold, page_kind, slugify_text
+from agents.brief import Brief, ascii_fold, page_kind
 from agents.page_copy import (
     HERO_LIMITS,
     MAX_SECTIONS,
@@ -22,13 +22,13 @@ from agents.page_copy import (
     MIN_SECTIONS,
     SECTION_LIMITS,
     TEXT_LIMITS,
+    slug_of_page,
     validate_page_copy,
 )
 
 BANKS = {"fr": copy_fr, "en": copy_en}
 PAGES = copy_pages.PAGES
 GENERIC = copy_pages.GENERIC
-RESERVED_SLUGS = frozenset({"index", "assets", "sitemap", "robots"})
 OFFER_MAX = 60
 
 
@@ -62,23 +62,6 @@ def fit(candidates: Sequence[str], limit: int) -> str:
         if text and len(text) <= limit:
             return text
     return shorten(texts[-1], limit)
-
-
-def page_slugs(pages: list[str] | tuple[str, ...]) -> list[str]:
-    """URL-safe, unique slugs: 'index' for the first page; reserved or clashing slugs get a suffix."""
-    slugs: list[str] = []
-    for index, title in enumerate(pages):
-        if index == 0:
-            slugs.append("index")
-            continue
-        base = slugify_text(title, 50) or f"page-{index + 1}"
-        if base in RESERVED_SLUGS:
-            base = f"{base}-page"
-        slug, n = base, 2
-        while slug in slugs:
-            slug, n = f"{base}-{n}", n + 1
-        slugs.append(slug)
-    return slugs
 
 
 def sentences(text: str) -> list[str]:
@@ -346,8 +329,7 @@ class OfflineCopywriter:
             )
             meta_fallbacks = ["{title} – {name}.", "{title}."]  # noqa: RUF001 (typographic dash)
         meta = _summary(full_meta, [w.fill(t) for t in meta_fallbacks], META_DESCRIPTION_MAX)
-        in_brief = index < len(brief.pages) and brief.pages[index] == page
-        slug = page_slugs(brief.pages)[index] if in_brief else ("index" if index == 0 else page_slugs(["", page])[1])
+        slug = slug_of_page(brief.pages, page, index)
         return validate_page_copy(
             {
                 "slug": slug,

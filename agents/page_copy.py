@@ -10,10 +10,14 @@ before copy is trusted: the clean copy, or a ValueError naming the problems.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agents.brief import slugify_text
+
 META_DESCRIPTION_MAX = 160
+# Names a page may not take: the home page is index.html; the others are the site's own files.
+RESERVED_SLUGS = frozenset({"index", "assets", "sitemap", "robots"})
 MIN_SECTIONS, MAX_SECTIONS = 2, 4
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Maximum length of every text field; maxima keep a misbehaving model from breaking the layout.
@@ -126,3 +130,29 @@ def _clean(schema: Mapping[str, Any], value: Any) -> Any:
     if kind == "array":
         return [_clean(schema["items"], item) for item in value]
     return value.strip() if isinstance(value, str) else value
+
+
+def page_slugs(pages: list[str] | tuple[str, ...]) -> list[str]:
+    """URL-safe, unique slugs: 'index' for the first page; reserved or clashing slugs get a suffix."""
+    slugs: list[str] = []
+    for index, title in enumerate(pages):
+        if index == 0:
+            slugs.append("index")
+            continue
+        base = slugify_text(title, 50) or f"page-{index + 1}"
+        if base in RESERVED_SLUGS:
+            base = f"{base}-page"
+        slug, n = base, 2
+        while slug in slugs:
+            slug, n = f"{base}-{n}", n + 1
+        slugs.append(slug)
+    return slugs
+
+
+def slug_of_page(pages: Sequence[str], page: str, index: int) -> str:
+    """The slug of the page at `index` of the brief's `pages`, the same whoever writes its copy
+    (the offline writer or a model): 'index' for the home page, else its unique slug. A page not
+    in the brief's list at that place gets a slug of its own name."""
+    if index < len(pages) and pages[index] == page:
+        return page_slugs(list(pages))[index]
+    return "index" if index == 0 else page_slugs(["", page])[1]

@@ -12,14 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import requests
 from django.conf import settings
-from django.utils.text import slugify
 
 from agents.page_copy import (
     MAX_SECTIONS,
@@ -27,6 +25,7 @@ from agents.page_copy import (
     MIN_SECTIONS,
     PAGE_COPY_SCHEMA,
     page_copy_problems,
+    slug_of_page,
     validate_page_copy,
 )
 
@@ -53,11 +52,6 @@ class BriefLike(Protocol):
 
 class InvalidModelOutput(ProviderRetryableError):
     """The model answered, but not with valid page copy; asking again may fix it."""
-
-
-def page_slug(page: str, index: int) -> str:
-    """The page's slug, valid PageCopy whatever its name (slugify keeps underscores; a slug does not)."""
-    return "-".join(re.findall(r"[a-z0-9]+", slugify(page))) or f"page-{index + 1}"
 
 
 _PROMPTS = {
@@ -184,7 +178,7 @@ class ChatCompletionsCopywriter:
     def write_page(
         self, *, brief: BriefLike, design: Mapping[str, Any], page: str, index: int, idempotency_key: str
     ) -> dict[str, Any]:
-        slug = page_slug(page, index)
+        slug = slug_of_page(brief.pages, page, index)
         messages = build_messages(brief, design, page, index, slug)
         reask = _PROMPTS.get(getattr(brief, "language", "fr"), _PROMPTS["fr"])["reask"]
         last_error: InvalidModelOutput | None = None

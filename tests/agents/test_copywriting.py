@@ -10,10 +10,10 @@ from agents.copywriting import (
     Copywriter,
     OfflineCopywriter,
     offers_from_description,
-    page_slugs,
     validate_page_copy,
 )
 from agents.design import generate_design
+from agents.page_copy import page_slugs
 from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]

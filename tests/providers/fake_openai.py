@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 SAMPLE_COPY: dict[str, Any] = {
-    "slug": "accueil",
+    "slug": "index",
     "title": "Boulangerie Martin, pain au levain à Lyon",
     "nav_label": "Accueil",
     "meta_description": "Boulangerie artisanale à Lyon 4e : pains au levain, viennoiseries pur beurre et gâteaux.",

@@ -69,7 +69,7 @@ def test_design_writes_every_page_through_the_chat_completions_api(llm):
     output = design.output
     assert output["copywriter"] == "llm"
     # The model's words, our slugs: navigation never depends on how the model spells a slug.
-    assert [p["slug"] for p in output["pages"]] == ["accueil", "nos-pains", "patisseries", "contact"]
+    assert [p["slug"] for p in output["pages"]] == ["index", "nos-pains", "patisseries", "contact"]
     assert all(p["hero"]["heading"] == SAMPLE_COPY["hero"]["heading"] for p in output["pages"])
     assert len(llm.requests) == 4
     asked = [r["messages"][1]["content"] for r in llm.requests]

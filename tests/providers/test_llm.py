@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from agents.page_copy import PAGE_COPY_SCHEMA, page_copy_problems, validate_page_copy
+from agents.page_copy import PAGE_COPY_SCHEMA, page_copy_problems, page_slugs, validate_page_copy
 from agents.providers.errors import ProviderPermanentError, ProviderRetryableError
 from agents.providers.http import HttpRetryPolicy
 from agents.providers.llm import ChatCompletionsCopywriter, get_llm_copywriter
@@ -339,3 +339,13 @@ def test_a_bad_llm_timeout_stops_start_up_naming_the_variable(value):
 
     assert check.returncode != 0
     assert "ImproperlyConfigured" in check.stderr and "LLM_TIMEOUT_SECONDS" in check.stderr
+
+
+def test_a_model_writes_each_page_under_the_slug_the_offline_writer_gives_it(fake, clock):
+    # One rule for both writers (agents.page_copy.slug_of_page): the home page is 'index', a
+    # reserved name gets a suffix, two pages of one name get two slugs.
+    pages = ("Accueil", "Assets", "Tarifs", "Tarifs")
+    brief = Brief(pages=pages)
+    writer = make(fake, clock)
+    slugs = [write(writer, brief, page=page, index=index)["slug"] for index, page in enumerate(pages)]
+    assert slugs == page_slugs(list(pages)) == ["index", "assets-page", "tarifs", "tarifs-2"]
