@@ -20,6 +20,33 @@ ROOT = Path(__file__).resolve().parent.parent
 # Test actions and workflows must exist in this process too.
 import tests.actions  # noqa: E402, F401
 
+# --- Personas: one of each, the same user whichever folder's test asks ------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    """Staff with every permission: the back office as its owner sees it."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@studio.example", "pw-root-123")
+
+
+@pytest.fixture
+def staff(db):
+    """A member of staff with no permission but what a test grants: signs in to the admin, may call
+    the staff API routes with a token."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("alice", "alice@studio.example", "pw-alice-123", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """A signed-in user who is not staff (a customer has no account: the status link is theirs)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("outsider", "out@example.com", "pw-out-123")
+
 
 class FakeClock:
     """Wall and monotonic time that only move when the test says so."""

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from gateway.models import WebhookEvent
@@ -43,19 +42,10 @@ def plain_static_files(settings, tmp_path_factory):
 
 
 @pytest.fixture
-def staff(db):
-    return get_user_model().objects.create_superuser("staffer", "staff@studio.example", "pw-staff-123")
-
-
-@pytest.fixture
-def outsider(db):
-    return get_user_model().objects.create_user("outsider", "out@example.com", "pw-out-123")
-
-
-@pytest.fixture
-def staff_client(staff) -> Client:
+def staff_client(superuser) -> Client:
+    """The back office signed in as its owner (tests/conftest.py: superuser)."""
     client = Client()
-    client.force_login(staff)
+    client.force_login(superuser)
     return client
 
 

@@ -35,14 +35,16 @@ def test_replay_asks_for_confirmation_showing_runs_and_steps_before_acting(staff
     assert not OperatorAction.objects.exists()
 
 
-def test_confirmed_replay_reruns_failed_steps_records_the_user_and_delivers(staff, staff_client, failed_order, flag):
+def test_confirmed_replay_reruns_failed_steps_records_the_user_and_delivers(
+    superuser, staff_client, failed_order, flag
+):
     project, run = failed_order
     flag.touch()
     response = post_action(staff_client, RUNS, "replay_failed", [run.pk], confirm="yes")
     assert any("done for 1 of 1" in m for m in messages_of(response))
     act = OperatorAction.objects.get()
-    assert (act.actor, act.verb, act.run_id) == (staff, OperatorAction.Verb.REPLAY_FAILED, run.pk)
-    assert LogEntry.objects.filter(user=staff, object_id=str(run.pk), change_message__contains="c, d").exists()
+    assert (act.actor, act.verb, act.run_id) == (superuser, OperatorAction.Verb.REPLAY_FAILED, run.pk)
+    assert LogEntry.objects.filter(user=superuser, object_id=str(run.pk), change_message__contains="c, d").exists()
     drain()
     run.refresh_from_db()
     project.refresh_from_db()
@@ -106,7 +108,7 @@ def test_replay_from_a_chosen_step_shows_that_steps_plan_then_resets_it(staff_cl
     assert Task.objects.get(run=run, step="b").status == TaskStatus.SUCCEEDED  # kept, not rerun
 
 
-def test_cancel_stops_a_running_run_and_refuses_a_cancelled_one(staff, staff_client, failed_order, flag):
+def test_cancel_stops_a_running_run_and_refuses_a_cancelled_one(superuser, staff_client, failed_order, flag):
     project, run = failed_order
     post_action(staff_client, RUNS, "replay_failed", [run.pk], confirm="yes")
     confirm = post_action(staff_client, RUNS, "cancel_runs", [run.pk])
@@ -115,13 +117,13 @@ def test_cancel_stops_a_running_run_and_refuses_a_cancelled_one(staff, staff_cli
     run.refresh_from_db()
     project.refresh_from_db()
     assert run.status == RunStatus.CANCELLED and project.status == ProjectStatus.CANCELLED
-    assert OperatorAction.objects.filter(verb=OperatorAction.Verb.CANCEL_RUN, actor=staff).count() == 1
+    assert OperatorAction.objects.filter(verb=OperatorAction.Verb.CANCEL_RUN, actor=superuser).count() == 1
     again = post_action(staff_client, RUNS, "cancel_runs", [run.pk], confirm="yes")
     assert any("cancelled; only a running run can be cancelled" in m for m in messages_of(again))
     assert OperatorAction.objects.filter(verb=OperatorAction.Verb.CANCEL_RUN).count() == 1
 
 
-def test_retry_task_now_gives_a_dead_task_fresh_attempts(staff, staff_client, failed_order, flag):
+def test_retry_task_now_gives_a_dead_task_fresh_attempts(superuser, staff_client, failed_order, flag):
     _, run = failed_order
     dead = Task.objects.get(run=run, step="c")
     confirm = post_action(staff_client, TASKS, "retry_now", [dead.pk])
@@ -130,7 +132,7 @@ def test_retry_task_now_gives_a_dead_task_fresh_attempts(staff, staff_client, fa
     post_action(staff_client, TASKS, "retry_now", [dead.pk], confirm="yes")
     dead.refresh_from_db()
     assert (dead.status, dead.attempts_spent) == (TaskStatus.QUEUED, 0)  # a fresh set; numbers go on (E16)
-    assert OperatorAction.objects.get().actor == staff
+    assert OperatorAction.objects.get().actor == superuser
     drain()
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED

@@ -163,7 +163,7 @@ def test_campaign_csv_link_appears_and_downloads_only_when_the_ads_output_has_on
     response = staff_client.get(url)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     entry = LogEntry.objects.get()
-    assert (entry.user.username, entry.object_id) == ("staffer", str(project.pk))
+    assert (entry.user.username, entry.object_id) == ("root", str(project.pk))
     assert entry.get_change_message() == "Downloaded the campaign CSV (28 bytes)"
     assert response.content == b"Campaign,Keyword\nBob,garage\n"
     assert 'filename="bob-campaign.csv"' in response["Content-Disposition"]

@@ -111,7 +111,7 @@ def test_replay_task_refuses_a_task_of_a_delivered_run(delivered_order, dry_run)
     assert not OperatorAction.objects.exists()
 
 
-def test_replay_task_refuses_a_task_of_a_cancelled_run(failed_order, staff):
+def test_replay_task_refuses_a_task_of_a_cancelled_run(failed_order, superuser):
     _, run = failed_order
     run_replay(run=run, actor=Actor(label="test"), mode="failed")
     run_cancel(run=run, actor=Actor(label="test"))

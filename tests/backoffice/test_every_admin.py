@@ -46,10 +46,10 @@ AUDIT = (
 
 
 @pytest.fixture
-def one_of_each(failed_order, staff, flag) -> dict[type[Model], Model]:
+def one_of_each(failed_order, superuser, flag) -> dict[type[Model], Model]:
     project, run = failed_order
     flag.touch()
-    run_replay(run=run, actor=Actor.of_user(staff), mode="failed")
+    run_replay(run=run, actor=Actor.of_user(superuser), mode="failed")
     now = timezone.now()
     rows: dict[type[Model], Model] = {
         Project: project,
@@ -78,7 +78,7 @@ def one_of_each(failed_order, staff, flag) -> dict[type[Model], Model]:
             idempotency_key=f"refund:{project.id}",
             amount_cents=39900,
             currency="eur",
-            requested_by=staff,
+            requested_by=superuser,
         ),
         Revision: Revision.objects.create(project=project, number=1, feedback="Use a darker blue."),
         CustomerEmail: CustomerEmail.objects.create(
@@ -90,10 +90,10 @@ def one_of_each(failed_order, staff, flag) -> dict[type[Model], Model]:
         SignedRequest: SignedRequest.objects.create(
             route="/api/workflows/execute", webhook_id="msg_guard", received_at=now
         ),
-        User: staff,
+        User: superuser,
         Group: Group.objects.create(name="support"),
     }
-    token = Token.objects.create(user=staff)
+    token = Token.objects.create(user=superuser)
     rows[TokenProxy] = TokenProxy.objects.get(pk=token.pk)
     return rows
 
@@ -111,9 +111,9 @@ def test_every_registered_model_is_covered(one_of_each):
     assert not missing, f"add a row of each to one_of_each: {missing}"
 
 
-def test_audit_records_have_no_delete_anywhere(one_of_each, staff_client: Client, rf, staff):
+def test_audit_records_have_no_delete_anywhere(one_of_each, staff_client: Client, rf, superuser):
     request = rf.get("/admin/")
-    request.user = staff
+    request.user = superuser
     for model in AUDIT:
         model_admin = admin.site._registry[model]
         obj = one_of_each[model]
@@ -130,9 +130,9 @@ def test_audit_records_have_no_delete_anywhere(one_of_each, staff_client: Client
         assert model.objects.filter(pk=obj.pk).exists(), label
 
 
-def test_every_read_only_field_is_shown_read_only(one_of_each, staff_client: Client, rf, staff):
+def test_every_read_only_field_is_shown_read_only(one_of_each, staff_client: Client, rf, superuser):
     request = rf.get("/admin/")
-    request.user = staff
+    request.user = superuser
     for model, model_admin in registered():
         obj = one_of_each[model]
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[obj.pk])

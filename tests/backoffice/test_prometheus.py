@@ -73,10 +73,10 @@ def test_a_wrong_token_is_403(client):
     assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
 
 
-def test_a_staff_session_may_scrape_and_a_customer_session_may_not(client, staff, outsider):
+def test_a_staff_session_may_scrape_and_a_customer_session_may_not(client, superuser, outsider):
     client.force_login(outsider)
     assert client.get("/metrics").status_code == 403
-    client.force_login(staff)
+    client.force_login(superuser)
     assert client.get("/metrics").status_code == 200
 
 

@@ -66,7 +66,7 @@ def test_reprocess_shows_how_many_events_it_will_touch_and_changes_nothing_yet(
 
 
 def test_confirmed_reprocess_applies_the_event_and_records_the_staff_user_twice(
-    staff, staff_client, rejected_then_fixed
+    superuser, staff_client, rejected_then_fixed
 ):
     event, project_id = rejected_then_fixed
     response = post_action(staff_client, EVENTS, "reprocess", [event.pk], confirm="yes")
@@ -78,9 +78,9 @@ def test_confirmed_reprocess_applies_the_event_and_records_the_staff_user_twice(
     assert WorkflowRun.objects.filter(project_id=project_id).count() == 1
     assert Project.objects.get(pk=project_id).status in (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS)
     act = OperatorAction.objects.get()
-    assert (act.actor, act.verb, act.detail["event"]) == (staff, OperatorAction.Verb.REPROCESS_EVENT, event.pk)
+    assert (act.actor, act.verb, act.detail["event"]) == (superuser, OperatorAction.Verb.REPROCESS_EVENT, event.pk)
     entry = LogEntry.objects.get()
-    assert (entry.user, entry.object_id) == (staff, str(event.pk))
+    assert (entry.user, entry.object_id) == (superuser, str(event.pk))
     assert "rejected -> processed" in entry.get_change_message()
 
 

@@ -71,11 +71,6 @@ def api() -> APIClient:
 
 
 @pytest.fixture
-def staff(db: Any) -> User:
-    return User.objects.create_user("alice", "alice@studio.example", "pw", is_staff=True)
-
-
-@pytest.fixture
 def staff_client(staff: User) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")

@@ -42,11 +42,10 @@ def fail_for_good(project: Project) -> None:
 
 
 @pytest.fixture
-def staff_client(db: Any) -> tuple[Client, User]:
-    user = User.objects.create_superuser("alice", "alice@studio.example", "pw")
+def staff_client(superuser: User) -> tuple[Client, User]:
     client = Client()
-    client.force_login(user)
-    return client, user
+    client.force_login(superuser)
+    return client, superuser
 
 
 # -- while it runs ---------------------------------------------------------------------------
