@@ -1,4 +1,4 @@
-"""The queue's SQL, all of it, in one place (E3, E4).
+"""The queue's SQL, all of it, in one place.
 
 The queue is the `orchestration_task` table. A claim turns up to `limit` due,
 queued rows into running ones in a single statement and hands each a lease:
@@ -15,7 +15,7 @@ SQLite: no row locks, but the connection opens every transaction with
 up front; the select-then-update below is therefore atomic, and a second
 claimer waits its turn instead of reading the same rows.
 
-Concurrency limits (E13, orchestration/limits.py): with limits configured, a
+Concurrency limits (orchestration/limits.py): with limits configured, a
 claim first takes a transaction-level advisory lock on each limited key that
 has due work (`pg_try_advisory_xact_lock`: no session state, so it works
 through PgBouncer too), then counts that key's running attempts in a *second*
@@ -25,7 +25,7 @@ under SKIP LOCKED. When the rows a claim would take include no limited key, the
 locks are not needed: the one-statement claim takes them (and stands back, taking
 nothing, the moment it sees a limited row among them).
 
-Time (E15): on Postgres every lease expiry, renewal, recovery and due time in these
+Time: on Postgres every lease expiry, renewal, recovery and due time in these
 statements is the database's `now()` (`NOW` below), never the claiming host's clock: hosts
 and serverless functions disagree by seconds, and a host 15 s ahead would think every live
 lease expired. The `now` a caller passes is used instead only where the host's clock is the
@@ -129,8 +129,9 @@ def is_postgres() -> bool:
 # - `ORDER BY priority DESC, run_after, id`: priority first, then oldest due first;
 #   it matches the partial index `task_claim_order`, so the scan stops after `limit` rows.
 # - `FOR UPDATE SKIP LOCKED`: rows another claimer is taking are skipped, not waited on.
-# - `attempt + CASE WHEN resume ...`: a continuation (E8) goes on with the same attempt.
-# - `lease_token`, `lease_expires_at`: the fence and the lease (E4): the shorter of the
+# - `attempt + CASE WHEN resume ...`: a continuation (a checkpointed attempt in a new invocation) goes on
+#   with the same attempt.
+# - `lease_token`, `lease_expires_at`: the fence and the lease: the shorter of the
 #   step's timeout and engine_settings.LEASE_SECONDS; a running attempt renews it (heartbeat.py).
 # - `attempts`: each claimed task's attempt row (its agent run), opened by the same
 #   statement, so a claim is one round trip and one commit.
@@ -166,7 +167,7 @@ FROM claimed AS c
 """
 
 
-# Which rows hold a concurrency slot (E13, "holds a slot"): running attempts, and the attempts a cancel or
+# Which rows hold a concurrency slot ("holds a slot"): running attempts, and the attempts a cancel or
 # fail-fast fenced off (status 'cancelled', lease kept, no longer renewed) until their lease
 # runs out: they may still be executing, and the key's limit must hold meanwhile.
 # (The condition is written out in _PG_LOCK_LIMITED_KEYS and _PG_CLAIM_LIMITED, marked
@@ -231,7 +232,7 @@ blocked AS (
     then=_BLOCKED_MARKER,
 )
 
-# Step one of a claim under limits (E13, E18): a window of the due rows, and a try-lock on each
+# Step one of a claim under limits: a window of the due rows, and a try-lock on each
 # limited key among them, held until this transaction ends. Bounded by `limit` whatever the
 # backlog: a claim that locked every limited key with due work took one lock-table entry per
 # key, and 14,000 distinct `project:<n>` keys exhausted it (`out of shared memory`).
@@ -1037,7 +1038,7 @@ def close_attempts(
 
 
 def expired_leases(*, limit: int = 100) -> list[tuple[int, uuid.UUID]]:
-    """Running tasks whose lease ran out by the database's clock: their worker died or overran (E4).
+    """Running tasks whose lease ran out by the database's clock: their worker died or overran.
 
     No lock here: each recovery is a conditional update fenced by the token
     and the expiry, so two ticks recovering at once cannot both apply it.
@@ -1082,7 +1083,7 @@ def seconds_until_next_due() -> float | None:
     return None if due is None else (due - clock.now()).total_seconds()
 
 
-# Renewing a lease (E4, E15): never shorter than it is (GREATEST: an agent's heartbeat of the
+# Renewing a lease: never shorter than it is (GREATEST: an agent's heartbeat of the
 # short lease after a 202 must not cut back the step's timeout the engine granted), computed
 # from the database's clock, and fenced like a report: status, token and/or attempt.
 _PG_RENEW = _with_db_now("""
@@ -1128,7 +1129,7 @@ def notify_after_commit() -> None:
     """Wake LISTENing workers once the current transaction has committed (or now, outside one),
     in a statement of its own: a transaction that only notifies writes no WAL, so Postgres's
     NOTIFY lock is held for microseconds instead of through a commit's flush. A process that
-    dies between the two leaves idle workers to their poll interval (E12's fallback)."""
+    dies between the two leaves idle workers to their poll interval (the worker's polling fallback)."""
     if is_postgres() and engine_settings.NOTIFY:
         transaction.on_commit(lambda: _pg_execute("SELECT pg_notify(%(channel)s, '')", {"channel": NOTIFY_CHANNEL}))
 
