@@ -1,4 +1,4 @@
-"""Side effects the agents performed, keyed by idempotency key (E6).
+"""Side effects the agents performed, keyed by idempotency key.
 
 An email, a deployment or a published file set is recorded here before and
 after it happens, so a retried attempt finds it done and does not do it again.

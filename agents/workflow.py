@@ -1,8 +1,8 @@
 """The 399 EUR order as a workflow: setup -> design -> (build -> deploy) and campaign -> notify.
 
-Fail-fast (E17): an order whose build fails for good gets no ad campaign, and one whose
+Fail-fast: an order whose build fails for good gets no ad campaign, and one whose
 campaign fails for good gets no site; a replay queues the cancelled steps again. Version 2
-turned it on; a run keeps the definition it started with (E2), so a version-1 run goes on
+turned it on; a run keeps the definition it started with, so a version-1 run goes on
 as it began.
 """
 

@@ -1,4 +1,4 @@
-"""Vercel function limits, by route: the time budget of every entry point (E8).
+"""Vercel function limits, by route: the time budget of every entry point.
 
 On Vercel `maxDuration` belongs to a function file (api/*.py), and vercel.json
 rewrites each route to its file. This table is the code's side of that

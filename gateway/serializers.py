@@ -1,7 +1,7 @@
 """Input and output shapes of the HTTP surface, one serializer per direction.
 
 Input serializers validate and name every bad field; output serializers are the
-public contract (SPEC, "Contracts other programs rely on"). No serializer writes
+public contract other programs rely on: kept exactly, extended freely. No serializer writes
 to the database: views hand validated data to services.
 """
 
@@ -185,7 +185,7 @@ REPORT_TYPES = ["task_started", "task_progress", "task_completed", "task_failed"
 
 
 class AgentReportSerializer(serializers.Serializer):
-    """An agent's callback (SPEC): what happened to one attempt of one task.
+    """An agent's callback, a public wire format: what happened to one attempt of one task.
 
     `data` by type: task_completed `{"output": {...}}` or a checkpoint
     `{"cursor": ..., "progress": {...}, "continue": true}`; task_failed
@@ -200,7 +200,8 @@ class AgentReportSerializer(serializers.Serializer):
     attempt = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     data = serializers.DictField(required=False, default=dict)
     # The attempt's lease token, sent with the dispatch request: when present it fences the
-    # report (E16); without it, the attempt number does (agents written against the SPEC's body).
+    # report (no report of an earlier attempt is applied); without it, the attempt number does
+    # (agents written against the published callback body, which has no leaseToken).
     leaseToken = serializers.UUIDField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -225,7 +225,7 @@ def _apply_agent(row: WebhookEvent) -> WebhookEvent:
         )
     if report.type in ("task_completed", "task_failed"):
         run_id = Task.objects.filter(id=report.task_id).values_list("run_id", flat=True).first()
-        dispatch.kick_on_commit(run_id)  # start what the report made ready (E9)
+        dispatch.kick_on_commit(run_id)  # start what the report made ready now, not at the next tick
     return _finish(row, EventStatus.PROCESSED, f"{report.type} applied to task {report.task_id}.")
 
 

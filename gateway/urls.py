@@ -1,5 +1,5 @@
-"""Routes of the HTTP surface (SPEC, "HTTP surface"), spelled exactly as the spec writes them:
-no trailing slash where it has none, since crons and webhooks must never be redirected."""
+"""Routes of the HTTP surface, a public contract spelled exactly as its callers send them:
+no trailing slash where they send none, since crons and webhooks must never be redirected."""
 
 from django.urls import path, re_path
 

@@ -55,7 +55,7 @@ WINDOW = timedelta(minutes=5)
 CATCH_UP = timedelta(hours=24)
 # `--since` recomputes windows from raw rows read in slices of this size (bounded memory).
 RECOMPUTE_SLICE = timedelta(hours=6)
-# Outcomes that end an attempt, and those of them that count as errors (E5). Continued,
+# Outcomes that end an attempt, and those of them that count as errors. Continued,
 # released, cancelled and stale rows are invocations or bookkeeping, not attempts that ended.
 ENDED_OUTCOMES = (AttemptOutcome.SUCCEEDED, AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.TIMED_OUT)
 ERROR_OUTCOMES = (AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.TIMED_OUT)

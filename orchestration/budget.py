@@ -1,4 +1,4 @@
-"""Time budgets (E8): every entry point works inside its function's maxDuration
+"""Time budgets: every entry point works inside its function's maxDuration
 minus a safety margin, and stops claiming before the budget runs out."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Wall time (`now`) stamps rows and orders the queue; monotonic time (`monotonic`)
 measures budgets. Tests replace either through `orchestration.clock.set_clock`.
 
-Leases are another matter (E15): across worker hosts and serverless functions the one
+Leases are another matter: across worker hosts and serverless functions the one
 clock every party shares is the database's, so on Postgres lease expiry, renewals,
 recovery and due times are computed in SQL with the database's `now()`
 (orchestration/queue.py, `lease_now`), never with a host's clock. A test that sets a

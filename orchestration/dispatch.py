@@ -76,7 +76,7 @@ SUCCEEDED, FAILED, CONTINUED, STALE, DISPATCHED = "succeeded", "failed", "contin
 
 @dataclass(frozen=True)
 class Report:
-    """One agent report on one attempt: the callback body of the SPEC."""
+    """One agent report on one attempt, as the public callback body carries it."""
 
     type: str  # task_started | task_progress | task_completed | task_failed
     task_id: int

@@ -75,7 +75,7 @@ class AttemptSuperseded(OrchestrationError):
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """How an attempt that raised `exc` failed (E5): an ActionError says so itself; an unknown
+    """How an attempt that raised `exc` failed: an ActionError says so itself; an unknown
     action never heals; anything else (an outage, a flaky dependency, the action's own bug)
     is retried, bounded by the step's retry policy, and recorded as an error each time."""
     if isinstance(exc, ActionError):

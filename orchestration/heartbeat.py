@@ -1,4 +1,4 @@
-"""Automatic lease renewal for the attempts this process is running (E4).
+"""Automatic lease renewal for the attempts this process is running.
 
 A claim grants a short lease (engine_settings.LEASE_SECONDS) rather than the step's whole
 timeout, so a worker that dies is noticed within that lease, not after the

@@ -1,4 +1,4 @@
-"""Concurrency limits per key (E13): how many attempts of one key may run at once.
+"""Concurrency limits per key: how many attempts of one key may run at once.
 
 Every task carries at most one concurrency key: by default its agent
 (`design-ia` for `design-ia.generate`), or what its step names, e.g.

@@ -1,4 +1,4 @@
-"""How an idle worker hears that work is ready: LISTEN/NOTIFY on Postgres (E12).
+"""How an idle worker hears that work is ready: LISTEN/NOTIFY on Postgres.
 
 Every commit that makes work ready sends a NOTIFY on `queue.NOTIFY_CHANNEL`. A worker with
 nothing due blocks in `wait()` until another session's NOTIFY arrives (its own are skipped:

@@ -1,8 +1,8 @@
 """The engine's tables. Thin: every state change lives in `orchestration.services`.
 
-A workflow run owns one task per step; a task is also the queue's row (E3) and
-holds the lease of the attempt that runs it (E4); every attempt leaves an
-agent-run row (metrics, audit); operator acts leave an operator-action row (E11).
+A workflow run owns one task per step; a task is also the queue's row and
+holds the lease of the attempt that runs it; every attempt leaves an
+agent-run row (metrics, audit); operator acts leave an operator-action row (who, what, when).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class WorkflowRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workflow = models.CharField(max_length=100)
     version = models.PositiveIntegerField()
-    # The definition as it was when the run started (E2): later code changes never alter it.
+    # The definition as it was when the run started: later code changes never alter it.
     definition = models.JSONField()
     project = models.ForeignKey("orders.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
@@ -81,7 +81,7 @@ class Task(models.Model):
     run_after = models.DateTimeField()  # not claimable before (retry backoff, scheduling)
     # Attempts started, ever; a continuation is not one. Never reset: a replay or a retry goes on
     # counting from here (the budget counts from `attempt_base`), so an attempt number never
-    # repeats, and a report fenced by it alone cannot be mistaken for a later attempt's (E16).
+    # repeats, and a report fenced by it alone cannot be mistaken for a later attempt's.
     attempt = models.PositiveIntegerField(default=0)
     # `attempt` when the task was last replayed or retried: attempts spent since then count
     # against max_attempts. A database default too, for inserts written in SQL.
@@ -96,10 +96,10 @@ class Task(models.Model):
     resume = models.BooleanField(default=False)  # the next claim continues the current attempt
     input = models.JSONField(default=dict, blank=True)
     output = models.JSONField(null=True, blank=True)
-    cursor = models.JSONField(null=True, blank=True)  # an action's checkpoint (E8)
+    cursor = models.JSONField(null=True, blank=True)  # an action's checkpoint, for its next invocation
     progress = models.JSONField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
-    # At most this many attempts of one key run at once, if the key has a limit (E13).
+    # At most this many attempts of one key run at once, if the key has a limit.
     concurrency_key = models.CharField(max_length=200, blank=True, default="")
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -163,7 +163,7 @@ class AgentRun(models.Model):
 
 
 class OperatorAction(models.Model):
-    """Who replayed, retried or cancelled what, and when (E11)."""
+    """Who replayed, retried or cancelled what, and when."""
 
     class Verb(models.TextChoices):
         CANCEL_RUN = "cancel_run", "Cancel run"

@@ -13,8 +13,9 @@
 -- - `ORDER BY priority DESC, run_after, id`: priority first, then oldest due first;
 --   it matches the partial index `task_claim_order`, so the scan stops after `limit` rows.
 -- - `FOR UPDATE SKIP LOCKED`: rows another claimer is taking are skipped, not waited on.
--- - `attempt + CASE WHEN resume ...`: a continuation (E8) goes on with the same attempt.
--- - `lease_token`, `lease_expires_at`: the fence and the lease (E4): the shorter of the
+-- - `attempt + CASE WHEN resume ...`: a continuation (a checkpointed attempt in a new invocation) goes on
+--   with the same attempt.
+-- - `lease_token`, `lease_expires_at`: the fence and the lease: the shorter of the
 --   step's timeout and engine_settings.LEASE_SECONDS; a running attempt renews it (heartbeat.py).
 -- - `attempts`: each claimed task's attempt row (its agent run), opened by the same
 --   statement, so a claim is one round trip and one commit.
@@ -96,7 +97,7 @@ blocked AS (
 ),
 
 -- name: lock_limited_keys
--- Step one of a claim under limits (E13, E18): a window of the due rows, and a try-lock on each
+-- Step one of a claim under limits: a window of the due rows, and a try-lock on each
 -- limited key among them, held until this transaction ends. Bounded by `limit` whatever the
 -- backlog: a claim that locked every limited key with due work took one lock-table entry per
 -- key, and 14,000 distinct `project:<n>` keys exhausted it (`out of shared memory`).
@@ -115,7 +116,7 @@ blocked AS (
 -- - the rows: every window row, with whether its key is limited and held; and a marker row
 --   (id NULL) when some key is full: due work of a full key is not in the window, yet the next
 --   claim should go on locking (the hint below), since the one-statement claim would meet it.
--- Which rows hold a concurrency slot (E13, "holds a slot"): running attempts, and the attempts a cancel or
+-- Which rows hold a concurrency slot ("holds a slot"): running attempts, and the attempts a cancel or
 -- fail-fast fenced off (status 'cancelled', lease kept, no longer renewed) until their lease
 -- runs out: they may still be executing, and the key's limit must hold meanwhile.
 -- (The condition is written out in lock_limited_keys and claim_limited, marked
@@ -395,7 +396,7 @@ SELECT (SELECT status FROM run) AS run_status, (SELECT count(*) FROM done) AS ap
 FROM counts LEFT JOIN handed AS h ON true LEFT JOIN finished AS f ON true
 
 -- name: renew
--- Renewing a lease (E4, E15): never shorter than it is (GREATEST: an agent's heartbeat of the
+-- Renewing a lease: never shorter than it is (GREATEST: an agent's heartbeat of the
 -- short lease after a 202 must not cut back the step's timeout the engine granted), computed
 -- from the database's clock, and fenced like a report: status, token and/or attempt.
 UPDATE orchestration_task

@@ -1,4 +1,4 @@
-"""The queue's SQL, all of it, in one place (E3, E4).
+"""The queue's SQL in one place: its statements are orchestration/queries.sql; this module runs them.
 
 The queue is the `orchestration_task` table. A claim turns up to `limit` due,
 queued rows into running ones in a single statement and hands each a lease:
@@ -15,7 +15,7 @@ SQLite: no row locks, but the connection opens every transaction with
 up front; the select-then-update below is therefore atomic, and a second
 claimer waits its turn instead of reading the same rows.
 
-Concurrency limits (E13, orchestration/limits.py): with limits configured, a
+Concurrency limits (orchestration/limits.py): with limits configured, a
 claim first takes a transaction-level advisory lock on each limited key that
 has due work (`pg_try_advisory_xact_lock`: no session state, so it works
 through PgBouncer too), then counts that key's running attempts in a *second*
@@ -25,7 +25,7 @@ under SKIP LOCKED. When the rows a claim would take include no limited key, the
 locks are not needed: the one-statement claim takes them (and stands back, taking
 nothing, the moment it sees a limited row among them).
 
-Time (E15): on Postgres every lease expiry, renewal, recovery and due time in these
+Time: on Postgres every lease expiry, renewal, recovery and due time in these
 statements is the database's `now()` (`NOW` below), never the claiming host's clock: hosts
 and serverless functions disagree by seconds, and a host 15 s ahead would think every live
 lease expired. The `now` a caller passes is used instead only where the host's clock is the
@@ -670,7 +670,7 @@ def close_attempts(
 
 
 def expired_leases(*, limit: int = 100) -> list[tuple[int, uuid.UUID]]:
-    """Running tasks whose lease ran out by the database's clock: their worker died or overran (E4).
+    """Running tasks whose lease ran out by the database's clock: their worker died or overran.
 
     No lock here: each recovery is a conditional update fenced by the token
     and the expiry, so two ticks recovering at once cannot both apply it.
@@ -745,7 +745,7 @@ def notify_after_commit() -> None:
     """Wake LISTENing workers once the current transaction has committed (or now, outside one),
     in a statement of its own: a transaction that only notifies writes no WAL, so Postgres's
     NOTIFY lock is held for microseconds instead of through a commit's flush. A process that
-    dies between the two leaves idle workers to their poll interval (E12's fallback)."""
+    dies between the two leaves idle workers to their poll interval (the worker's polling fallback)."""
     if is_postgres() and engine_settings.NOTIFY:
         transaction.on_commit(lambda: _pg_execute(QUERIES["notify"], {"channel": NOTIFY_CHANNEL}))
 

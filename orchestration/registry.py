@@ -2,7 +2,7 @@
 
 Every action has one shape, `(ctx: TaskContext) -> dict | Continue`: it returns
 its output (JSON-serialisable), or `Continue(cursor)` to checkpoint a long step
-and go on in the next invocation (E8). It raises `RetryableError` or
+and go on in the next invocation as the same attempt. It raises `RetryableError` or
 `PermanentError` to say how it failed; any other exception counts as retryable.
 """
 

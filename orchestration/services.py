@@ -5,10 +5,10 @@ functions, never the models' internals. Each function is one transaction; each
 transition is a conditional UPDATE fenced by the attempt's lease token (or its
 attempt number, for agents calling back over HTTP without the token), so a report
 from an attempt that no longer holds the task changes nothing and is recorded as
-stale (E6). Neither ever repeats (E16): a token is new for every claim, and attempt
+stale. Neither ever repeats: a token is new for every claim, and attempt
 numbers go on counting through replays and retries (`Task.attempt_base`).
 
-Lease times are the database's (E15): on Postgres the ORM's filters and updates of
+Lease times are the database's: on Postgres the ORM's filters and updates of
 leases and due times use `queue.db_now()` (the database's `now()`), never the host's
 clock.
 """
@@ -109,7 +109,7 @@ def _fence_of(task_id: int, lease_token: uuid.UUID | None, attempt: int | None) 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who performs an operator act (E11): a staff user, a command, the API."""
+    """Who performs an operator act: a staff user, a command, the API."""
 
     label: str
     user: Any = None
@@ -135,7 +135,7 @@ def enqueue(
 ) -> Task:
     """Queue one task outside any workflow. The same idempotency key returns the first task.
 
-    With `concurrency_key`, the task counts against that key's limit (E13), if it has one.
+    With `concurrency_key`, the task counts against that key's limit, if it has one.
     """
     if queue.is_postgres() and not transaction.get_connection().in_atomic_block:
         return _enqueue_pg(
@@ -265,7 +265,7 @@ def _insert(template: Task, payloads: list[dict[str, Any]], *, due_now: bool) ->
         action=template.action,
         payloads=payloads,
         priority=template.priority,
-        # Due now: by the database's clock (None), not this host's (E15).
+        # Due now: by the database's clock (None), not this host's.
         run_after=queue.lease_now(template.run_after) if due_now else template.run_after,
         max_attempts=template.max_attempts,
         retry=template.retry,
@@ -431,7 +431,7 @@ def task_complete_and_claim_next(
     """`task_complete` for the worker that ran the attempt, which also takes the step this
     completion made ready when that step is the one its next claim would take anyway (the
     first in claim order, with no limited key): claimed in the same statement, with no NOTIFY
-    round trip and no claim of its own (E9). Returns (applied, the claimed step or None)."""
+    round trip and no claim of its own. Returns (applied, the claimed step or None)."""
     return _complete(task_id=task_id, output=output, fence=Fence(lease_token), run_id=run_id, handoff_to=worker)
 
 
@@ -522,7 +522,7 @@ def task_fail(
     retry_after: float | None = None,
 ) -> bool:
     """Record a failed attempt: retry later with backoff (not before `retry_after` seconds), or
-    kill the task and fail its run (E5)."""
+    kill the task and fail its run."""
     fence = _fence_of(task_id, lease_token, attempt)
     now = clock.now()
     with transaction.atomic():
@@ -593,7 +593,7 @@ def task_continue(
     lease_token: uuid.UUID | None = None,
     attempt: int | None = None,
 ) -> bool:
-    """Checkpoint a long step: the same attempt goes on from `cursor` in the next invocation (E8)."""
+    """Checkpoint a long step: the same attempt goes on from `cursor` in the next invocation."""
     fence = _fence_of(task_id, lease_token, attempt)
     now = clock.now()
     with transaction.atomic():
@@ -634,8 +634,8 @@ def task_heartbeat(
     lease_token: uuid.UUID | None = None,
     attempt: int | None = None,
 ) -> datetime | None:
-    """Extend a running attempt's lease to at least the database's now + `extend_seconds` (E4,
-    E15); a renewal never shortens it. Returns the expiry, or None if the lease is lost."""
+    """Extend a running attempt's lease to at least the database's now + `extend_seconds`; a
+    renewal never shortens it. Returns the expiry, or None if the lease is lost."""
     fence = _fence_of(task_id, lease_token, attempt)
     return queue.renew_lease(
         task_id=task_id, extend_seconds=extend_seconds, lease_token=fence.lease_token, attempt=fence.attempt
@@ -681,7 +681,7 @@ def repair_stalled_runs(*, limit: int = 50) -> int:
     return repaired
 
 
-# --- Operator acts (E11) ------------------------------------------------------------
+# --- Operator acts, each recorded with who did it and when ------------------------------
 
 
 def run_cancel(*, run: WorkflowRun, actor: Actor, reason: str = "") -> WorkflowRun:
@@ -855,12 +855,13 @@ def _finish_run(run: WorkflowRun, status: str, now: datetime, *, error: str = ""
 
 
 def _fails_fast(run: WorkflowRun) -> bool:
-    """The run's own definition says so (E2: a run started before the option keeps going on)."""
+    """The run's own definition says so: a run keeps the definition it started with, so one started
+    before the option keeps going on."""
     return bool(run.definition.get("fail_fast")) if isinstance(run.definition, dict) else False
 
 
 def _stop_the_rest(run: WorkflowRun, now: datetime) -> None:
-    """Fail-fast (E17): a run failed for good does no more work. Its waiting and queued steps
+    """Fail-fast: a run failed for good does no more work. Its waiting and queued steps
     are cancelled; its running ones too, their lease cleared, so their heartbeats and reports
     are fenced off (recorded stale, never applied) and a side effect not yet performed is left
     undone (agents.side_effects renews first). A replay or a retry queues them again."""
@@ -900,7 +901,7 @@ def _call_status_hook(run: WorkflowRun) -> None:
 def _reset_task(task: Task, *, ready: bool, key: str | None, now: datetime) -> None:
     task.status = TaskStatus.QUEUED if ready else TaskStatus.WAITING
     # A fresh set of attempts, numbered on from the last one: a late report of an earlier
-    # attempt or generation can never carry the number of a new one (E16).
+    # attempt or generation can never carry the number of a new one.
     task.attempt_base = task.attempt
     task.resume = False
     task.cursor = None

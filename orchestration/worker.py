@@ -1,4 +1,4 @@
-"""The long-running worker (E12), for hosting outside Vercel.
+"""The long-running worker, for hosting outside Vercel.
 
 Each process loops on `tick`; with nothing due it waits for a NOTIFY on
 Postgres (orchestration/listener.py: on its own connection when that is direct,

@@ -1,4 +1,4 @@
-"""Workflows as code (E2): a DAG of steps, each an agent.action with its limits.
+"""Workflows as code: a DAG of steps, each an agent.action with its limits.
 
 A definition is validated when it is registered (unknown dependencies, cycles,
 duplicate names), and a run stores the definition it started with, so a later
@@ -23,7 +23,7 @@ class Step:
     timeout_seconds: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     priority: int = 0
-    # Which concurrency limit (E13) the step's attempts count against: a template of
+    # Which concurrency limit the step's attempts count against: a template of
     # {agent}, {action}, {run} and {project}; see orchestration/limits.py.
     concurrency_key: str = "{agent}"
 
@@ -50,7 +50,7 @@ class Workflow:
     steps: tuple[Step, ...]
     # Dotted path of `f(run) -> None`, called in the transaction that ends a run.
     on_finish: str = ""
-    # Fail-fast (E17): once the run fails for good, its queued and waiting steps are cancelled
+    # Fail-fast: once the run fails for good, its queued and waiting steps are cancelled
     # and its running ones fenced off (their reports recorded, never applied); a replay or a
     # retry queues them again. Off: sibling branches of a dead step run on to their end.
     fail_fast: bool = False

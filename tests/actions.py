@@ -158,7 +158,7 @@ SLOW = register_workflow(
 )
 
 
-# 50 orders sharing one rate-limited provider (E13): each run's `call` step counts
+# 50 orders sharing one rate-limited provider: each run's `call` step counts
 # against the "provider:fake" key, whatever its agent.
 SHARED_PROVIDER = register_workflow(
     Workflow(

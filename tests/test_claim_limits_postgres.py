@@ -1,5 +1,5 @@
 """Integration (real PostgreSQL): a claim under prefix limits takes a bounded number of locks
-and rows whatever the backlog (issue 12, defect 4; E18).
+and rows whatever the backlog (issue 12, defect 4).
 
 `project:*=2` gives each key of the prefix its own limit. A claim that try-locked every
 limited key with due work took one advisory lock per key: 14,000 distinct keys exhausted

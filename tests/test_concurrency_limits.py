@@ -1,4 +1,4 @@
-"""Concurrency limits per key (E13): a claim never runs more attempts of a key than its limit."""
+"""Concurrency limits per key: a claim never runs more attempts of a key than its limit."""
 
 from __future__ import annotations
 

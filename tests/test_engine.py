@@ -86,7 +86,7 @@ def test_join_waits_while_one_branch_is_still_running(clock) -> None:
     drain_one = lambda: tick(budget=Budget.seconds(5), max_tasks=1)  # noqa: E731
     drain_one()  # start
     [first] = claim(limit=2, worker="w1", now=clock.now())
-    [second] = claim(limit=2, worker="w2", now=clock.now())  # the branches run in parallel (E7)
+    [second] = claim(limit=2, worker="w2", now=clock.now())  # the branches run in parallel
     left, right = sorted([first, second], key=lambda t: t.step)
     services.task_complete(task_id=left.id, output={}, lease_token=left.lease_token)
     assert steps(run)["join"].status == TaskStatus.WAITING

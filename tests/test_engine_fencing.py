@@ -1,4 +1,4 @@
-"""Fences and leases (issue 12, defects 2, 3, 6 and 7; E15, E16, E17).
+"""Fences and leases (issue 12, defects 2, 3, 6 and 7).
 
 - A renewal never shortens a lease (an agent's heartbeat after a 202).
 - A report or heartbeat from an earlier attempt or generation (before a cancel and replay,

@@ -1,4 +1,4 @@
-"""The queue's SQL on real Postgres: concurrent claimers never share a task (E3)."""
+"""The queue's SQL on real Postgres: concurrent claimers never share a task."""
 
 from __future__ import annotations
 

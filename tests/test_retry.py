@@ -1,4 +1,4 @@
-"""Retry as data: the backoff schedule, tested as a table (E5)."""
+"""Retry as data: the backoff schedule, tested as a table."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ never overwritten, and a stale report never applied.
 
 The second machine adds a workflow run's operator acts (cancel, replay from the failed step
 or from scratch, retry of the dead task) interleaved with late reports and heartbeats from
-any earlier attempt or generation, fenced by lease token or by attempt number (E16).
+any earlier attempt or generation, fenced by lease token or by attempt number.
 """
 
 from __future__ import annotations

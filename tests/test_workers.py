@@ -1,4 +1,4 @@
-"""Acceptance: real worker processes against the real database (E3, E4, E12)."""
+"""Acceptance: real worker processes against the real database."""
 
 from __future__ import annotations
 

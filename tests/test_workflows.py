@@ -1,4 +1,4 @@
-"""Workflow definitions are validated DAGs (E2)."""
+"""Workflow definitions are validated DAGs."""
 
 from __future__ import annotations
 

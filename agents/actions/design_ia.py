@@ -1,4 +1,4 @@
-"""design-ia: the design spec, then the copy of every page, one page per chunk (E8).
+"""design-ia: the design spec, then the copy of every page, one page per chunk.
 
 Each page is a chunk that survives a crash: it is recorded in the side-effect ledger the moment it is
 written (keyed by the task's idempotency key, which every attempt of the task shares), so a retry after a

@@ -1,4 +1,5 @@
-"""The agents over HTTP (E10): their routes, called by the engine, and their callback route.
+"""The agents over HTTP (HTTP dispatch: the same semantics as inline): their routes, called by the engine,
+and their callback route.
 
 `POST /api/<agent>/<action>` (signed by the engine): runs the action within the
 route's budget and answers 200 with the report, or, when the request says

@@ -1,5 +1,5 @@
 """`/api/orchestration/*` for staff and integrations: read runs with their tasks; cancel,
-replay and retry through the engine's services, recorded with the acting user (E11).
+replay and retry through the engine's services, recorded with the acting user and the time.
 
 Staff may do everything; an integration's token user needs Django's model
 permissions (view to read, change to act), granted in the admin like any other.

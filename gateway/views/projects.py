@@ -1,4 +1,4 @@
-"""The project API (SPEC, "Contracts other programs rely on"): create an order, list and read them.
+"""The project API, a public contract other programs rely on: create an order, list and read them.
 
 A project belongs to the user whose token (or staff session) created it: a non-staff caller
 lists and reads only their own and gets the same 404 for another's as for an unknown id;

@@ -1,5 +1,5 @@
 """The side-effect ledger (agents/side_effects.py): an effect happens once per task, and an
-attempt that lost its task to another attempt does not start one (E6)."""
+attempt that lost its task to another attempt does not start one."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def test_retry_task_now_gives_a_dead_task_fresh_attempts(superuser, staff_client
     flag.touch()
     post_action(staff_client, TASKS, "retry_now", [dead.pk], confirm="yes")
     dead.refresh_from_db()
-    assert (dead.status, dead.attempts_spent) == (TaskStatus.QUEUED, 0)  # a fresh set; numbers go on (E16)
+    assert (dead.status, dead.attempts_spent) == (TaskStatus.QUEUED, 0)  # a fresh set; attempt numbers go on
     assert OperatorAction.objects.get().actor == superuser
     drain()
     run.refresh_from_db()

@@ -227,7 +227,7 @@ def test_a_body_over_one_megabyte_is_a_413(api: APIClient, running: ClaimedTask)
     _unchanged(running)
 
 
-# --- Fencing across generations and invocations (issue 12, defect 3; E16) ----------------------
+# --- Fencing across generations and invocations (issue 12, defect 3) ---------------------------
 
 STAFF = Actor(label="test:staff")
 

@@ -1,4 +1,4 @@
-"""HTTP dispatch mode (E10): the same order completes with every agent reached over HTTP,
+"""HTTP dispatch mode: the same order completes with every agent reached over HTTP,
 answering with the result or with 202 and a signed callback; failures map to retries."""
 
 from __future__ import annotations

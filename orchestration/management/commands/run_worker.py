@@ -1,4 +1,4 @@
-"""`manage.py run_worker`: long-running workers for hosting outside Vercel (E12)."""
+"""`manage.py run_worker`: long-running workers for hosting outside Vercel."""
 
 from __future__ import annotations
 
