@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "agents",
     "metrics",
     "gateway",
+    "loadtest",  # a tool (`manage.py loadtest`), no models: nothing of the product imports it
 ]
 
 MIDDLEWARE = [
@@ -253,8 +254,11 @@ ORCHESTRATION = {
     "NOTIFY": _env("ENGINE_NOTIFY", bool, True),
     # A worker with nothing to do polls this often when LISTEN is unavailable.
     "POLL_INTERVAL_SECONDS": _env("ENGINE_POLL_INTERVAL_SECONDS", float, 1.0),
-    # A fault-injection plan (JSON, see orchestration/faults.py): load tests only, never production.
+    # A fault-injection plan (JSON, see loadtest/faults.py): load tests only, never production.
     "FAULTS": _env("ENGINE_FAULTS", str, ""),
+    # What turns that plan into the executor's fault hook (orchestration/faults.py): loaded only
+    # when FAULTS is set, so the engine never imports the load test otherwise.
+    "FAULT_INJECTOR": "loadtest.faults.injector",
     # Extra modules that register actions at start-up (like Celery's `imports`).
     "ACTION_MODULES": _env("ENGINE_ACTION_MODULES", list, []),
     # After a commit that made work ready, POST /api/workflows/execute (fire and forget): on

@@ -8,12 +8,12 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
+from loadtest.faults import FaultPlan
 from metrics.models import ErrorGroup
 from orchestration import services
 from orchestration.budget import Budget
 from orchestration.exceptions import IllegalTransition
 from orchestration.execution import TickReport, tick
-from orchestration.faults import FaultPlan
 from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.queue import claim
 from orchestration.retry import RetryPolicy
