@@ -66,7 +66,7 @@ from loadtest.options import EMAIL_DOMAIN, ROOT, TERMINAL, LoadTestAborted, Load
 from loadtest.report import LoadTestReport
 from loadtest.sinks import JournalingStorage
 from loadtest.traffic import Traffic, in_process_client, request_host
-from loadtest.verdict import Judging, _first_invocation, _Kill
+from loadtest.verdict import Judging, Kill, first_invocation
 from orchestration import clock
 from orchestration.models import Task, TaskStatus, WorkflowRun
 from orders.demo_briefs import DEMO_BRIEFS
@@ -107,7 +107,7 @@ class _Driver(Traffic, Judging):
         self.workers: dict[int, _Worker] = {}
         self.generations = itertools.count()
         self.retired: list[_Worker] = []
-        self.kills: list[_Kill] = []
+        self.kills: list[Kill] = []
         self.projects: list[Project] = []
         self.paid = 0  # orders whose payment has been sent
         self.payment_delivered: dict[Any, bool] = {}
@@ -126,15 +126,6 @@ class _Driver(Traffic, Judging):
         self.report.chaos = options.chaos
 
     # -- helpers
-
-    def fail(self, message: str) -> None:
-        with self.lock:
-            if message not in self.report.failures:
-                self.report.failures.append(message)
-
-    def count(self, name: str, n: int = 1) -> None:
-        with self.lock:
-            setattr(self.report, name, getattr(self.report, name) + n)
 
     def db(self, fn: Callable[[], T], *, what: str) -> T:
         """Run `fn`, reconnecting with bounded backoff while the database is away (a dropped
@@ -304,7 +295,7 @@ class _Driver(Traffic, Judging):
             fault = self.plan.fault_for(
                 task_id=task_id, attempt=attempt, max_attempts=max_attempts, timeout_seconds=timeout
             )
-            if fault == KILL and not worker.killed and _first_invocation(task_id, attempt):
+            if fault == KILL and not worker.killed and first_invocation(task_id, attempt):
                 self._kill(worker)
 
     def _kill(self, worker: _Worker) -> None:
@@ -318,7 +309,7 @@ class _Driver(Traffic, Judging):
 
     def _record_kill(self, worker: _Worker, *, at: datetime, by_driver: bool) -> None:
         # Only the moment: what the worker held is read from its agent runs when the run is judged.
-        self.kills.append(_Kill(at=at, worker=worker.name, by_driver=by_driver))
+        self.kills.append(Kill(at=at, worker=worker.name, by_driver=by_driver))
 
     def _stop_workers(self) -> None:
         alive = [w for w in self.workers.values() if w.proc.poll() is None]
@@ -397,6 +388,9 @@ def _driver_settings() -> Iterator[None]:
     level = root.level
     root.setLevel(max(level, logging.WARNING))
     try:
+        # override_settings, a test utility, on purpose: the load test is a tool, and the webhook
+        # views it posts to run in this very process (traffic.in_process_client), so the signing
+        # secrets they check and the mail backend they use are this process's settings, for the run only.
         # WhiteNoise warns, once per handler, that collectstatic never ran: no static file is served here.
         with (
             warnings.catch_warnings(),

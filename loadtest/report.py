@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -82,6 +83,23 @@ class LoadTestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
+
+
+class Reporting:
+    """What each part of a driver (its traffic, its verdict) writes its findings through: the
+    report, under a lock, since payment threads write too."""
+
+    report: LoadTestReport
+    lock: threading.Lock
+
+    def fail(self, message: str) -> None:
+        with self.lock:
+            if message not in self.report.failures:
+                self.report.failures.append(message)
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            setattr(self.report, name, getattr(self.report, name) + n)
 
 
 def percentile(values: list[float], pct: float) -> float | None:

@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from loadtest.callbacks import STALE_PREFIX
 from loadtest.options import LoadTestOptions
+from loadtest.report import Reporting
 from orchestration import clock, dispatch
 from orchestration.models import Task, TaskStatus
 from orders.models import Project
@@ -44,13 +45,12 @@ def in_process_client() -> Client:
     return Client(raise_request_exception=False)
 
 
-class Traffic:
+class Traffic(Reporting):
     """The driver's senders (a part of load-test drivers)."""
 
     options: LoadTestOptions
     client: Client
     host: str
-    lock: threading.Lock
     paid: int
     started: float
     projects: list[Project]
@@ -59,12 +59,6 @@ class Traffic:
     seen_for_reports: set[int]
     report_queue: list[tuple[int, str, int, str, Any]]
     reports_since: datetime
-
-    def fail(self, message: str) -> None:
-        raise NotImplementedError
-
-    def count(self, name: str, n: int = 1) -> None:
-        raise NotImplementedError
 
     def _pay_due(self) -> None:
         due = min(self.options.orders, int((time.monotonic() - self.started) * self.options.pay_rate) + 1)

@@ -21,7 +21,7 @@ from loadtest.callbacks import stale_applied
 from loadtest.expectations import TaskFacts, count_lost, doomed_projects
 from loadtest.faults import FAULTS, HANG, KILL, FaultPlan
 from loadtest.options import TERMINAL
-from loadtest.report import LoadTestReport, percentile
+from loadtest.report import LoadTestReport, Reporting, percentile
 from loadtest.sinks import console_messages, published_slugs
 from metrics.models import ErrorGroup
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus, WorkflowRun
@@ -38,7 +38,9 @@ FAILED_OUTCOMES = (AttemptOutcome.RETRY, AttemptOutcome.FAILED, AttemptOutcome.T
 
 
 @dataclass(frozen=True)
-class _Kill:
+class Kill:
+    """A SIGKILL of a worker: when, whom, and whether the driver sent it (or the worker, tired of waiting)."""
+
     at: datetime
     worker: str
     by_driver: bool
@@ -57,21 +59,17 @@ def _totals(effects: Counter[tuple[Any, str]]) -> Counter[str]:
     return totals
 
 
-class Judging:
+class Judging(Reporting):
     """The driver's verdict (a part of load-test drivers: it reads what the run left behind)."""
 
-    report: LoadTestReport
     plan: FaultPlan
     projects: list[Project]
     payment_delivered: dict[Any, bool]
-    kills: list[_Kill]
+    kills: list[Kill]
     retired: list[Any]  # the driver's stopped workers, whose stdout holds the emails they sent
     media: Path
     chaos: Chaos | None
     began_at: datetime
-
-    def fail(self, message: str) -> None:
-        raise NotImplementedError
 
     # -- the verdict, from the database and the sinks
 
@@ -357,7 +355,7 @@ class _Held:
     finished_at: datetime | None
 
 
-def _held_at(kill: _Kill) -> list[_Held]:
+def _held_at(kill: Kill) -> list[_Held]:
     """The attempts the killed worker had open."""
     rows = AgentRun.objects.filter(worker=kill.worker, started_at__lte=kill.at).filter(
         Q(finished_at__isnull=True) | Q(finished_at__gte=kill.at)
@@ -375,7 +373,7 @@ def _nothing_more_to_run(task_id: int) -> bool:
     )
 
 
-def _first_invocation(task_id: int, attempt: int) -> bool:
+def first_invocation(task_id: int, attempt: int) -> bool:
     """Whether the running invocation of this attempt is its first (a continuation is never faulted)."""
     return not AgentRun.objects.filter(task_id=task_id, attempt=attempt, outcome=AttemptOutcome.CONTINUED).exists()
 

@@ -34,7 +34,7 @@ from loadtest.guards import check_target, restart_command
 from loadtest.options import EMAIL_DOMAIN, WORKER_TICK_SECONDS, LoadTestAborted, LoadTestOptions, LoadTestRefused
 from loadtest.report import LoadTestReport
 from loadtest.sinks import SINK_ACTION, JournalingStorage, console_messages, published_slugs
-from loadtest.verdict import _Kill, verdict
+from loadtest.verdict import Kill, verdict
 from orders.models import Project, ProjectStatus
 from orders.services import project_create
 from tests.conftest import ROOT, database_url_of_test_db, postgres_only
@@ -347,7 +347,7 @@ def test_an_attempt_claimed_beside_the_one_a_worker_was_killed_for_is_lost_to_th
     task = _plain_task(max_attempts=2)
     _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(8))
     _attempt(task, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(9), killed_at + _seconds(10))
-    driver.kills = [_Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
 
     driver._judge_faults(
         [(task.id, "p", "build", 2, 30.0)],
@@ -371,7 +371,7 @@ def test_an_attempt_timed_out_with_no_kill_is_still_lost_to_something_unplanned(
     now = timezone.now()
     task = _plain_task(max_attempts=2)
     _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, now, now + _seconds(8))
-    driver.kills = [_Kill(at=now + _seconds(20), worker="vm:1", by_driver=True)]  # after it ended
+    driver.kills = [Kill(at=now + _seconds(20), worker="vm:1", by_driver=True)]  # after it ended
 
     driver._judge_faults(
         [(task.id, "p", "build", 2, 30.0)], {(task.id, 1): AttemptOutcome.TIMED_OUT}, {"p": {"status": "x"}}, set()
@@ -393,7 +393,7 @@ def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(
     _attempt(dead, 8, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
     stranded = _plain_task(max_attempts=8, status="queued")  # recovered, queued, and never claimed again
     _attempt(stranded, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
-    driver.kills = [_Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
 
     driver._judge_recovery([])
 
@@ -418,7 +418,7 @@ def test_the_replay_of_an_attempt_an_operator_cancelled_after_the_kill_is_not_a_
     recovered = _plain_task(max_attempts=5, status="succeeded")
     _attempt(recovered, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(6))
     _attempt(recovered, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(7), killed_at + _seconds(8))
-    driver.kills = [_Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
 
     driver._judge_recovery([])
 
