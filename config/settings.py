@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "agents",
     "metrics",
     "gateway",
+    "loadtest",  # a tool (`manage.py loadtest`), no models: nothing of the product imports it
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,9 @@ ORCHESTRATION = {
     for setting, (variable, cast) in _ENGINE_VARIABLES.items()
     if variable in os.environ
 }
+# What turns a fault plan (ENGINE_FAULTS) into the executor's fault hook: the load test's, loaded
+# only when a plan is set, so the engine never imports the load test otherwise.
+ORCHESTRATION["FAULT_INJECTOR"] = "loadtest.faults.injector"
 # Defaults that depend on the environment. Prepare the queue's statements unless behind a pooler
 # (see PREPARE_STATEMENTS above). Kick /api/workflows/execute after a commit that made work ready:
 # on by default on Vercel, which sets VERCEL=1 in every function's environment.

@@ -38,8 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY": True,
     # Seconds between polls of a worker with nothing to do when LISTEN is unavailable.
     "POLL_INTERVAL_SECONDS": 1.0,
-    # A fault-injection plan as JSON (orchestration/faults.py), "" for none: load tests only, never production.
+    # A fault-injection plan as JSON (loadtest/faults.py), "" for none: load tests only, never production.
     "FAULTS": "",
+    # The dotted path of what turns that plan into the executor's fault hook (orchestration/faults.py),
+    # read only when FAULTS is set; the project names its own (config/settings.py: the load test's).
+    "FAULT_INJECTOR": "",
     # Extra modules imported at start-up so that they register actions (like Celery's `imports`).
     "ACTION_MODULES": (),
     # Whether a commit that made work ready POSTs /api/workflows/execute (on Vercel nothing runs after a response).

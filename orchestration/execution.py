@@ -12,7 +12,6 @@ net, not the heartbeat.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -29,7 +28,7 @@ from orchestration.budget import Budget
 from orchestration.conf import engine_settings
 from orchestration.context import context_of_claim
 from orchestration.exceptions import UnknownAction, is_retryable
-from orchestration.faults import FaultPlan, inject
+from orchestration.faults import fault_hook
 from orchestration.heartbeat import heartbeater
 from orchestration.queue import ClaimedTask
 from orchestration.registry import Continue, TaskContext, checked_result, get_action
@@ -251,10 +250,9 @@ def _execute(
     ctx = _context(task, budget)
     heartbeater.track(task.id, task.lease_token, task.timeout_seconds)
     try:
-        plan = fault_plan()
-        if plan is not None:
+        inject = fault_hook()  # None unless a load test's ENGINE_FAULTS is set
+        if inject is not None:
             inject(
-                plan,
                 task_id=task.id,
                 attempt=task.attempt,
                 max_attempts=task.max_attempts,
@@ -291,13 +289,6 @@ def _execute(
             outcome.succeeded += applied
         outcome.stale += not applied
     return outcome
-
-
-@functools.cache
-def fault_plan() -> FaultPlan | None:
-    """The load test's fault plan, parsed once per process (None outside load tests)."""
-    text = engine_settings.FAULTS
-    return FaultPlan.from_json(text) if text else None
 
 
 def _report_failure(task: ClaimedTask, exc: BaseException, *, retryable: bool, outcome: TickReport) -> None:

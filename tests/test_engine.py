@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
+from loadtest.faults import FaultPlan
 from metrics.models import ErrorGroup
 from orchestration import services
 from orchestration.budget import Budget
 from orchestration.conf import engine_settings
 from orchestration.exceptions import IllegalTransition
 from orchestration.execution import TickReport, tick
-from orchestration.faults import FaultPlan
 from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.queue import claim
 from orchestration.retry import RetryPolicy

@@ -1,5 +1,6 @@
-"""Fault injection (orchestration/faults.py): each fault hits its attempt once, the way the
-load test's verdict assumes; hangs are tested on a fake clock, kills in a real worker process."""
+"""Fault injection (loadtest/faults.py, through the engine's seam orchestration/faults.py): each
+fault hits its attempt once, the way the load test's verdict assumes; hangs are tested on a fake
+clock, kills in a real worker process."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import pytest
 from django import db
 from django.db import connection
 
-from orchestration import faults, services
+from loadtest import faults
+from loadtest.faults import HANG, KILL, FaultPlan, drop_connection
+from orchestration import services
 from orchestration.budget import Budget
-from orchestration.execution import execute, fault_plan
-from orchestration.faults import HANG, KILL, FaultPlan, drop_connection
+from orchestration.execution import execute
+from orchestration.faults import fault_hook
 from orchestration.models import AgentRun, AttemptOutcome, Task, TaskStatus
 from orchestration.queue import ClaimedTask, claim
 from orchestration.retry import RetryPolicy
@@ -37,10 +40,10 @@ def with_plan(settings: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) 
             "FAULTS": plan.to_json() if plan else "",
             "LEASE_SECONDS": LEASE,
         }
-        fault_plan.cache_clear()
+        fault_hook.cache_clear()
 
     yield install
-    fault_plan.cache_clear()
+    fault_hook.cache_clear()
     _CLOCK_ADVANCERS.pop("faults", None)
 
 
@@ -164,7 +167,7 @@ def test_a_spared_action_is_never_faulted_though_the_plan_dooms_its_attempt(cloc
     task = chunked_task(timeout=30, chunks=1)
     assert execute(claim_one(clock), budget=Budget.seconds(100)).succeeded == 1
     assert outcomes(task) == [(1, AttemptOutcome.SUCCEEDED)]
-    assert FaultPlan.from_json(fault_plan().to_json()).spared_actions == ("test.chunks",), "a tuple after JSON"
+    assert FaultPlan.from_json(fault_hook().plan.to_json()).spared_actions == ("test.chunks",), "a tuple after JSON"
 
 
 @pytest.mark.django_db(transaction=True)

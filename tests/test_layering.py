@@ -1,7 +1,8 @@
 """The layers, read from the source. `core/` is the bottom layer: its modules import the standard
 library, Django and third-party packages only, never one of our apps, `config` or anything else of
 this project. The engine (`orchestration/`) stands on core alone: it imports nothing of the apps
-built on it (orders, agents, metrics, gateway), which hear of it through its signals.
+built on it (orders, agents, metrics, gateway), which hear of it through its signals, nor of the
+load test (`loadtest/`), which it meets only at its fault seam, by a dotted path from the settings.
 
 Read from the source with `ast` (nothing is imported), so the check covers code that only runs
 sometimes: imports inside functions, under `if TYPE_CHECKING:`, relative imports, and the dynamic
@@ -16,15 +17,19 @@ from __future__ import annotations
 import ast
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from orchestration.faults import fault_hook
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "core"
 # Named outright, so the guard holds even if one of them stopped being a package on disk.
-APPS = {"orchestration", "orders", "agents", "metrics", "gateway", "config", "api"}
+APPS = {"orchestration", "orders", "agents", "metrics", "gateway", "config", "api", "loadtest"}
 DYNAMIC_IMPORTS = {"import_module", "__import__", "import_string"}
 
 
@@ -172,8 +177,57 @@ def _top_modules(found: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 def test_the_engine_imports_nothing_of_the_apps_built_on_it() -> None:
-    found = _top_modules(_imports_of_apps("orchestration", {"orders", "agents", "metrics", "gateway"}))
+    found = _top_modules(_imports_of_apps("orchestration", {"orders", "agents", "metrics", "gateway", "loadtest"}))
     assert found == ENGINE_IMPORTS_STILL_TO_GO
+
+
+def test_the_engine_imports_nothing_of_the_load_test_not_even_at_its_seam(settings) -> None:
+    # The seam (orchestration/faults.py) loads the fault plan by the dotted path in the settings:
+    # not one import of loadtest in the engine, not even a dynamic one with a literal name.
+    assert _imports_of_apps("orchestration", {"loadtest"}) == {}
+    assert settings.ORCHESTRATION["FAULT_INJECTOR"].split(".")[0] == "loadtest"
+
+
+def test_the_fault_seam_is_empty_without_a_plan(settings) -> None:
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULTS": ""}
+    fault_hook.cache_clear()
+    try:
+        assert fault_hook() is None
+    finally:
+        fault_hook.cache_clear()
+
+
+def test_the_fault_seam_loads_the_injector_the_settings_name_for_a_plan(settings) -> None:
+    plan = '{"seed": 3, "failure_rate": 0.5}'
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULTS": plan, "FAULT_INJECTOR": "json.loads"}
+    fault_hook.cache_clear()
+    try:
+        assert fault_hook() == {"seed": 3, "failure_rate": 0.5}  # what the named callable made of the plan
+        settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULT_INJECTOR": "loadtest.faults.injector"}
+        fault_hook.cache_clear()
+        assert fault_hook().plan.failure_rate == 0.5
+        settings.ORCHESTRATION = {k: v for k, v in settings.ORCHESTRATION.items() if k != "FAULT_INJECTOR"}
+        fault_hook.cache_clear()
+        with pytest.raises(ImproperlyConfigured, match="FAULT_INJECTOR"):
+            fault_hook()
+    finally:
+        fault_hook.cache_clear()
+
+
+def test_a_process_without_a_plan_imports_no_module_of_the_load_test() -> None:
+    # Installed for its command, the app's package is imported by Django; nothing else of it is, in
+    # a web process or a worker that ran an attempt through the seam.
+    code = (
+        "import sys, config.wsgi\n"
+        "from orchestration.faults import fault_hook\n"
+        "assert fault_hook() is None\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('loadtest'))))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("ENGINE_FAULTS", "ENGINE_ACTION_MODULES")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["loadtest"]
 
 
 def test_the_engine_guard_sees_an_import_of_an_app_above_it(tmp_path, monkeypatch) -> None:
@@ -199,7 +253,7 @@ SKIPPED_DIRS = {"migrations", "__pycache__", "node_modules"}
 GENERATED_TOP_DIRS = {"var", "staticfiles", "media", "public", "mutants"}
 # References still to go, in files another change is moving, by count. Exact, like the engine's
 # imports above: a new reference fails the test, and so does a listed one that is gone (strike it).
-SPEC_REFERENCES_STILL_TO_GO: dict[str, int] = {"orchestration/faults.py": 2}
+SPEC_REFERENCES_STILL_TO_GO: dict[str, int] = {}
 
 
 def _source_files(root: Path) -> list[Path]:

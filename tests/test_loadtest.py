@@ -1,4 +1,4 @@
-"""The load test (orders/loadtest.py): its expectations from the fault plan, its verdict, its
+"""The load test (the loadtest app): its expectations from the fault plan, its verdict, its
 guards, its sinks, its reconnects, and real runs of `manage.py loadtest` in a subprocess."""
 
 from __future__ import annotations
@@ -22,25 +22,20 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.console import EmailBackend as ConsoleBackend
 from django.db import connection
 
-from orchestration.faults import FaultPlan, drop_connection
-from orders import loadtest, loadtest_chaos, loadtest_journal
-from orders.loadtest import (
-    EMAIL_DOMAIN,
-    JournalingStorage,
-    LoadTestAborted,
-    LoadTestOptions,
-    LoadTestRefused,
-    LoadTestReport,
-    TaskFacts,
-    check_target,
-    console_messages,
-    published_slugs,
-    task_dies,
-    verdict,
-)
-from orders.loadtest_actions import SINK_ACTION
-from orders.loadtest_chaos import DUPLICATE_PREFIX, STALE_PREFIX, SinkLine, faketime_library
-from orders.models import ProjectStatus
+from loadtest import chaos as loadtest_chaos
+from loadtest import driver as loadtest_driver
+from loadtest import journal as loadtest_journal
+from loadtest.callbacks import DUPLICATE_PREFIX, STALE_PREFIX, stale_applied
+from loadtest.chaos import SinkLine, faketime_library
+from loadtest.driver import _Driver
+from loadtest.expectations import TaskFacts, count_lost, task_dies
+from loadtest.faults import FaultPlan, drop_connection
+from loadtest.guards import check_target, restart_command
+from loadtest.options import EMAIL_DOMAIN, WORKER_TICK_SECONDS, LoadTestAborted, LoadTestOptions, LoadTestRefused
+from loadtest.report import LoadTestReport
+from loadtest.sinks import SINK_ACTION, JournalingStorage, console_messages, published_slugs
+from loadtest.verdict import Kill, verdict
+from orders.models import Project, ProjectStatus
 from orders.services import project_create
 from tests.conftest import ROOT, database_url_of_test_db, postgres_only
 
@@ -135,7 +130,7 @@ def test_an_order_the_operator_cancelled_last_is_finished_and_any_other_cancelle
         "never-started": ProjectStatus.DELIVERED,
     }
     runs = dict.fromkeys(statuses, 1) | {"never-started": 0}
-    lost = loadtest.count_lost(statuses, runs, cancelled_by_operator={"cancelled-by-operator"})
+    lost = count_lost(statuses, runs, cancelled_by_operator={"cancelled-by-operator"})
     assert lost == 2, "the replayed order that ended cancelled, and the order without a run"
 
 
@@ -152,7 +147,7 @@ def test_attempts_lost_under_a_database_restart_are_expected() -> None:
 
 
 def test_the_recovery_bound_is_the_lease_plus_one_worker_tick() -> None:
-    assert LoadTestOptions(lease_seconds=5).recovery_bound_s == 5 + loadtest.WORKER_TICK_SECONDS
+    assert LoadTestOptions(lease_seconds=5).recovery_bound_s == 5 + WORKER_TICK_SECONDS
 
 
 # --- Guards --------------------------------------------------------------------------------------
@@ -192,9 +187,9 @@ def test_the_default_restart_command_names_this_machines_cluster() -> None:
     versions = sorted(p.name for p in Path("/etc/postgresql").glob("*")) if Path("/etc/postgresql").is_dir() else []
     if len(versions) != 1:
         with pytest.raises(LoadTestRefused, match="--restart-db-command"):
-            loadtest.restart_command(None)
+            restart_command(None)
     else:
-        assert loadtest.restart_command(None) == [
+        assert restart_command(None) == [
             "pg_ctlcluster",
             "--skip-systemctl-redirect",
             versions[0],
@@ -275,23 +270,21 @@ def test_the_storage_journal_counts_each_publish(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> loadtest._Driver:
-    return loadtest._Driver(LoadTestOptions(orders=1), tmp_path, lambda done, total: None)
+def driver(tmp_path: Path) -> _Driver:
+    return _Driver(LoadTestOptions(orders=1), tmp_path, lambda done, total: None)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_driver_outlives_its_dropped_connection(driver: loadtest._Driver) -> None:
-    assert driver.db(lambda: loadtest.Project.objects.count(), what="connecting") == 0
+def test_the_driver_outlives_its_dropped_connection(driver: _Driver) -> None:
+    assert driver.db(lambda: Project.objects.count(), what="connecting") == 0
     drop_connection()
-    assert driver.db(lambda: loadtest.Project.objects.count(), what="counting") == 0
+    assert driver.db(lambda: Project.objects.count(), what="counting") == 0
     assert driver.report.driver_db_reconnects == 1
 
 
 @pytest.mark.django_db
-def test_the_driver_gives_up_on_a_database_that_stays_away(
-    driver: loadtest._Driver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(loadtest, "DB_RETRY_SECONDS", 0.5)
+def test_the_driver_gives_up_on_a_database_that_stays_away(driver: _Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loadtest_driver, "DB_RETRY_SECONDS", 0.5)
 
     def unreachable() -> None:
         raise db.OperationalError("connection refused")
@@ -338,7 +331,7 @@ def _seconds(n: float) -> Any:
 @pytest.mark.django_db
 @pytest.mark.parametrize("permanent", [True, False])
 def test_an_attempt_claimed_beside_the_one_a_worker_was_killed_for_is_lost_to_that_kill(
-    driver: loadtest._Driver, permanent: bool
+    driver: _Driver, permanent: bool
 ) -> None:
     """Task 23212 (build, 2 attempts... here) was claimed in one batch with an attempt the plan kills:
     the worker died before reaching it, lease recovery timed it out, attempt 2 delivered the order.
@@ -354,7 +347,7 @@ def test_an_attempt_claimed_beside_the_one_a_worker_was_killed_for_is_lost_to_th
     task = _plain_task(max_attempts=2)
     _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(8))
     _attempt(task, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(9), killed_at + _seconds(10))
-    driver.kills = [loadtest._Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
 
     driver._judge_faults(
         [(task.id, "p", "build", 2, 30.0)],
@@ -369,7 +362,7 @@ def test_an_attempt_claimed_beside_the_one_a_worker_was_killed_for_is_lost_to_th
 
 
 @pytest.mark.django_db
-def test_an_attempt_timed_out_with_no_kill_is_still_lost_to_something_unplanned(driver: loadtest._Driver) -> None:
+def test_an_attempt_timed_out_with_no_kill_is_still_lost_to_something_unplanned(driver: _Driver) -> None:
     from django.utils import timezone
 
     from orchestration.models import AttemptOutcome
@@ -378,7 +371,7 @@ def test_an_attempt_timed_out_with_no_kill_is_still_lost_to_something_unplanned(
     now = timezone.now()
     task = _plain_task(max_attempts=2)
     _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, now, now + _seconds(8))
-    driver.kills = [loadtest._Kill(at=now + _seconds(20), worker="vm:1", by_driver=True)]  # after it ended
+    driver.kills = [Kill(at=now + _seconds(20), worker="vm:1", by_driver=True)]  # after it ended
 
     driver._judge_faults(
         [(task.id, "p", "build", 2, 30.0)], {(task.id, 1): AttemptOutcome.TIMED_OUT}, {"p": {"status": "x"}}, set()
@@ -388,7 +381,7 @@ def test_an_attempt_timed_out_with_no_kill_is_still_lost_to_something_unplanned(
 
 
 @pytest.mark.django_db
-def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(driver: loadtest._Driver) -> None:
+def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(driver: _Driver) -> None:
     """Refunds 20862 and 21663: their 8th attempt was claimed beside a killed one; the lease recovery
     timed it out and, its attempts spent, killed the task. It never ran again, rightly."""
     from django.utils import timezone
@@ -400,7 +393,7 @@ def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(
     _attempt(dead, 8, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
     stranded = _plain_task(max_attempts=8, status="queued")  # recovered, queued, and never claimed again
     _attempt(stranded, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
-    driver.kills = [loadtest._Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
 
     driver._judge_recovery([])
 
@@ -409,7 +402,7 @@ def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(
 
 @pytest.mark.django_db
 def test_the_replay_of_an_attempt_an_operator_cancelled_after_the_kill_is_not_a_recovery(
-    driver: loadtest._Driver,
+    driver: _Driver,
 ) -> None:
     """Task 24480: its worker was SIGKILLed at its planned kill, the operator cancelled the run 4 s
     later (closing the attempt) and replayed it; the replay waited 38 s in the queue. The verdict
@@ -425,7 +418,7 @@ def test_the_replay_of_an_attempt_an_operator_cancelled_after_the_kill_is_not_a_
     recovered = _plain_task(max_attempts=5, status="succeeded")
     _attempt(recovered, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(6))
     _attempt(recovered, 2, "vm:2", AttemptOutcome.SUCCEEDED, killed_at + _seconds(7), killed_at + _seconds(8))
-    driver.kills = [loadtest._Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
 
     driver._judge_recovery([])
 
@@ -434,7 +427,7 @@ def test_the_replay_of_an_attempt_an_operator_cancelled_after_the_kill_is_not_a_
     assert driver.report.unrecovered_kills == 0
 
 
-# --- The grown fault model (orders/loadtest_chaos.py, orders/loadtest_journal.py) -------------------
+# --- The grown fault model (loadtest/chaos.py, loadtest/journal.py) ------------------------
 
 
 def test_skewed_clocks_are_seeded_go_both_ways_and_stay_within_the_bound() -> None:
@@ -447,7 +440,7 @@ def test_skewed_clocks_are_seeded_go_both_ways_and_stay_within_the_bound() -> No
 @pytest.mark.slow
 @pytest.mark.skipif(faketime_library() is None, reason="libfaketime is not installed (apt-get install -y faketime)")
 def test_a_skewed_worker_process_reads_a_clock_off_by_its_offset_and_can_still_sleep(
-    driver: loadtest._Driver,
+    driver: _Driver,
 ) -> None:
     chaos = loadtest_chaos.Chaos(replace_options(driver, clock_skew_s=60.0))
     env = chaos.worker_env(1, 0, dict(os.environ))
@@ -460,7 +453,7 @@ def test_a_skewed_worker_process_reads_a_clock_off_by_its_offset_and_can_still_s
     assert float(done.stdout) - time.time() == pytest.approx(expected, abs=3), (expected, done.stdout)
 
 
-def replace_options(driver: loadtest._Driver, **changes: Any) -> loadtest._Driver:
+def replace_options(driver: _Driver, **changes: Any) -> _Driver:
     driver.options = replace(driver.options, **changes)
     return driver
 
@@ -524,8 +517,8 @@ def test_stale_applied_counts_this_runs_reports_the_inbox_applied_though_they_we
     proxy = types.SimpleNamespace(
         superseded=["report_c"], duplicates=[("report_a", f"{DUPLICATE_PREFIX}a"), ("report_b", f"{DUPLICATE_PREFIX}b")]
     )
-    assert loadtest_chaos.stale_applied(proxy, {1, 2, 3, 4}) == 3
-    assert loadtest_chaos.stale_applied(None, {1, 2, 3, 4}) == 1
+    assert stale_applied(proxy, {1, 2, 3, 4}) == 3
+    assert stale_applied(None, {1, 2, 3, 4}) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -561,7 +554,7 @@ def test_the_claim_journal_counts_attempts_opened_on_a_dead_run_but_not_after_it
 
 @pytest.mark.django_db
 def test_the_backlog_still_queued_is_dropped_after_the_run_and_an_earlier_runs_before_the_next(
-    driver: loadtest._Driver,
+    driver: _Driver,
 ) -> None:
     from orchestration import services
     from orchestration.models import Task, TaskStatus

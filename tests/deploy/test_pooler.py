@@ -20,7 +20,7 @@ from orchestration.execution import tick
 from tests.conftest import postgres_only
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_DIRS = ("core", "orchestration", "orders", "agents", "gateway", "metrics", "config", "api")
+APP_DIRS = ("core", "orchestration", "orders", "agents", "gateway", "metrics", "config", "api", "loadtest")
 
 DIRECT = "postgres://app@db.example.com:5432/shop"
 NEON_POOLED = "postgres://app@ep-cool-name-123-pooler.eu-central-1.aws.neon.tech/shop?sslmode=require"

@@ -12,8 +12,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from loadtest.driver import run_loadtest
+from loadtest.guards import describe
+from loadtest.options import LoadTestError, LoadTestOptions
 from orchestration.cli import positive_float, positive_int
-from orders.loadtest import LoadTestError, LoadTestOptions, describe, run_loadtest
 
 
 def rate(text: str) -> float:
@@ -53,7 +55,7 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-# What --chaos turns on (orders/loadtest_chaos.py): the sizes.
+# What --chaos turns on (loadtest/chaos.py): the sizes.
 CHAOS: dict[str, Any] = {
     "clock_skew_s": 60.0,
     "long_tasks": 10,

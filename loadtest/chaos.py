@@ -19,7 +19,7 @@ built around, so the verdict can find defects nobody told it about.
 - A backlog of plain tasks with distinct `project:<n>` keys under the prefix limit `project:*=2`.
 
 The verdict's figures added here read the database and the sinks: the sink lines (a plain
-task's action run twice, or a plain task lost), the claim journal (orders/loadtest_journal.py:
+task's action run twice, or a plain task lost), the claim journal (loadtest/journal.py:
 attempts opened for a run already failed or cancelled) and the webhook inbox (a report known
 to be stale when it was sent, applied nonetheless).
 """
@@ -28,38 +28,31 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import heapq
 import itertools
 import json
 import random
-import socket
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-from django.conf import settings
-from django.db import connections, transaction
-from django.db.models import Q
-from standardwebhooks.webhooks import Webhook
+from django.db import transaction
 
-from gateway.models import EventSource, EventStatus, WebhookEvent
+from loadtest import journal
+from loadtest.callbacks import CallbackProxy, free_port, stale_applied
+from loadtest.options import ROOT, LoadTestAborted, LoadTestRefused
+from loadtest.sinks import SINK_ACTION
 from orchestration import dispatch, services
 from orchestration.exceptions import IllegalTransition
 from orchestration.models import TERMINAL_TASK_STATUSES, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.retry import RetryPolicy
-from orders.loadtest_actions import SINK_ACTION
 
 if TYPE_CHECKING:
-    from orders.loadtest import _Driver
+    from loadtest.driver import _Driver
 
 OPERATOR = services.Actor(label="loadtest:operator")
 ACTS = ("cancel", "cancel_replay_failed", "cancel_replay_scratch", "retry_task")
@@ -76,10 +69,6 @@ BACKLOG_PREFIX = "project:lt"
 BACKLOG_PRIORITY = -1
 BACKLOG_LIMIT = "project:*=2"
 SINK_FILE, BACKLOG_SINK_FILE = "plain-sink.jsonl", "backlog-sink.jsonl"
-STALE_PREFIX = "msg_lt_"  # every report the driver sends as known stale has a webhook-id starting so
-DUPLICATE_PREFIX = "dup_lt_"  # a copy of an agent's callback: one of the two may be applied
-CALLBACK_THREADS = 4
-HOLD_SECONDS = 120.0  # how long a superseded callback waits for the new generation to reuse its attempt
 ACT_POLL_SECONDS = 0.3  # how often the operator looks at the orders it means to act on
 SERVER_START_SECONDS = 60.0
 
@@ -99,12 +88,6 @@ def skew_for(seed: int, slot: int, generation: int, max_skew: float) -> int:
     rng = random.Random(f"{seed}:skew:{slot}:{generation}")
     magnitude = round(rng.uniform(max_skew / 4, max_skew))
     return magnitude if slot % 2 == 0 else -magnitude
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -148,195 +131,6 @@ def doubled_executions(runs: dict[int, list[SinkLine]], killed_at: dict[int, flo
 def _attempts(tasks: list[Task]) -> dict[int, int]:
     """The attempt numbers these tasks have used (a replay or retry numbers from 1 again)."""
     return {t.id: t.attempt for t in tasks if t.attempt}
-
-
-# --- The proxy between the agents' server and the engine's callback route -----------------------
-
-
-@dataclass(order=True)
-class _Delivery:
-    due: float
-    seq: int
-    msg_id: str = ""
-    body: dict[str, Any] | None = None
-    run_id: Any = None
-    generation: int | None = None  # the run's generation when the agent sent it
-    known_stale: bool = False
-    then: list[_Delivery] | None = None  # sent after this one was answered (reordering)
-    held_since: float | None = None
-
-
-class CallbackProxy:
-    """Takes the agents' callbacks (answering 200 at once, as a queueing ingress would) and
-    delivers them to the engine late, some twice under a fresh webhook-id, some followed by a
-    progress report of the same attempt (a report that arrives after the attempt's end)."""
-
-    def __init__(self, chaos: Chaos, target: str) -> None:
-        self.chaos = chaos
-        self.target = target
-        self.rng = random.Random(f"{chaos.options.seed}:callbacks")
-        self.max_delay = chaos.options.lease_seconds * 1.5
-        self.heap: list[_Delivery] = []
-        self.seq = 0
-        self.cond = threading.Condition()
-        self.stopping = False
-        self.superseded: list[str] = []  # ids sent after their run's generation moved on
-        self.duplicates: list[tuple[str, str]] = []  # (the agent's webhook-id, its copy's)
-        self.stats: Counter[str] = Counter()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # the http.server API's name
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"received": true}')
-                try:
-                    proxy.accept(self.headers.get("webhook-id") or f"cb_{uuid.uuid4().hex}", json.loads(raw))
-                finally:
-                    connections.close_all()  # this handler thread's connection only
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.threads = [threading.Thread(target=self.server.serve_forever, name="cb-proxy", daemon=True)]
-        self.threads += [
-            threading.Thread(target=self._deliver_loop, name=f"cb-deliver-{n}", daemon=True)
-            for n in range(CALLBACK_THREADS)
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def accept(self, msg_id: str, body: dict[str, Any]) -> None:
-        row = Task.objects.filter(id=body.get("taskId")).values("run_id", "run__generation").first() or {}
-        run_id, generation = row.get("run_id"), row.get("run__generation")
-        with self.cond:
-            self.stats["received"] += 1
-            now = time.monotonic()
-            main = self._new(now + self.rng.uniform(0, self.max_delay), msg_id, body, run_id, generation)
-            if self.rng.random() < self.chaos.options.duplicate_rate:
-                # The agent sending it again under a new webhook-id (a retry whose answer was lost). Either
-                # copy may arrive first; the engine may apply one of the two, never both.
-                self.stats["duplicated"] += 1
-                again = f"{DUPLICATE_PREFIX}{uuid.uuid4().hex}"
-                self.duplicates.append((msg_id, again))
-                self._push(self._new(now + self.rng.uniform(0, self.max_delay), again, body, run_id, generation))
-            final = body.get("type") == "task_failed" or (
-                body.get("type") == "task_completed" and not (body.get("data") or {}).get("continue")
-            )
-            if final and self.rng.random() < self.chaos.options.duplicate_rate:
-                # A progress report of the same attempt, sent once the engine answered its final report:
-                # the attempt has ended by then, so it is stale.
-                self.stats["reordered"] += 1
-                late = {**body, "type": "task_progress", "data": {"progress": {"done": 0, "total": 1}}}
-                main.then = [self._new(0, f"{STALE_PREFIX}after_{uuid.uuid4().hex}", late, run_id, generation, True)]
-            self._push(main)
-
-    def _new(
-        self, due: float, msg_id: str, body: dict[str, Any], run_id: Any, gen: int | None, stale: bool = False
-    ) -> _Delivery:
-        self.seq += 1
-        return _Delivery(due, self.seq, msg_id, body, run_id, gen, stale)
-
-    def _push(self, item: _Delivery) -> None:
-        heapq.heappush(self.heap, item)
-        self.cond.notify()
-
-    def _deliver_loop(self) -> None:
-        try:
-            while True:
-                with self.cond:
-                    while not self.stopping and (not self.heap or self.heap[0].due > time.monotonic()):
-                        self.cond.wait(timeout=0.1)
-                    if self.stopping and not self.heap:
-                        return
-                    if self.heap[0].due > time.monotonic():
-                        continue
-                    item = heapq.heappop(self.heap)
-                if self._hold(item):
-                    continue
-                self._send(item)
-                for follower in item.then or ():
-                    self._send(follower)
-        finally:
-            connections.close_all()
-
-    def _hold(self, item: _Delivery) -> bool:
-        """A callback whose run was replayed since it was sent waits (up to HOLD_SECONDS) for the new
-        generation to run the same attempt number: the moment a report fenced by attempt alone fools it."""
-        if item.run_id is None or item.generation is None or self.stopping:
-            return False
-        now_gen = WorkflowRun.objects.filter(id=item.run_id).values_list("generation", flat=True).first()
-        if now_gen is None or now_gen == item.generation:
-            return False
-        reused = Task.objects.filter(
-            id=item.body["taskId"], status=TaskStatus.RUNNING, attempt__gte=item.body["attempt"]
-        ).exists()
-        held_since = item.held_since or time.monotonic()
-        if reused or time.monotonic() - held_since > HOLD_SECONDS:
-            self.superseded.append(item.msg_id)
-            return False
-        item.held_since, item.due = held_since, time.monotonic() + 0.5
-        with self.cond:
-            self._push(item)
-        return True
-
-    def _send(self, item: _Delivery) -> None:
-        raw = json.dumps(item.body).encode()
-        give_up = time.monotonic() + 60
-        while True:
-            moment = datetime.now(UTC)
-            headers = {
-                "Content-Type": "application/json",
-                "webhook-id": item.msg_id,
-                "webhook-timestamp": str(int(moment.timestamp())),
-                "webhook-signature": Webhook(settings.WEBHOOK_SECRET).sign(item.msg_id, moment, raw.decode()),
-            }
-            try:
-                response = requests.post(self.target, data=raw, headers=headers, timeout=(5, 60))
-                status = response.status_code
-            except requests.RequestException:
-                status = 599
-            with self.cond:
-                self.stats["delivered" if status < 300 else f"answered_{status}"] += 1
-            if (status < 500 and status != 429) or time.monotonic() > give_up or self.stopping:
-                return
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        with self.cond:
-            # Deliver what is left at once: a report the engine never gets is a lease recovery, not a verdict.
-            for item in self.heap:
-                item.due = 0
-            heapq.heapify(self.heap)
-            self.stopping = True
-            self.cond.notify_all()
-        for thread in self.threads[1:]:
-            thread.join(timeout=90)
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def stale_applied(proxy: CallbackProxy | None, task_ids: set[int]) -> int:
-    """Reports on this run's tasks applied although they were stale when sent, as the engine's
-    inbox recorded them: the driver's late reports, callbacks the proxy delivered after their
-    run's generation moved on, and agent callbacks applied twice (the agent's copy and the proxy's)."""
-    superseded = set(proxy.superseded) if proxy else set()
-    duplicates = proxy.duplicates if proxy else []
-    watched = Q(external_id__startswith=STALE_PREFIX) | Q(
-        external_id__in=[*superseded, *(i for pair in duplicates for i in pair)]
-    )
-    rows = WebhookEvent.objects.filter(watched, source=EventSource.AGENT, status=EventStatus.PROCESSED)
-    applied = {
-        external_id
-        for external_id, payload in rows.values_list("external_id", "payload")
-        if isinstance(payload, dict) and payload.get("taskId") in task_ids  # this run's, not an earlier one's
-    }
-    late = sum(i.startswith(STALE_PREFIX) for i in applied)
-    return late + len(superseded & applied) + sum(a in applied and b in applied for a, b in duplicates)
 
 
 # --- The chaos a driver runs ---------------------------------------------------------------------
@@ -387,7 +181,6 @@ class Chaos:
     # -- setup and teardown
 
     def check(self) -> None:
-        from orders.loadtest import LoadTestRefused
 
         if self.options.clock_skew_s and faketime_library() is None:
             raise LoadTestRefused(
@@ -423,8 +216,6 @@ class Chaos:
         argv = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
         argv += ["--worker-class", "gthread", "--workers", "1", "--threads", "16", "--timeout", "300"]
         with open(self.server_out, "wb") as out, open(self.driver.workdir / "server.err", "wb") as err:
-            from orders.loadtest import ROOT
-
             self.server = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=err)
         deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:
@@ -434,7 +225,6 @@ class Chaos:
             if self.server.poll() is not None:
                 break
             time.sleep(0.3)
-        from orders.loadtest import LoadTestAborted
 
         raise LoadTestAborted(f"The agents' HTTP server did not start (see {self.driver.workdir / 'server.err'})")
 
@@ -599,7 +389,6 @@ class Chaos:
     # -- the verdict's new figures
 
     def judge(self, ids: list[Any]) -> None:
-        from orders import loadtest_journal
 
         r = self.driver.report
         killed_at = {}
@@ -631,10 +420,10 @@ class Chaos:
         if self.proxy:
             r.callbacks["superseded"] = len(set(self.proxy.superseded))
         run_ids = list(WorkflowRun.objects.filter(project_id__in=ids).values_list("id", flat=True))
-        ended = loadtest_journal.claims_for_ended_runs(run_ids)
+        ended = journal.claims_for_ended_runs(run_ids)
         r.work_for_failed_runs = len(ended)
-        r.work_for_ended_runs_by_status = loadtest_journal.summary(ended)
-        r.claims_journaled = loadtest_journal.claims_recorded()
+        r.work_for_ended_runs_by_status = journal.summary(ended)
+        r.claims_journaled = journal.claims_recorded()
         r.clock_offsets = sorted(set(self.offsets.values()))
         acts = OperatorAction.objects.filter(actor_label=OPERATOR.label, run__project_id__in=ids)
         r.operator_acts = dict(Counter(acts.values_list("verb", flat=True)))
