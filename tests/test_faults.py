@@ -199,3 +199,14 @@ def test_a_doomed_worker_holds_its_task_while_waiting_for_the_driver_then_kills_
     task.refresh_from_db()
     assert (task.status, task.attempt) == (TaskStatus.RUNNING, 1), "it died holding the lease: recovery's job"
     assert outcomes(task) == [(1, AttemptOutcome.RUNNING)]
+
+
+def test_a_new_fault_plan_in_the_settings_is_read_afresh(settings) -> None:
+    from orchestration.faults import fault_hook
+
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULTS": ""}
+    assert fault_hook() is None
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULTS": '{"seed": 1, "failure_rate": 1.0}'}
+    assert fault_hook() is not None
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULTS": ""}
+    assert fault_hook() is None
