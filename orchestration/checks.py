@@ -111,6 +111,21 @@ def no_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     ]
 
 
+@register(TAG, deploy=True)
+def no_fault_plan_in_production(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`check --deploy` (what a production deployment is checked with): a fault plan makes the
+    engine fail, hang and kill attempts on purpose, for load tests only."""
+    if not engine_settings.FAULTS:
+        return []
+    return [
+        Error(
+            "ENGINE_FAULTS holds a fault plan: the engine would fail, hang and kill attempts on purpose.",
+            hint="Unset ENGINE_FAULTS; it is for `manage.py loadtest` and its workers only.",
+            id="orchestration.E004",
+        )
+    ]
+
+
 def refuse_bad_settings() -> None:
     """Raise ImproperlyConfigured when an engine check fails with an Error, for the entry points
     that run no system checks (WSGI): such a process must not start work with a bad value."""

@@ -222,3 +222,15 @@ def test_a_worker_refuses_to_start_with_a_bad_value_before_claiming_anything() -
     assert worker.returncode != 0
     assert "(orchestration.E003) ENGINE_LEASE_SECONDS" in out
     assert Task.objects.get(id=task.id).status == TaskStatus.QUEUED, "no work was done"
+
+
+def test_a_fault_plan_fails_the_deploy_check_and_only_it(settings) -> None:
+    from django.core.checks import run_checks
+
+    def deploy_ids() -> set[str]:
+        return {m.id for m in run_checks(tags=["orchestration"], include_deployment_checks=True)}
+
+    assert "orchestration.E004" not in deploy_ids()
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "FAULTS": '{"seed": 1}'}
+    assert "orchestration.E004" in deploy_ids()
+    assert "orchestration.E004" not in {m.id for m in run_checks(tags=["orchestration"])}, "a load test's workers start"
