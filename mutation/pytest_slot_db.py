@@ -29,6 +29,8 @@ SLOT_DIR = Path(os.environ.get("MUTATION_SLOT_DIR", "mutation-slots"))
 _slot: int | None = None
 _slot_fd: int | None = None
 _slot_pid: int | None = None  # the process holding it: a fork takes a slot of its own
+# The database name the settings had before this session pointed them at the slot's database.
+_configured_name: str | None = None
 
 
 def _take_slot() -> int:
@@ -78,13 +80,14 @@ def _use_the_migrated_database() -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: Any) -> None:
-    global _slot, _slot_pid
+    global _slot, _slot_pid, _configured_name
     from django.conf import settings
     from django.db import connections
 
     if _slot is None or _slot_pid != os.getpid():
         _slot, _slot_pid = _take_slot(), os.getpid()
     default = settings.DATABASES["default"]
+    _configured_name = default["NAME"]
     name = f"test_{default['NAME']}_mutant{_slot}" if default["ENGINE"].endswith("postgresql") else None
     if name is None:  # SQLite: a file per slot
         name = str(Path(default["NAME"]).with_name(f"test_mutant{_slot}.sqlite3"))
@@ -112,8 +115,19 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: Any) -> None:
-    """Free the slot: mutmut's main process runs pytest in-process before it forks the mutants."""
-    global _slot, _slot_fd, _slot_pid
+    """Free the slot and give the settings their database name back: mutmut's main process runs
+    pytest in-process (stats, clean run, forced fail) before it forks the mutants, and with
+    --reuse-db pytest-django never tears the test database down, so the name would stay the slot
+    database's, and the next session (every mutant's) would look for `test_test_<name>_mutant0_...`,
+    a database that does not exist: each mutant's tests would error, and count as killed."""
+    global _slot, _slot_fd, _slot_pid, _configured_name
+    from django.conf import settings
+    from django.db import connections
+
+    if _configured_name is not None:
+        connections["default"].close()  # a forked mutant must not share the parent's socket
+        settings.DATABASES["default"]["NAME"] = _configured_name
+        connections["default"].settings_dict["NAME"] = _configured_name
     if _slot_fd is not None and _slot_pid == os.getpid():
         os.close(_slot_fd)
-    _slot = _slot_fd = _slot_pid = None
+    _slot = _slot_fd = _slot_pid = _configured_name = None

@@ -4,6 +4,7 @@ answering with the result or with 202 and a signed callback; failures map to ret
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -268,3 +269,167 @@ def test_the_claim_of_one_run_leaves_other_runs_alone(db: Any) -> None:
     claimed = queue.claim(limit=10, worker="t", now=engine_clock.now(), run_id=mine.id)
 
     assert [c.run_id for c in claimed] == [str(mine.id)]
+
+
+# --- The agent side: an action that raises is reported as the inline executor records it -------
+
+
+def _dispatched(action: str, monkeypatch: pytest.MonkeyPatch, raises: BaseException | None = None) -> dispatch.Report:
+    """The report of a dispatch request for `action` (attempt 3 of task 7), run on the agent side;
+    with `raises`, the action is one that raises it."""
+    if raises is not None:
+
+        def raising(ctx: Any) -> Any:
+            raise raises
+
+        monkeypatch.setattr(dispatch, "get_action", lambda name: raising)
+    request = {"taskId": 7, "attempt": 3, "action": action, "deadlineSeconds": 10}
+    return dispatch.run_dispatched(request, budget=Budget.seconds(10))
+
+
+def test_an_action_that_raises_is_reported_failed_with_its_error_traceback_and_location(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = _dispatched("test.crash", monkeypatch)
+
+    assert (report.type, report.task_id, report.attempt, report.agent_id) == ("task_failed", 7, 3, "test")
+    traceback_text = report.data.pop("traceback")
+    # An unknown bug is retried within the step's policy; the grouping key is our innermost frame.
+    assert report.data == {
+        "error": "unexpected bug",
+        "retryable": True,
+        "errorType": "RuntimeError",
+        "location": "tests.actions:crash",
+    }
+    assert traceback_text.startswith("Traceback (most recent call last):\n  File ")
+    assert traceback_text.endswith("RuntimeError: unexpected bug\n")
+
+
+def test_a_permanent_error_is_reported_not_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = _dispatched("test.permanent", monkeypatch)
+
+    assert report.type == "task_failed"
+    assert (report.data["retryable"], report.data["errorType"]) == (False, "PermanentError")
+    assert report.data["error"] == "the brief is invalid"
+
+
+def test_an_error_without_a_message_is_reported_by_its_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = _dispatched("engine.echo", monkeypatch, raises=RuntimeError())
+
+    assert report.data["error"] == "RuntimeError"
+
+
+def test_a_failure_traceback_keeps_its_last_20000_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = _dispatched("engine.echo", monkeypatch, raises=RuntimeError("x" * 30_000 + "the end"))
+
+    assert len(report.data["traceback"]) == 20_000
+    assert report.data["traceback"].endswith("x" * 100 + "the end\n")  # the end: where the error is
+    assert report.data["error"] == "x" * 30_000 + "the end"  # the message itself is whole
+
+
+def test_an_effect_in_progress_is_reported_with_when_to_retry(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration.exceptions import EffectInProgress
+
+    held = _dispatched("engine.echo", monkeypatch, raises=EffectInProgress("held by attempt 2", retry_after=12))
+    plain = _dispatched("engine.echo", monkeypatch, raises=RuntimeError("no hold"))
+
+    assert held.data["retryAfter"] == 12.0 and isinstance(held.data["retryAfter"], float)
+    assert (held.data["retryable"], held.data["errorType"]) == (True, "EffectInProgress")
+    assert "retryAfter" not in plain.data  # no hold: the step's own backoff
+
+
+def test_a_refused_callback_is_definitive_and_logged_as_an_error(httpserver: HTTPServer, caplog: Any) -> None:
+    httpserver.expect_request("/cb-refused").respond_with_json({"error": {}}, status=400)
+    delays: list[float] = []
+    report = dispatch.Report("task_completed", task_id=41, attempt=1, data={"output": {}}, agent_id="engine")
+
+    with caplog.at_level(logging.INFO, logger="orchestration.dispatch"):
+        delivered = dispatch.call_back(report, httpserver.url_for("/cb-refused"), sleep=delays.append)
+
+    # Delivered: a refusal is an answer, retrying the same body cannot change it.
+    assert delivered is True
+    assert delays == []
+    assert sum(request.path == "/cb-refused" for request, _ in httpserver.log) == 1
+    [refused] = [r for r in caplog.records if r.name == "orchestration.dispatch"]
+    assert (refused.levelno, refused.getMessage()) == (logging.ERROR, "callback refused")
+    assert (refused.action, refused.task_id, refused.status) == ("callback_refused", 41, 400)
+
+
+# --- The engine side: a failed dispatch is the engine's DispatchError, at the agent's route ---------
+
+
+@pytest.mark.django_db
+def test_a_failed_dispatch_is_recorded_as_a_dispatch_error_at_the_agent_route(
+    http_mode: None, httpserver: HTTPServer, settings: Any, caplog: Any
+) -> None:
+    from orchestration import signals
+
+    settings.AGENTS_BASE_URL = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/api/engine/echo").respond_with_json({"error": {}}, status=404)
+    run = run_start(workflow="test-http-one")
+    [claimed] = queue.claim(limit=1, worker="t", now=engine_clock.now(), run_id=run.id)
+    failures: list[dict[str, Any]] = []
+
+    def seen(sender: Any, **kwargs: Any) -> None:
+        failures.append(kwargs)
+
+    signals.attempt_failed.connect(seen, sender=Task)
+    try:
+        with caplog.at_level(logging.INFO, logger="orchestration.dispatch"):
+            outcome = dispatch.dispatch(claimed, budget=Budget.seconds(10))
+    finally:
+        signals.attempt_failed.disconnect(seen, sender=Task)
+
+    assert outcome == dispatch.FAILED
+    error = f"Agent route {settings.AGENTS_BASE_URL}/api/engine/echo answered 404"
+    [failure] = failures
+    # Errors are grouped by type and location: one route that refuses is one group.
+    assert (failure["error_type"], failure["location"], failure["message"]) == (
+        "DispatchError",
+        "/api/engine/echo",
+        error,
+    )
+    assert AgentRun.objects.get(task_id=claimed.id).error_type == "DispatchError"
+    [logged] = [r for r in caplog.records if r.name == "orchestration.dispatch"]
+    assert (logged.levelno, logged.getMessage()) == (logging.WARNING, "dispatch failed")
+    assert (logged.action, logged.task_id, logged.error) == ("dispatch_failed", claimed.id, error)
+
+
+@pytest.mark.django_db
+def test_a_failed_dispatch_of_an_attempt_that_lost_its_lease_is_stale(
+    http_mode: None, httpserver: HTTPServer, settings: Any
+) -> None:
+    from orchestration import services
+
+    settings.AGENTS_BASE_URL = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/api/engine/echo").respond_with_json({"error": {}}, status=404)
+    run = run_start(workflow="test-http-one")
+    [claimed] = queue.claim(limit=1, worker="t", now=engine_clock.now(), run_id=run.id)
+    # Meanwhile the attempt was settled elsewhere (a callback that came first).
+    assert services.task_complete(task_id=claimed.id, output={"by": "callback"}, lease_token=claimed.lease_token)
+
+    assert dispatch.dispatch(claimed, budget=Budget.seconds(10)) == dispatch.STALE
+    task = Task.objects.get(id=claimed.id)
+    assert (task.status, task.output) == (TaskStatus.SUCCEEDED, {"by": "callback"})
+
+
+@pytest.mark.parametrize(
+    ("value", "honoured"),
+    [
+        (120, 120.0),
+        (0.5, 0.5),  # under a second: still a hold to wait for
+        (86_400, 86_400.0),  # a day at most
+        (86_400.5, None),
+        (-0.5, None),
+        (True, None),  # JSON true is no number of seconds
+        ("120", None),
+        (None, None),
+    ],
+)
+def test_a_reported_retry_after_counts_when_it_is_a_number_of_seconds_up_to_a_day(
+    value: Any, honoured: float | None
+) -> None:
+    retry_after = dispatch._retry_after(value)
+
+    assert retry_after == honoured
+    assert retry_after is None or isinstance(retry_after, float)
