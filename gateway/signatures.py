@@ -17,7 +17,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import stripe
 from django.conf import settings
 
 from core import signing
@@ -45,6 +44,8 @@ def standard_verify(body: bytes, headers: Mapping[str, str], *, route: str) -> s
 
 def stripe_verify(body: bytes, signature_header: str | None) -> dict[str, Any]:
     """Verify a Stripe event with the official library; returns the event as plain data."""
+    import stripe  # here, not at the top: a worker or a cold function that takes no payment never loads it
+
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise NotConfigured("The payment webhook is not configured (STRIPE_WEBHOOK_SECRET).")

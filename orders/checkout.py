@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from orchestration import clock
 from orders.exceptions import CheckoutUnavailable, PaymentRejected
+
+if TYPE_CHECKING:
+    import stripe
 from orders.models import Project, ProjectStatus
 from orders.selectors import status_url
 from orders.services import project_create
@@ -33,6 +35,8 @@ PRODUCT_NAMES = {
 
 
 def stripe_client() -> stripe.StripeClient:
+    import stripe  # here, not at the top: a worker or a cold function that takes no payment never loads it
+
     """The official client, on STRIPE_API_BASE, with our timeout. Its own retries are off: the
     callers decide (the order form asks the customer to resubmit, a refund task retries with backoff)."""
     if not settings.STRIPE_API_KEY:
@@ -142,6 +146,8 @@ def checkout_session_create(*, project: Project, language: str) -> dict[str, str
     }
     # One session per project: a double submit finds the project, so it asks with the same key.
     key = f"checkout:{project.id}"
+    import stripe
+
     try:
         session = stripe_client().v1.checkout.sessions.create(params=params, options={"idempotency_key": key}).to_dict()
     except stripe.StripeError as exc:

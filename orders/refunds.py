@@ -14,7 +14,6 @@ import logging
 import uuid
 from typing import Any
 
-import stripe
 from django.core.mail import mail_admins
 from django.db import transaction
 
@@ -69,6 +68,8 @@ def refund_request(*, project: Project, source: str, user: Any = None, label: st
         refund.tries += 1
         refund.save(update_fields=["tries"])
     # Outside the transaction: no row lock is held across a network call.
+    import stripe  # here, not at the top: a worker or a cold function that takes no payment never loads it
+
     try:
         payment_intent = locked.payment_intent_id or _payment_intent_of(locked)
         result = (
