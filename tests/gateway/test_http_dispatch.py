@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,7 +63,9 @@ def http_mode(settings: Any) -> None:
 
 
 @pytest.fixture
-def over_http(live_server: Any, settings: Any, http_mode: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+def over_http(
+    live_server: Any, settings: Any, http_mode: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, int]]:
     """A live server as the whole deployment, kicks on, and proof that work crosses HTTP:
     the in-process executor's action lookup is cut off; the agent routes are counted."""
     settings.SITE_URL = settings.AGENTS_BASE_URL = live_server.url
@@ -75,7 +79,29 @@ def over_http(live_server: Any, settings: Any, http_mode: None, monkeypatch: pyt
         return real(request, budget=budget)
 
     monkeypatch.setattr(dispatch, "run_dispatched", counted)
-    return calls
+    before = set(threading.enumerate())
+    yield calls
+    _wait_for_the_work_still_in_flight(before, settings)
+
+
+def _in_flight(thread: threading.Thread) -> bool:
+    # A request the live server is handling, or an agent's callback (not the lease heartbeat,
+    # which lives as long as the process).
+    return thread.name == "agent-callback" or "process_request_thread" in thread.name
+
+
+def _wait_for_the_work_still_in_flight(before: set[threading.Thread], settings: Any) -> None:
+    """A test ends when its order is delivered, but kicks and callbacks go on: the live server's
+    request threads (an execute route a kick started) and the agents' callback threads. The
+    teardown then empties every table under them, and a thread still writing deadlocks it (and
+    the next test meets its leftovers). No more kicks; then wait, bounded, until they are done."""
+    settings.ORCHESTRATION = {**settings.ORCHESTRATION, "KICK": False}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = [t for t in threading.enumerate() if t not in before and t.is_alive() and _in_flight(t)]
+        if not running:
+            return
+        running[0].join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture
