@@ -156,11 +156,7 @@ _PG_CLAIM_LIMITED = _then_claim_picked(
 )
 
 
-_PG_INSERT = QUERIES["insert"]
-
-
-_PG_INSERT_ONE = QUERIES["insert_one"]
-_PG_INSERT_ONE = _with_db_now(_PG_INSERT_ONE)
+_PG_INSERT_ONE = _with_db_now(QUERIES["insert_one"])
 _PG_INSERT_ONE_NOTIFY = _PG_INSERT_ONE.format(notify=", pg_notify(%(channel)s, '')")
 _PG_INSERT_ONE_QUIET = _PG_INSERT_ONE.format(notify="")
 
@@ -232,7 +228,7 @@ def insert_tasks(
     return list(rows[0][0] or []) if rows else []
 
 
-_PG_INSERT = _with_db_now(_PG_INSERT)
+_PG_INSERT = _with_db_now(QUERIES["insert"])
 _PG_INSERT_NOTIFY = _PG_INSERT.format(notify=", pg_notify(%(channel)s, '')")
 _PG_INSERT_QUIET = _PG_INSERT.format(notify="")
 
@@ -500,11 +496,9 @@ def _json(value: Any) -> Any:
     return value
 
 
-_PG_COMPLETE = QUERIES["complete"]
-_PG_COMPLETE = _with_db_now(_PG_COMPLETE)
+_PG_COMPLETE = _with_db_now(QUERIES["complete"])
 
-_PG_CLOSE_ATTEMPTS = QUERIES["close_attempts"]
-_PG_CLOSE_ATTEMPTS = _with_db_now(_PG_CLOSE_ATTEMPTS)
+_PG_CLOSE_ATTEMPTS = _with_db_now(QUERIES["close_attempts"])
 
 
 def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: datetime) -> list[int]:
@@ -537,11 +531,10 @@ def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: da
 
 _PG_LOCK_RUN = QUERIES["lock_run"]
 
-_PG_COMPLETE_STEP = QUERIES["complete_step"]
 # The run's columns in the model's field order, for WorkflowRun.from_db (a finished run).
 _RUN_FIELDS = [f.attname for f in WorkflowRun._meta.concrete_fields]
 _RUN_COLUMNS = ", ".join(f"w.{f.column}" for f in WorkflowRun._meta.concrete_fields)
-_PG_COMPLETE_STEP = _with_db_now(_PG_COMPLETE_STEP.format(run_columns=_RUN_COLUMNS))
+_PG_COMPLETE_STEP = _with_db_now(QUERIES["complete_step"].format(run_columns=_RUN_COLUMNS))
 
 
 def _run_from_row(row: list[Any]) -> WorkflowRun:
@@ -760,8 +753,7 @@ def notify_ready() -> None:
             cur.execute(QUERIES["notify"], {"channel": NOTIFY_CHANNEL})
 
 
-_PG_INSERT_RUN = QUERIES["insert_run"]
-_PG_INSERT_RUN = _with_db_now(_PG_INSERT_RUN)
+_PG_INSERT_RUN = _with_db_now(QUERIES["insert_run"])
 _PG_INSERT_RUN_NOTIFY = _PG_INSERT_RUN.format(notify=", (SELECT pg_notify(%(channel)s, '') FROM run)")
 _PG_INSERT_RUN_QUIET = _PG_INSERT_RUN.format(notify="")
 
