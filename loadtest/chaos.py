@@ -46,7 +46,7 @@ from loadtest import journal
 from loadtest.callbacks import CallbackProxy, free_port, stale_applied
 from loadtest.options import ROOT, LoadTestAborted, LoadTestRefused
 from loadtest.sinks import SINK_ACTION
-from orchestration import dispatch, services
+from orchestration import dispatch, services, starting
 from orchestration.exceptions import IllegalTransition
 from orchestration.models import TERMINAL_TASK_STATUSES, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.retry import RetryPolicy
@@ -243,7 +243,7 @@ class Chaos:
         if self.backlog_ids:
             return
         tasks = [
-            services._new_task(  # the row enqueue() makes, many keys at once
+            starting._new_task(  # the row enqueue() makes, many keys at once
                 SINK_ACTION,
                 {"sink": str(self.backlog_sink), "seconds": 0},
                 BACKLOG_PRIORITY,

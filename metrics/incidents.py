@@ -1,6 +1,6 @@
 """What staff read when an order fails: the failing step, its cause in words, the order's links.
 
-Used by the engine's failure mail (orchestration.services._run_finished) and the admin. One
+Used by the engine's failure mail (orchestration.transitions.after_run_finished) and the admin. One
 mail per incident: a run fails once per generation (its last attempt), never per attempt; a
 failure whose error group staff muted (and whose message did not change since) sends none.
 """

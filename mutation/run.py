@@ -41,7 +41,10 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 # payment inbox (the Stripe event's receipt and application), not the agents' report inbox.
 SCOPE = [
     "orchestration.queue.*",
-    "orchestration.services.*",
+    "orchestration.starting.*",
+    "orchestration.reports.*",
+    "orchestration.acts.*",
+    "orchestration.transitions.*",
     "orchestration.execution.*",
     "orchestration.dispatch.*",
     "orchestration.limits.*",

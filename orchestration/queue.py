@@ -42,21 +42,17 @@ and, for the worker that asks, the claim of the next step).
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Now
-from psycopg.pq import ExecStatus
 
-from orchestration import clock
+from orchestration import clock, pg, queue_portable
 from orchestration.conf import engine_settings
 from orchestration.limits import ConcurrencyLimits
 from orchestration.models import AgentRun, Task, TaskStatus, WorkflowRun
@@ -66,7 +62,6 @@ from orchestration.sql import load_queries
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
 NOTIFY_CHANNEL = "orchestration_tasks"
-TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 # The statements' "now": the database's own clock, unless the caller's `now` must stand
@@ -94,7 +89,7 @@ def database_time() -> datetime:
     now = lease_now()
     if now is not None:
         return now
-    return _pg_execute(QUERIES["database_time"], {})[0][0]
+    return pg.execute(QUERIES["database_time"], {})[0][0]
 
 
 def db_now() -> Any:
@@ -176,7 +171,7 @@ def insert_task(
 ) -> int | None:
     """Insert one queued task (Postgres fast path); returns its id, None if its key exists.
     `run_after` None: due at the database's now."""
-    rows = _pg_execute(
+    rows = pg.execute(
         _PG_INSERT_ONE_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_ONE_QUIET,
         {
             "action": action,
@@ -209,7 +204,7 @@ def insert_tasks(
     concurrency_key: str = "",
 ) -> list[int]:
     """Insert queued tasks of one action (Postgres fast path); returns their ids in order."""
-    rows = _pg_execute(
+    rows = pg.execute(
         _PG_INSERT_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_QUIET,
         {
             "action": action,
@@ -259,7 +254,9 @@ def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list
         claimed = [_claimed(row[1:13], token, now, inputs=row[13] or {}) for row in _pg_claim(params, limits)]
     else:
         with transaction.atomic():
-            rows = _sqlite_claim(limit=limit, worker=worker, now=now, token=token, run_id=run_id, limits=limits)
+            rows = queue_portable.claim_rows(
+                limit=limit, worker=worker, now=now, token=token, run_id=run_id, limits=limits
+            )
             claimed = [_claimed(row, token, now) for row in rows]
             _open_attempts(claimed, token=token, worker=worker, now=now)
     # The workflow step first: it is the slow one, and once it runs a crash costs it
@@ -272,18 +269,18 @@ def _pg_claim(params: dict[str, Any], limits: ConcurrencyLimits) -> list[tuple]:
     global _limited_work_seen
     patterns = limits.like_patterns() if limits else []
     if not (limits and _limited_work_seen):
-        rows = _pg_execute(_PG_CLAIM, {**params, "patterns": patterns})
+        rows = pg.execute(_PG_CLAIM, {**params, "patterns": patterns})
         if not rows or not rows[-1][0]:  # not blocked: the claim is done, in one statement
             return rows
         _limited_work_seen = True
     with transaction.atomic():
-        window = _pg_execute(_PG_LOCK_LIMITED_KEYS, {**params, **_limit_arrays(limits), "patterns": patterns})
+        window = pg.execute(_PG_LOCK_LIMITED_KEYS, {**params, **_limit_arrays(limits), "patterns": patterns})
         _limited_work_seen = any(limited for _, _, limited, _ in window)
         held = limits.limited({key for _, key, limited, locked in window if limited and locked and key is not None})
         ids = [task_id for task_id, _, limited, locked in window if task_id is not None and (locked or not limited)]
         if not ids:
             return []
-        return _pg_execute(
+        return pg.execute(
             _PG_CLAIM_LIMITED,
             {**params, "patterns": patterns, "ids": ids, "held": list(held), "limits": list(held.values())},
         )
@@ -322,150 +319,6 @@ def _open_attempts(claimed: list[ClaimedTask], *, token: uuid.UUID, worker: str,
 
 def concurrency_limits() -> ConcurrencyLimits:
     return engine_settings.CONCURRENCY_LIMITS
-
-
-def _pg_execute(sql: str, params: dict[str, Any]) -> list[tuple]:
-    """Run one of this module's statements on Django's connection and return its rows.
-
-    Through a server-binding psycopg cursor, so psycopg prepares it on the connection at its
-    first use (Django's own cursors bind client-side and never prepare): parsing and planning
-    these CTEs cost more than running them. Protocol-level prepared statements work through
-    Neon's pooler (and PgBouncer >= 1.21 with `max_prepared_statements`); for a pooler without
-    them, the PREPARE setting (ENGINE_PREPARE_STATEMENTS=0) turns them off.
-    Django's checks, error wrapping and query log apply as with `connection.cursor()`.
-    """
-    db = connections[DEFAULT_DB_ALIAS]
-    raw = _raw_connection(db)
-    started = time.monotonic()
-    with db.wrap_database_errors, psycopg.Cursor(raw) as cur:
-        cur.execute(sql, params, prepare=_prepare_statements())
-        rows = cur.fetchall() if cur.pgresult is not None and cur.pgresult.status == TUPLES_OK else []
-    if db.queries_logged:
-        db.queries_log.append({"sql": f"{sql} -- {params!r}", "time": f"{time.monotonic() - started:.3f}"})
-    return rows
-
-
-def _pg_execute_pipelined(statements: list[tuple[str, dict[str, Any]]]) -> list[list[tuple]]:
-    """Run several statements in one round trip (psycopg's pipeline mode, with the BEGIN of
-    the caller's transaction if it has not started yet); returns each one's rows. The server
-    runs them in order, each with its own snapshot, as if sent one by one."""
-    db = connections[DEFAULT_DB_ALIAS]
-    raw = _raw_connection(db)
-    prepare = _prepare_statements()
-    started = time.monotonic()
-    cursors = []
-    with db.wrap_database_errors:
-        with raw.pipeline():
-            for sql, params in statements:
-                cur = psycopg.Cursor(raw)
-                cur.execute(sql, params, prepare=prepare)
-                cursors.append(cur)
-        results = [cur.fetchall() if cur.description is not None else [] for cur in cursors]
-        for cur in cursors:
-            cur.close()
-    if db.queries_logged:
-        elapsed = f"{time.monotonic() - started:.3f}"
-        for sql, params in statements:
-            db.queries_log.append({"sql": f"{sql} -- {params!r} (pipelined)", "time": elapsed})
-    return results
-
-
-def _raw_connection(db: Any) -> Any:
-    """Django's psycopg connection, checked as `connection.cursor()` checks it."""
-    db.validate_thread_sharing()
-    db.validate_no_broken_transaction()
-    db.close_if_health_check_failed()
-    db.ensure_connection()
-    raw = db.connection
-    if raw.prepare_threshold is None and _prepare_statements():
-        # Django turns psycopg's preparation off on its connections; with this threshold psycopg
-        # prepares only what is executed with prepare=True (ours; Django's cursors never are).
-        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-    return raw
-
-
-_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1
-
-
-def _prepare_statements() -> bool:
-    return engine_settings.PREPARE
-
-
-def _sqlite_claim(
-    *,
-    limit: int,
-    worker: str,
-    now: datetime,
-    token: uuid.UUID,
-    run_id: Any = None,
-    limits: ConcurrencyLimits | None = None,
-) -> list[tuple]:
-    # Inside BEGIN IMMEDIATE: nobody else can write between this select and the updates.
-    due = Task.objects.filter(status=TaskStatus.QUEUED, run_after__lte=now)
-    if run_id:
-        due = due.filter(run_id=run_id)
-    columns = ("id", "attempt", "resume", "timeout_seconds", "started_at")
-    ordered = due.order_by("-priority", "run_after", "id")
-    if limits:
-        eligible = _pick_within_limits(
-            ordered.values_list(*columns, "run_id", "concurrency_key"), limit, limits, now=now
-        )
-    else:
-        eligible = list(ordered.values_list(*columns, "run_id")[:limit])
-    # One workflow step at most, as _PICK_ELIGIBLE does on Postgres.
-    steps = [row[:-1] for row in eligible if row[-1] is not None][:1]
-    picked = [row[:-1] for row in eligible if row[-1] is None] + steps
-    rows = []
-    for task_id, attempt, resume, timeout, started_at in picked:
-        expires = now + timedelta(seconds=min(timeout, engine_settings.LEASE_SECONDS))
-        new_attempt = attempt if resume else attempt + 1
-        Task.objects.filter(id=task_id, status=TaskStatus.QUEUED).update(
-            status=TaskStatus.RUNNING,
-            attempt=new_attempt,
-            resume=False,
-            lease_token=token,
-            lease_expires_at=expires,
-            claimed_by=worker,
-            started_at=started_at or now,
-        )
-    if picked:
-        rows = list(
-            Task.objects.filter(id__in=[p[0] for p in picked]).values_list(
-                "id",
-                "run_id",
-                "step",
-                "action",
-                "needs",
-                "attempt",
-                "max_attempts",
-                "input",
-                "cursor",
-                "timeout_seconds",
-                "lease_expires_at",
-                "idempotency_key",
-            )
-        )
-    return rows
-
-
-def _pick_within_limits(candidates: Any, limit: int, limits: ConcurrencyLimits, *, now: datetime) -> list[tuple]:
-    """Due rows in claim order, skipping those whose key has no free slot, and at most one
-    row per limited key (as _PG_CLAIM_LIMITED does; slots held as "holds a slot" says)."""
-    holds_a_slot = Q(status=TaskStatus.RUNNING) | Q(status=TaskStatus.CANCELLED, lease_expires_at__gt=now)
-    running_keys = Task.objects.filter(holds_a_slot).exclude(concurrency_key="")
-    running = Counter(running_keys.values_list("concurrency_key", flat=True))
-    taken: set[str] = set()
-    picked = []
-    for *row, key in candidates.iterator(chunk_size=500):
-        cap = limits.limit_of(key)
-        if cap is not None:
-            if running[key] >= cap or key in taken:
-                continue
-            taken.add(key)
-        picked.append(tuple(row))
-        if len(picked) >= limit:
-            break
-    return picked
 
 
 def _claimed(row: tuple, token: uuid.UUID, now: datetime, *, inputs: Any = None) -> ClaimedTask:
@@ -508,7 +361,7 @@ def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: da
         return []
     if is_postgres():
         ids = list(outputs)
-        rows = _pg_execute(
+        rows = pg.execute(
             _PG_COMPLETE,
             {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": lease_now(now)},
         )
@@ -593,9 +446,9 @@ def complete_step(
         "lease": engine_settings.LEASE_SECONDS,
     }
     if run_id is None:
-        [row] = _pg_execute(sql, params)
+        [row] = pg.execute(sql, params)
     else:
-        _, [row] = _pg_execute_pipelined([(_PG_LOCK_RUN, {"run_id": params["run_id"]}), (sql, params)])
+        _, [row] = pg.execute_pipelined([(_PG_LOCK_RUN, {"run_id": params["run_id"]}), (sql, params)])
     run_status, applied, ready, total, succeeded, active, dead, queued, *rest = row
     handed, finished = rest[:13], rest[13:]
     handoff = None
@@ -633,7 +486,7 @@ def close_attempts(
     if not task_ids:
         return
     if is_postgres():
-        _pg_execute(
+        pg.execute(
             _PG_CLOSE_ATTEMPTS,
             {
                 "ids": list(task_ids),
@@ -685,7 +538,7 @@ def work_in_hand() -> bool:
 def next_due_at() -> datetime | None:
     """When the earliest queued task becomes due (workers sleep until then at most)."""
     if is_postgres():  # the same query without the ORM's cost: workers ask it every time they go idle
-        rows = _pg_execute(QUERIES["next_due_at"], {})
+        rows = pg.execute(QUERIES["next_due_at"], {})
         return rows[0][0] if rows else None
     return (
         Task.objects.filter(status=TaskStatus.QUEUED).order_by("run_after").values_list("run_after", flat=True).first()
@@ -696,7 +549,7 @@ def seconds_until_next_due() -> float | None:
     """How long until the earliest queued task falls due, by the database's clock (a worker
     sleeps that long at most; its own clock may be off). None: nothing is queued."""
     if lease_now() is None:
-        rows = _pg_execute(QUERIES["seconds_until_next_due"], {})
+        rows = pg.execute(QUERIES["seconds_until_next_due"], {})
         return rows[0][0] if rows else None
     due = next_due_at()
     return None if due is None else (due - clock.now()).total_seconds()
@@ -718,7 +571,7 @@ def renew_lease(
             "attempt": attempt,
             "now": lease_now(),
         }
-        rows = _pg_execute(_PG_RENEW, params)
+        rows = pg.execute(_PG_RENEW, params)
         return rows[0][0] if rows else None
     fence = Q(id=task_id, status=TaskStatus.RUNNING)
     if lease_token is not None:
@@ -740,7 +593,7 @@ def notify_after_commit() -> None:
     NOTIFY lock is held for microseconds instead of through a commit's flush. A process that
     dies between the two leaves idle workers to their poll interval (the worker's polling fallback)."""
     if is_postgres() and engine_settings.NOTIFY:
-        transaction.on_commit(lambda: _pg_execute(QUERIES["notify"], {"channel": NOTIFY_CHANNEL}))
+        transaction.on_commit(lambda: pg.execute(QUERIES["notify"], {"channel": NOTIFY_CHANNEL}))
 
 
 def notify_ready() -> None:
@@ -761,7 +614,7 @@ _PG_INSERT_RUN_QUIET = _PG_INSERT_RUN.format(notify="")
 def insert_run(*, run: WorkflowRun, steps: list[dict[str, Any]], now: datetime) -> bool:
     """Insert a new run and its tasks (Postgres fast path). False: its idempotency key exists."""
     sql = _PG_INSERT_RUN_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_RUN_QUIET
-    [row] = _pg_execute(
+    [row] = pg.execute(
         sql,
         {
             "id": run.id,

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import override_settings
 
-from orchestration import queue, services
+from orchestration import queue, services, transitions
 from orchestration.conf import engine_settings
 from orchestration.exceptions import InvalidLimits, InvalidWorkflow
 from orchestration.limits import concurrency_key, parse_limits
@@ -181,7 +181,7 @@ def test_a_fenced_off_attempt_keeps_its_slot_until_its_lease_runs_out(clock, sto
         else:  # the run fails for good while its step runs (a fail-fast run)
             run.definition = {**run.definition, "fail_fast": True}
             run.save(update_fields=["definition"])
-            services._finish_run(run, "failed", clock.now(), error="another step died")
+            transitions.finish_run(run, "failed", clock.now(), error="another step died")
         assert Task.objects.get(id=step.id).status == TaskStatus.CANCELLED
         assert services.task_heartbeat(task_id=step.id, lease_token=step.lease_token, extend_seconds=60) is None
         assert queue.claim(limit=10, worker="w2", now=clock.now()) == [], "the fenced attempt still holds the slot"
