@@ -6,7 +6,6 @@ Runs in benchmarks/.venv-peers."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -20,19 +19,7 @@ class DjangoTasksDB(peer_base.Peer):
     has_bulk = False
 
     def setup(self, db: str) -> None:
-        self.env = {
-            "BENCH_DB_URL": common.db_url(db),
-            "DJANGO_SETTINGS_MODULE": "benchmarks.peers.djtasks_settings",
-            "PYTHONPATH": str(common.ROOT),
-        }
-        os.environ.update(self.env)
-        import django
-
-        django.setup()
-        subprocess.run(
-            [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
-            cwd=common.ROOT, env={**os.environ, **self.env}, check=True, timeout=300,
-        )  # fmt: skip
+        self.setup_django(db, "benchmarks.peers.djtasks_settings")
         from django_tasks_db.models import DBTaskResult
 
         from benchmarks.peers import djtasks_tasks

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks import common
+from benchmarks import common, http_load
 from benchmarks.stats import percentile
 
 CLAIM_BATCH = os.environ.get("BENCH_CLAIM_BATCH_SIZE", "50")
@@ -270,23 +267,6 @@ def fig_order(rec: common.Recorder, args: Any) -> None:
     truncate()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 2.0) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - localhost only
-            resp.read()
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 # The README's production recommendation for a host like this one: one gthread worker per core,
 # one thread each when the database is local (the work is CPU; more threads only queue on the GIL).
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", str(os.cpu_count() or 2)))
@@ -320,7 +300,7 @@ def fig_health(rec: common.Recorder, args: Any) -> None:
         "health_each: 0 (every request); health_floor: benchmarks/hello_wsgi.py",
     }
     for prefix, app, extra in HEALTH_SERVERS:
-        port = _free_port()
+        port = http_load.free_port()
         url = f"http://127.0.0.1:{port}/api/health"
         command = [
             sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
@@ -330,12 +310,18 @@ def fig_health(rec: common.Recorder, args: Any) -> None:
         env = {**WORKER_ENV, "CONN_MAX_AGE": HEALTH_CONN_MAX_AGE, **extra}
         with common.Workers(f"ours-gunicorn-{prefix}", [command], env=env) as server:
             status = common.wait_until(
-                lambda url=url: _get(url) or None, timeout=30, interval=0.1, what="gunicorn", check=server.check_alive
+                lambda url=url: http_load.get(url) or None,
+                timeout=30,
+                interval=0.1,
+                what="gunicorn",
+                check=server.check_alive,
             )
             if status != 200:
                 raise RuntimeError(f"GET /api/health answered {status}: the endpoint is not there yet")
             for _ in range(args.runs):
-                rps, p50, p99, errors = _wrk(tool, url, seconds) if tool else _python_load(url, seconds)
+                rps, p50, p99, errors = (
+                    http_load.wrk(tool, url, seconds) if tool else http_load.python_load(url, seconds)
+                )
                 common.verify(errors == 0, f"{prefix}: {errors} failed requests")
                 rec.add(f"{prefix}_rps", rps)
                 rec.add(f"{prefix}_p50", p50)
@@ -343,66 +329,6 @@ def fig_health(rec: common.Recorder, args: Any) -> None:
             rss = server.stop()
         if prefix == "health":
             rec.settings["health"]["server_rss"] = rss
-
-
-def _wrk(tool: str, url: str, seconds: int) -> tuple[float, float, float, int]:
-    out = subprocess.run(
-        [tool, "-t2", "-c50", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
-        capture_output=True, text=True, timeout=seconds + 30, check=True,
-    ).stdout  # fmt: skip
-
-    def ms(text: str) -> float:
-        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(bad.group(1)) if bad else 0) + (sum(int(g) for g in errs.groups()) if errs else 0)
-    return rps, p50, p99, errors
-
-
-def _python_load(url: str, seconds: int) -> tuple[float, float, float, int]:
-    """Fallback when wrk is not installed: 50 keep-alive clients in threads (the client's own
-    cost on 2 cores inflates these numbers; wrk is preferred)."""
-    import http.client
-    import threading
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def client() -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-        mine = []
-        while time.monotonic() < stop_at:
-            t = time.perf_counter()
-            try:
-                conn.request("GET", parts.path)
-                resp = conn.getresponse()
-                resp.read()
-                ok = resp.status == 200
-            except OSError:
-                ok = False
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-            mine.append((time.perf_counter() - t) * 1000)
-            if not ok:
-                with lock:
-                    errors[0] += 1
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 10)
-    return len(latencies) / seconds, percentile(latencies, 50), percentile(latencies, 99), errors[0]
 
 
 COLD_START_SCRIPT = r"""

@@ -4,6 +4,9 @@ module supplies how to enqueue, start workers, read finish times and check exact
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -16,6 +19,24 @@ class Peer:
     has_bulk = False
 
     def setup(self, db: str) -> None: ...
+
+    def setup_django(self, db: str, settings_module: str) -> None:
+        """For a Django-based peer: point this process at its settings and database, set Django
+        up, and migrate its tables (in a child process, as its own manage.py would)."""
+        self.env = {
+            "BENCH_DB_URL": common.db_url(db),
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "PYTHONPATH": str(common.ROOT),
+        }
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
+            cwd=common.ROOT, env={**os.environ, **self.env}, check=True, timeout=300,
+        )  # fmt: skip
+
     def truncate(self) -> None: ...
     def enqueue_one(self) -> Any: ...
     def enqueue_bulk(self, n: int) -> None:
