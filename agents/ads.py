@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from agents.brief import Brief, page_kind, slugify_business, slugify_text
 from agents.copywriting import copy_context, offers_from_description, sector_vocabulary, sentences
+from orders.brief import Brief, page_kind, slugify_business, slugify_text
 
 HEADLINE_MAX, DESCRIPTION_MAX, PATH_MAX = 30, 90, 15
 MIN_HEADLINES, MAX_HEADLINES = 3, 15

@@ -25,9 +25,9 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from agents.brief import _clean, _printable
 from agents.models import ContactMessage
 from agents.site_ui import UI
+from orders.brief import _clean, _printable
 from orders.models import Project, ProjectStatus
 
 logger = logging.getLogger("agents")

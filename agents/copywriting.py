@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from agents import copy_en, copy_fr, copy_pages
-from agents.brief import Brief, ascii_fold, page_kind
 from agents.page_copy import (
     HERO_LIMITS,
     MAX_SECTIONS,
@@ -25,6 +24,7 @@ from agents.page_copy import (
     slug_of_page,
     validate_page_copy,
 )
+from orders.brief import Brief, ascii_fold, page_kind
 
 BANKS = {"fr": copy_fr, "en": copy_en}
 PAGES = copy_pages.PAGES

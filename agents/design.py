@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agents.brief import Brief, page_kind
+from orders.brief import Brief, page_kind
 
 WCAG_AA = 4.5
 HEX = re.compile(r"^#[0-9a-fA-F]{6}$")

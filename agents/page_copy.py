@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agents.brief import slugify_text
+from orders.brief import slugify_text
 
 META_DESCRIPTION_MAX = 160
 # Names a page may not take: the home page is index.html; the others are the site's own files.

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from agents.brief import Brief, ascii_fold
 from agents.design import generate_design
+from orders.brief import Brief, ascii_fold
 
 # Straight quotes, French guillemets, curly double and single quotes (U+2018, U+2019).
 QUOTE_OPEN = "\"'«“\u2018"

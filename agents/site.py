@@ -16,12 +16,12 @@ from urllib.parse import quote, urlsplit
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from agents.brief import SECTOR_FAMILIES, Brief
-from agents.business_details import DAYS, ImageRef
 from agents.copywriting import copy_context
 from agents.design import HEX, PAGE_LAYOUTS
 from agents.page_copy import validate_page_copy
 from agents.site_ui import LEGAL_LABELS, LEGAL_TEXT, UI
+from orders.brief import SECTOR_FAMILIES, Brief
+from orders.business_details import DAYS, ImageRef
 
 PALETTE_KEYS = ("brand", "primary", "on_primary", "background", "surface", "text", "muted", "accent", "on_accent")
 # Font stacks go into CSS unescaped, so only names, quotes, commas, spaces and hyphens are allowed.
@@ -290,7 +290,7 @@ def render_site(
 
     `contact_action` is the absolute URL the contact form posts to (default: `<base_url>contact`, the product's
     route for sites it serves); `host` names the hosting provider for the legal notice; `images` holds the
-    stored renditions of the brief's photos and logo by site path (agents.media.site_image_files).
+    stored renditions of the brief's photos and logo by site path (orders.media.site_image_files).
     """
     if not pages:
         raise ValueError("render_site needs at least one page of copy")

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from agents.contact import ContactInvalid, allowed_origins, contact_message_receive, site_project
 from agents.site_ui import UI
-from gateway.throttling import ClientRateThrottle, CustomerPageThrottle, throttle_page
+from core.throttling import ClientRateThrottle, CustomerPageThrottle, throttle_page
 
 # Published sites are public pages; they may be framed by nobody and sniffed by no browser.
 SITE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=60"}

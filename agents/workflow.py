@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from orchestration.retry import RetryPolicy
 from orchestration.workflows import Step, Workflow, register_workflow
+from orders.services import ORDER_WORKFLOW_NAME
 
 # Calls to outside services retry longer than local work.
 LOCAL = RetryPolicy(max_attempts=3, base_seconds=2, cap_seconds=30)
@@ -17,7 +18,7 @@ REMOTE = RetryPolicy(max_attempts=5, base_seconds=5, cap_seconds=120)
 
 ORDER_WORKFLOW = register_workflow(
     Workflow(
-        name="order",
+        name=ORDER_WORKFLOW_NAME,
         version=2,
         on_finish="orders.services.project_on_run_status",
         fail_fast=True,

@@ -302,7 +302,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "gateway.exceptions.api_exception_handler",
     # drf-spectacular's, with descriptions never taken from docstrings and every error documented.
     "DEFAULT_SCHEMA_CLASS": "gateway.docs.GatewayAutoSchema",
-    # Per client (token user, else IP) and scope; see gateway/throttling.py.
+    # Per client (token user, else IP) and scope; see core/throttling.py.
     "DEFAULT_THROTTLE_RATES": {
         "intake": _env("THROTTLE_INTAKE", str, "30/min"),
         "public": _env("THROTTLE_PUBLIC", str, "120/min"),
@@ -316,7 +316,7 @@ REST_FRAMEWORK = {
     },
 }
 
-# Who the client of an anonymous request is, for rate limits (gateway/throttling.py). X-Forwarded-For is
+# Who the client of an anonymous request is, for rate limits (core/throttling.py). X-Forwarded-For is
 # whatever the client wrote unless a proxy we run rewrote it, so it is read only as far as we trust it:
 # TRUSTED_PROXY_COUNT proxies in front of us each append the address they saw (0: none, REMOTE_ADDR is
 # the client). CLIENT_IP_HEADER names a header the platform sets itself and clients cannot forge;

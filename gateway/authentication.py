@@ -15,8 +15,8 @@ from rest_framework.authentication import BaseAuthentication, TokenAuthenticatio
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from core.throttling import FailedAuthenticationThrottle
 from gateway.signatures import cron_authorized
-from gateway.throttling import FailedAuthenticationThrottle
 
 
 class CronCaller:
@@ -50,7 +50,7 @@ class CronSecretAuthentication(BaseAuthentication):
 
 class GuardedTokenAuthentication(TokenAuthentication):
     """DRF's `Authorization: Token <key>`, with each rejected key counted against the client address
-    (gateway.throttling.FailedAuthenticationThrottle): past the rate, every token from that address
+    (core.throttling.FailedAuthenticationThrottle): past the rate, every token from that address
     gets 429 until the window moves, so guessing keys is as slow as the rate."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:

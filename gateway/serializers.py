@@ -15,9 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.brief import clean_brief, validate_brief
-from agents.intake import intake_business_details
 from orchestration.models import Task, WorkflowRun
+from orders.brief import clean_brief, validate_brief
+from orders.intake import intake_business_details
 from orders.models import DEFAULT_PAGES, Language, Project
 from orders.selectors import project_progress
 
@@ -67,10 +67,10 @@ class ProjectCreateSerializer(serializers.Serializer):
         return pages
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """The setup step's own validation (agents.brief.validate_brief), on what would be stored:
+        """The setup step's own validation (orders.brief.validate_brief), on what would be stored:
         what intake accepts, setup accepts, so no order is paid for that can only fail. Returns the
         cleaned brief (the form setup and the agents read)."""
-        # The brief's optional business details and images (agents/business_details.py, agents/media.py) are
+        # The brief's optional business details and images (orders/business_details.py, orders/media.py) are
         # read from the body as sent; a French brief must carry its legal-notice fields.
         details, errors = intake_business_details(self.initial_data, attrs)
         if errors:

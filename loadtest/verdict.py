@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from django.core import mail
 from django.db.models import Count, Q
 
-from agents.mail import SUBJECTS
 from agents.models import SideEffect
 from loadtest import journal
 from loadtest.callbacks import stale_applied
@@ -25,6 +24,7 @@ from loadtest.report import LoadTestReport, Reporting, percentile
 from loadtest.sinks import console_messages, published_slugs
 from metrics.models import ErrorGroup
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus, WorkflowRun
+from orders.mail import SUBJECTS
 from orders.models import Project, ProjectStatus
 from orders.services import ORDER_WORKFLOW_NAME
 
@@ -47,7 +47,7 @@ class Kill:
 
 
 def _subject(kind: str, project: dict[str, Any]) -> str:
-    """The subject agents.mail gives this kind of email for this project."""
+    """The subject orders.mail gives this kind of email for this project."""
     subject = SUBJECTS[kind][project["language"]].format(business_name=project["business_name"])
     return " ".join(subject.split())
 

@@ -23,8 +23,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from agents.brief import Brief, brief_data, validate_brief
-from agents.business_details import DETAIL_KEYS
 from core.admin import admin_link, badge
 from metrics.attention import refused_payments
 from metrics.causes import explain
@@ -34,6 +32,8 @@ from orchestration import clock
 from orchestration.admin import may_act_on_runs, run_acts, run_label
 from orchestration.models import AgentRun, RunStatus, TaskStatus
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
+from orders.brief import Brief, brief_data, validate_brief
+from orders.business_details import DETAIL_KEYS
 from orders.models import Project, ProjectStatus
 from orders.selectors import project_latest_run, project_progress
 
@@ -72,7 +72,7 @@ class LateFilter(admin.SimpleListFilter):
 
 
 def brief_fields() -> tuple[str, ...]:
-    """The brief's own fields (agents.brief.Brief) that the order stores: new brief fields show
+    """The brief's own fields (orders.brief.Brief) that the order stores: new brief fields show
     up on the order's page without an admin change."""
     stored = {f.name for f in Project._meta.get_fields()}
     return tuple(f.name for f in dataclasses.fields(Brief) if f.name in stored)

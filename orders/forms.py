@@ -1,7 +1,7 @@
 """The order page's form: its fields come from one list, its validation is the API's (`validate_brief`).
 
 Every Django field is optional and untyped on purpose: what is accepted is decided by
-agents.brief.validate_brief and agents.intake.intake_business_details alone (the functions the API and the
+orders.brief.validate_brief and orders.intake.intake_business_details alone (the functions the API and the
 setup step call), so money is never taken for a brief that setup would refuse. This form only maps its flat
 fields onto the brief's shape (`legal.company_name`, `opening_hours.mon`, photo files), turns the messages
 into the visitor's language and keeps what they typed.
@@ -16,7 +16,7 @@ from typing import Any
 
 from django import forms
 
-from agents.brief import (
+from orders.brief import (
     DEFAULT_BRAND_COLOR,
     LANGUAGES,
     MAX_DESCRIPTION,
@@ -25,9 +25,9 @@ from agents.brief import (
     clean_brief,
     validate_brief,
 )
-from agents.business_details import DAYS, MAX_ADDRESS, MAX_LEGAL_TEXT, MAX_PHOTOS
-from agents.intake import intake_business_details
-from agents.media import MAX_UPLOAD_BYTES
+from orders.business_details import DAYS, MAX_ADDRESS, MAX_LEGAL_TEXT, MAX_PHOTOS
+from orders.intake import intake_business_details
+from orders.media import MAX_UPLOAD_BYTES
 
 UI_LANGUAGES = ("fr", "en")
 HONEYPOT = "website"  # hidden from people; a bot that fills every field fills this one
@@ -153,7 +153,7 @@ ORDER_FORM_FIELDS: list[BriefField] = [
             strict=True,
         )
     ),
-    # The legal identity (agents/business_details.py LEGAL_KEYS): what the legal notice publishes.
+    # The legal identity (orders/business_details.py LEGAL_KEYS): what the legal notice publishes.
     BriefField(
         "legal_company_name",
         {"fr": "Raison sociale (ou nom de l'entrepreneur)", "en": "Registered company name"},
@@ -316,7 +316,7 @@ LANGUAGE_NAMES = {"fr": {"fr": "Français", "en": "Anglais"}, "en": {"fr": "Fren
 
 
 def _read_capped(upload: Any) -> bytes:
-    """The upload's bytes, at most one byte over agents/media.py's limit: enough for it to refuse the file
+    """The upload's bytes, at most one byte over orders/media.py's limit: enough for it to refuse the file
     as too large without holding a huge one in memory."""
     return upload.read(MAX_UPLOAD_BYTES + 1)
 
@@ -326,7 +326,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    """Several files under one name (Django's documented recipe); the checks are agents/media.py's."""
+    """Several files under one name (Django's documented recipe); the checks are orders/media.py's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", MultipleFileInput())
@@ -364,7 +364,7 @@ class OrderForm(forms.Form):
             choices = [(code, LANGUAGE_NAMES[self.ui][code]) for code in LANGUAGES]
             return forms.ChoiceField(choices=choices, required=False, label=label, help_text=help_text)
         if spec.kind in ("image", "images"):
-            # Content checks (format, size, pixels) are agents/media.py's; `accept` only filters the picker.
+            # Content checks (format, size, pixels) are orders/media.py's; `accept` only filters the picker.
             file_attrs = {"accept": "image/jpeg,image/png,image/webp"}
             if spec.kind == "images":
                 return MultipleFileField(
@@ -434,7 +434,7 @@ class OrderForm(forms.Form):
         # One validation: the setup step's (validate_brief, which checks the business details too) ...
         errors = validate_brief({**brief, **images})
         if not errors:
-            # ... then the intake's, which also opens every image with Pillow and prepares it (agents/media.py).
+            # ... then the intake's, which also opens every image with Pillow and prepares it (orders/media.py).
             details, errors = intake_business_details({**brief, **images}, brief)
             if not errors:
                 # Stored as the API stores it (gateway/serializers.py): names and titles cleaned, text printable,

@@ -47,7 +47,7 @@ class Project(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="projects"
     )
-    # Optional business details of the brief (agents/business_details.py): phone, address, hours, legal, images.
+    # Optional business details of the brief (orders/business_details.py): phone, address, hours, legal, images.
     details = models.JSONField(default=dict, blank=True)
     slug = models.SlugField(max_length=80, unique=True, null=True, blank=True)  # fixed by the setup step
     status = models.CharField(max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.AWAITING_PAYMENT)

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from agents.mail import format_money, order_context, send_email
 from orchestration import clock
+from orders.mail import format_money, order_context, send_email
 from orders.models import CustomerEmail, Project, Revision
 from orders.selectors import status_url
 

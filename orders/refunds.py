@@ -17,13 +17,13 @@ from typing import Any
 from django.core.mail import mail_admins
 from django.db import transaction
 
-from agents.mail import format_money
 from orchestration import clock
 from orchestration.models import RunStatus
 from orchestration.services import Actor, run_cancel
 from orders import notices
 from orders.checkout import stripe_client
 from orders.exceptions import PaymentRejected, RefundNotConfirmed, RefundRefused
+from orders.mail import format_money
 from orders.models import Project, ProjectStatus, Refund, RefundStatus
 
 logger = logging.getLogger("orders")

@@ -13,11 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from agents.brief import _printable
 from orchestration import clock, dispatch
 from orchestration.models import RunStatus, TaskStatus, WorkflowRun
 from orchestration.services import run_start
 from orders import notices
+from orders.brief import _printable
 from orders.exceptions import RevisionRefused
 from orders.models import Project, ProjectStatus, Revision, RevisionStatus
 from orders.services import ORDER_WORKFLOW_NAME

@@ -10,22 +10,22 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from agents.brief import InvalidBrief
-from agents.business_details import DETAIL_KEYS, stored_details
-from agents.media import PreparedImage, prepare_uploads, store_image
-from agents.workflow import ORDER_WORKFLOW
 from orchestration import clock
 from orchestration.models import RunStatus, WorkflowRun
 from orchestration.retry import RetryPolicy
 from orchestration.services import enqueue, run_start
 from orders import notices
+from orders.brief import InvalidBrief
+from orders.business_details import DETAIL_KEYS, stored_details
 from orders.exceptions import PaymentRejected
+from orders.media import PreparedImage, prepare_uploads, store_image
 from orders.models import DEFAULT_PAGES, Project, ProjectStatus
 
 logger = logging.getLogger("orders")
 
-# Runs are stored under their workflow's name: the order's runs are found by it.
-ORDER_WORKFLOW_NAME = ORDER_WORKFLOW.name
+# Runs are stored under their workflow's name: the order's runs are found by it, and it is started
+# by it through the engine's registry (agents defines and registers the workflow in its AppConfig).
+ORDER_WORKFLOW_NAME = "order"
 REFUND_ACTION = "core-platform.refund"  # agents/actions/journey.py: runs orders.refunds.refund_request
 
 
@@ -49,7 +49,7 @@ def project_create(
     (None: made by staff tooling, the demo or the load test; then only staff see it over the API).
 
     `details` are the brief's optional business details (phone, street_address, postcode, opening_hours, legal,
-    social_links); `photos` and `logo` are uploads, prepared (agents.media) or raw, stored before the project.
+    social_links); `photos` and `logo` are uploads, prepared (orders.media) or raw, stored before the project.
     """
     unknown = sorted(set(details) - set(DETAIL_KEYS))
     if unknown:

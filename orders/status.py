@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
-from agents.mail import campaign_terms, format_date, format_money
 from orchestration import clock
 from orchestration.models import TaskStatus
+from orders.mail import campaign_terms, format_date, format_money
 from orders.models import Project, ProjectStatus, RevisionStatus
 from orders.revisions import revisions_left
 from orders.selectors import project_latest_run, project_status_view

@@ -14,12 +14,12 @@ from django.urls import reverse
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from agents.mail import format_money
-from gateway.throttling import CustomerPageThrottle, OrderFormThrottle, throttle_page
+from core.throttling import CustomerPageThrottle, OrderFormThrottle, throttle_page
 from orchestration import dispatch
 from orders.checkout import demo_checkout_enabled, order_submit, payments_enabled, resume_url
 from orders.exceptions import CheckoutUnavailable, PaymentRejected, RevisionRefused
 from orders.forms import FORM_ERROR, ORDER_FORM_FIELDS, UI_LANGUAGES, OrderForm
+from orders.mail import format_money
 from orders.models import Project, ProjectStatus
 from orders.revisions import MAX_FEEDBACK, revision_request
 from orders.services import project_mark_paid

@@ -18,7 +18,7 @@ def _modules_after_wsgi_import() -> frozenset[str]:
 
 
 def test_a_cold_web_process_does_not_import_pillow():
-    # Pillow is needed only when an upload is decoded (agents/media.py imports it there); loading
+    # Pillow is needed only when an upload is decoded (orders/media.py imports it there); loading
     # it in every process cost each cold start about 20 ms and the workers 4 MB.
     modules = _modules_after_wsgi_import()
     assert "config.wsgi" in modules

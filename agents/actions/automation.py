@@ -11,13 +11,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from agents.actions.common import brief_of, project_of, provider_errors, require_slug, site_base_url
-from agents.media import site_image_files
 from agents.providers.deploy import get_deploy_provider
 from agents.side_effects import perform_once
 from agents.site import image_paths, render_site, site_manifest
 from agents.site_ui import VERCEL_HOST
 from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.registry import TaskContext, action
+from orders.media import site_image_files
 from orders.models import Project
 
 

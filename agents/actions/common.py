@@ -7,11 +7,11 @@ from contextlib import contextmanager
 
 from django.conf import settings
 
-from agents.brief import Brief, brief_data
 from agents.providers.deploy import production_host
 from agents.providers.errors import ProviderError
 from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.registry import TaskContext
+from orders.brief import Brief, brief_data
 from orders.models import Project
 
 

@@ -8,11 +8,11 @@ from django.db import IntegrityError, transaction
 
 from agents.actions.common import brief_data, project_of, status_url
 from agents.ads import campaign_summary
-from agents.brief import random_slug_suffix, slugify_business, validate_brief
-from agents.mail import campaign_terms, order_context, send_email
 from agents.side_effects import perform_once
 from orchestration.exceptions import PermanentError, RetryableError
 from orchestration.registry import TaskContext, action
+from orders.brief import random_slug_suffix, slugify_business, validate_brief
+from orders.mail import campaign_terms, order_context, send_email
 from orders.models import Project
 
 # Readable variants first (`name-2` ... `name-9`), then a random suffix: a slug never fails an order.

@@ -13,7 +13,6 @@ import hashlib
 from typing import Any
 
 from agents.actions.common import brief_of, project_of, provider_errors
-from agents.brief import Brief
 from agents.copywriting import Copywriter, OfflineCopywriter
 from agents.design import generate_design
 from agents.page_copy import validate_page_copy
@@ -22,6 +21,7 @@ from agents.side_effects import perform_once
 from orchestration import clock
 from orchestration.exceptions import PermanentError
 from orchestration.registry import Continue, TaskContext, action
+from orders.brief import Brief
 
 # A page from a remote model can take this long; checkpoint rather than start one we cannot finish.
 SECONDS_PER_REMOTE_PAGE = 20.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from agents.actions.common import brief_of, project_of, status_url
-from agents.mail import order_context, send_email
 from agents.revision import apply_feedback
 from agents.side_effects import perform_once
 from agents.workflow import LOCAL, REMOTE
@@ -20,6 +19,7 @@ from orchestration.models import OperatorAction
 from orchestration.registry import TaskContext, action
 from orchestration.workflows import Step, Workflow, register_workflow
 from orders.exceptions import RefundNotConfirmed, RefundRefused
+from orders.mail import order_context, send_email
 from orders.models import Project, Refund, Revision
 from orders.refunds import refund_request
 from orders.revisions import REVISION_WORKFLOW, current_design_output, revisions_left

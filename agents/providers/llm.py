@@ -38,7 +38,7 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 class BriefLike(Protocol):
-    """What the copywriter reads from a brief (``agents.brief.Brief`` fits)."""
+    """What the copywriter reads from a brief (``orders.brief.Brief`` fits)."""
 
     business_name: str
     sector: str

@@ -25,13 +25,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import WebhookThrottle
 from gateway.exceptions import MalformedBody, UnknownObject
 from gateway.functions import budget_for
 from gateway.parsers import json_object
 from gateway.permissions import SignedByEngine
 from gateway.serializers import AgentReportSerializer
 from gateway.services import agent_report_receive, signed_request_accept
-from gateway.throttling import WebhookThrottle
 from gateway.views.base import JsonApi
 from orchestration import dispatch
 from orchestration.budget import Budget

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import StaffThrottle
 from gateway.exceptions import MalformedBody, UnknownObject
 from gateway.permissions import CanActOnRuns, CanRetryTasks, CanViewRuns
 from gateway.serializers import (
@@ -28,7 +29,6 @@ from gateway.serializers import (
     RunSerializer,
     TaskSerializer,
 )
-from gateway.throttling import StaffThrottle
 from gateway.views.base import JsonApi
 from orchestration.models import RunStatus, Task, WorkflowRun
 from orchestration.services import Actor, run_cancel, run_replay, task_retry

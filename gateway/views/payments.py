@@ -16,11 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import WebhookThrottle
 from gateway.permissions import Public
 from gateway.serializers import ErrorSerializer
 from gateway.services import stripe_event_receive
 from gateway.signatures import stripe_verify
-from gateway.throttling import WebhookThrottle
 from gateway.views.base import JsonApi
 
 ReceiptSerializer = inline_serializer(

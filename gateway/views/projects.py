@@ -16,10 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.throttling import IntakeThrottle, StaffThrottle
 from gateway.exceptions import UnknownObject
 from gateway.permissions import IsTokenClientOrStaff
 from gateway.serializers import ProjectCreateSerializer, ProjectSerializer
-from gateway.throttling import IntakeThrottle, StaffThrottle
 from gateway.views.base import JsonApi
 from orders.selectors import projects_visible_to
 from orders.services import project_create

@@ -29,12 +29,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from core.throttling import PublicThrottle
 from gateway.exceptions import error_response
 from gateway.permissions import Public
-from gateway.throttling import PublicThrottle
 
 logger = logging.getLogger("gateway")
-# The languages the product writes in (agents.brief.LANGUAGES) and the API's versions.
+# The languages the product writes in (orders.brief.LANGUAGES) and the API's versions.
 SCHEMA_LANGUAGES = ("en", "fr")
 SCHEMA_CACHE_SIZE = 8
 _schemas: OrderedDict[tuple[str, str | None, str | None], dict[str, Any]] = OrderedDict()

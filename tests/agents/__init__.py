@@ -12,7 +12,7 @@ def load_briefs() -> list[dict[str, Any]]:
     return json.loads((FIXTURES / "briefs.json").read_text(encoding="utf-8"))
 
 
-# What a French brief must carry for its legal notice (agents/business_details.py); tests about other things
+# What a French brief must carry for its legal notice (orders/business_details.py); tests about other things
 # add it to their French briefs.
 FRENCH_LEGAL: dict[str, Any] = {
     "phone": "01 23 45 67 89",

@@ -17,9 +17,9 @@ from agents.ads import (
     split_budget,
     validate_campaign,
 )
-from agents.brief import Brief
 from agents.copywriting import OfflineCopywriter
 from agents.design import generate_design
+from orders.brief import Brief
 from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]

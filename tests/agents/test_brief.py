@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from agents.brief import DEFAULT_PAGES, Brief, InvalidBrief, page_kind, sector_family, slugify_business, validate_brief
+from orders.brief import DEFAULT_PAGES, Brief, InvalidBrief, page_kind, sector_family, slugify_business, validate_brief
 from tests.agents import FRENCH_LEGAL, load_briefs
 
 BRIEFS = load_briefs()

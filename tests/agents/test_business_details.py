@@ -12,9 +12,9 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from agents.actions.common import brief_data
-from agents.brief import Brief, validate_brief
-from agents.business_details import luhn_valid
-from agents.media import InvalidImage, prepare_image, prepare_uploads
+from orders.brief import Brief, validate_brief
+from orders.business_details import luhn_valid
+from orders.media import InvalidImage, prepare_image, prepare_uploads
 from orders.models import Project
 from tests.agents import load_briefs
 from tests.agents.images import GPS_IFD, b64, bad_exif_jpeg, bomb_png, logo_bytes, photo_bytes, png_bytes
@@ -202,7 +202,7 @@ def test_images_over_the_briefs_pixel_budget_are_refused_before_any_is_decoded(m
     # Three flat 40-megapixel PNGs weigh about 130 kB each, yet decoding them costs seconds and gigabytes.
     flat = png_bytes(Image.new("RGB", (7000, 5700), (10, 20, 30)))
     decoded: list[bytes] = []
-    monkeypatch.setattr("agents.media.prepare_image", lambda raw, **kw: decoded.append(raw))
+    monkeypatch.setattr("orders.media.prepare_image", lambda raw, **kw: decoded.append(raw))
 
     photos, logo, errors = prepare_uploads({"photos": [{"data": b64(flat), "alt": ""}] * 3})
 

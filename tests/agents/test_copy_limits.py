@@ -14,7 +14,6 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agents.brief import MAX_NAME, MAX_PAGE_TITLE, MAX_SHORT_TEXT, Brief, validate_brief
 from agents.copywriting import (
     HERO_LIMITS,
     SECTION_LIMITS,
@@ -23,6 +22,7 @@ from agents.copywriting import (
     offers_from_description,
     validate_page_copy,
 )
+from orders.brief import MAX_NAME, MAX_PAGE_TITLE, MAX_SHORT_TEXT, Brief, validate_brief
 from tests.agents import FRENCH_LEGAL
 
 WRITER = OfflineCopywriter()

@@ -4,7 +4,6 @@ import re
 
 import pytest
 
-from agents.brief import Brief
 from agents.copywriting import (
     META_DESCRIPTION_MAX,
     Copywriter,
@@ -14,6 +13,7 @@ from agents.copywriting import (
 )
 from agents.design import generate_design
 from agents.page_copy import page_slugs
+from orders.brief import Brief
 from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]

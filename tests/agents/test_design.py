@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from agents.brief import SECTOR_FAMILIES, Brief
 from agents.design import WCAG_AA, contrast_ratio, ensure_contrast, generate_design, relative_luminance
+from orders.brief import SECTOR_FAMILIES, Brief
 from tests.agents import FRENCH_LEGAL, load_briefs
 
 VALID = load_briefs()[:3]

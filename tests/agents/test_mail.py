@@ -1,7 +1,7 @@
 import pytest
 from django.conf import settings
 
-from agents.mail import render_email, send_email
+from orders.mail import render_email, send_email
 
 STATUS_URL = "https://studio.example/status/4f9c2b7e1d/"
 SITE_URL = "https://boulangerie-martin-lyon.vercel.app/"
@@ -113,7 +113,7 @@ FULL_CONTEXT = {
 @pytest.mark.parametrize("language", ["fr", "en"])
 @pytest.mark.parametrize("kind", ["payment_received", "site_live", "order_failed", "refunded", "revision_live"])
 def test_every_customer_email_carries_the_order_reference_and_the_amount_paid(kind, language):
-    from agents.mail import SUBJECTS
+    from orders.mail import SUBJECTS
 
     assert kind in SUBJECTS
     _subject, text, html = render_email(kind, language=language, context=FULL_CONTEXT)

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from agents.ads import build_campaign, validate_campaign
-from agents.brief import Brief, validate_brief
 from agents.copywriting import OfflineCopywriter
 from agents.design import SITE_COLOUR_PAIRS, generate_design
 from agents.site import initials, render_site, site_manifest
+from orders.brief import Brief, validate_brief
 from tests.agents import FRENCH_LEGAL, load_briefs
 
 BASE_URL = "https://boulangerie-martin-lyon.vercel.app/"

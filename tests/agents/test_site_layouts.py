@@ -10,12 +10,12 @@ from typing import Any
 import html5lib
 import pytest
 
-from agents.brief import Brief, validate_brief
 from agents.copywriting import OfflineCopywriter
 from agents.design import generate_design
-from agents.media import prepare_image
 from agents.site import _balanced, render_site
+from orders.brief import Brief, validate_brief
 from orders.demo_briefs import DEMO_BRIEFS
+from orders.media import prepare_image
 from tests.agents import load_briefs
 from tests.agents.images import logo_bytes, photo_bytes
 

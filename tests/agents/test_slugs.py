@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from agents.actions.core_platform import fix_slug
-from agents.brief import slugify_text
+from orders.brief import slugify_text
 from orders.models import Project, ProjectStatus
 from orders.services import project_create
 from tests.agents.orders import run_order

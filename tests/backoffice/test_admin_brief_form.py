@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from agents.actions.common import brief_data
-from agents.brief import validate_brief
 from orders.admin import ProjectForm
+from orders.brief import validate_brief
 from orders.models import Project
 from tests.agents import FRENCH_LEGAL
 

@@ -43,7 +43,7 @@ BRIEF = {
     "brand_color": "#8a4b2a",
     "language": "fr",
     "contact_email": "contact@boulangerie-martin.example",
-    # A French site must publish a legal notice: the brief carries what it needs (agents/business_details.py).
+    # A French site must publish a legal notice: the brief carries what it needs (orders/business_details.py).
     **FRENCH_LEGAL,
 }
 

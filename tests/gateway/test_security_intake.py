@@ -15,7 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from agents.actions.common import brief_data, brief_of
 from agents.actions.core_platform import fix_slug
-from agents.brief import validate_brief
+from orders.brief import validate_brief
 from orders.models import Project
 from tests.gateway.conftest import BRIEF, assert_error
 

@@ -72,7 +72,7 @@ def test_a_wrong_field_is_named_in_the_visitors_language_and_the_brief_is_kept(
 
 
 def test_the_form_refuses_what_the_api_refuses_with_the_same_validation(client: Client) -> None:
-    from agents.brief import validate_brief
+    from orders.brief import validate_brief
 
     bad = {**order_form(), "pages": "\n".join(f"Page {n}" for n in range(13)), "brand_color": "#12345"}
     response = client.post("/order/?lang=en", {**bad, "ui": "en"})
@@ -159,7 +159,7 @@ def test_the_form_needs_its_csrf_token(fake_stripe: FakeStripe) -> None:
 
 
 def test_submissions_are_throttled_per_client(client: Client, monkeypatch: Any) -> None:
-    from gateway.throttling import OrderFormThrottle
+    from core.throttling import OrderFormThrottle
 
     monkeypatch.setattr(OrderFormThrottle, "THROTTLE_RATES", {**OrderFormThrottle.THROTTLE_RATES, "order": "2/min"})
     codes = [submit_order(client, submission_key=f"key-{n}").status_code for n in range(3)]

@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from agents.actions.common import brief_data, brief_of
-from agents.brief import validate_brief
-from agents.business_details import FRENCH_LEGAL_REQUIRED
-from agents.media import MAX_UPLOAD_BYTES, rendition_name
+from orders.brief import validate_brief
+from orders.business_details import FRENCH_LEGAL_REQUIRED
+from orders.media import MAX_UPLOAD_BYTES, rendition_name
 from orders.models import Project
 from tests.agents.images import bad_exif_jpeg, logo_bytes, photo_bytes
 from tests.journey.conftest import FRENCH_LEGAL_FORM, order_form, submit_order

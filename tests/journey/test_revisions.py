@@ -9,12 +9,12 @@ from django.core import mail
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from agents.brief import Brief
 from agents.design import generate_design
 from agents.revision import apply_feedback, sentences
 from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.models import RunStatus
+from orders.brief import Brief
 from orders.models import Project, ProjectStatus, Revision, RevisionStatus
 from tests.agents import FRENCH_LEGAL
 from tests.agents.orders import drive

@@ -1,12 +1,12 @@
 """The brief's optional business details: phone, address, opening hours, legal identity, social links, images.
 
-Pure (no database, no network), like agents/brief.py, which calls `validate_business_details` from
+Pure (no database, no network), like orders/brief.py, which calls `validate_business_details` from
 `validate_brief` and keeps the result as `Brief.details`. A French brief must carry what a French legal
 notice (mentions légales, loi pour la confiance dans l'économie numérique, art. 6 III) has to show: the
 publisher's name and legal form, its registration number, its address and phone, and who directs the
 publication; regulated trades (lawyers here) add their professional body.
 
-Images arrive at intake as uploads (`{"data": <base64>, "alt": ...}`, checked and resized by agents/media.py)
+Images arrive at intake as uploads (`{"data": <base64>, "alt": ...}`, checked and resized by orders/media.py)
 and are kept as references to the stored renditions (`{"id": <digest>, "alt", "width", "height", "widths"}`).
 """
 
@@ -58,7 +58,7 @@ COMPANY_FORM = re.compile(
     r"societes?)\b"
 )
 # Sector families whose trade is regulated: the notice names the professional body (e.g. the bar) too. Other
-# regulated professions (doctors, architects, accountants...) are recognised by agents.brief.regulated_trade.
+# regulated professions (doctors, architects, accountants...) are recognised by orders.brief.regulated_trade.
 REGULATED_FAMILIES = frozenset({"law"})
 MAX_PHOTOS = 6
 MAX_SOCIAL_LINKS = 6
@@ -78,7 +78,7 @@ VAT = re.compile(r"^[A-Z]{2}[0-9A-Z ]{2,16}$")
 
 @dataclass(frozen=True)
 class ImageRef:
-    """A stored image: `id` names its renditions in storage (agents/media.py), one per width."""
+    """A stored image: `id` names its renditions in storage (orders/media.py), one per width."""
 
     id: str
     alt: str
@@ -194,7 +194,7 @@ def validate_business_details(
 ) -> dict[str, list[str]]:
     """Errors by field name (dotted for nested fields, e.g. `legal.registration_number`); empty when valid.
 
-    `regulated`: the business is a regulated profession (agents.brief.regulated_trade: lawyers, doctors,
+    `regulated`: the business is a regulated profession (orders.brief.regulated_trade: lawyers, doctors,
     architects, accountants...), whose French notice must name its professional body."""
     errors: dict[str, list[str]] = {}
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from agents.business_details import MAX_PHOTOS, ImageRef
+from orders.business_details import MAX_PHOTOS, ImageRef
 
 if TYPE_CHECKING:
     from PIL import Image
