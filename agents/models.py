@@ -1,38 +1,16 @@
-"""Side effects the agents performed, keyed by idempotency key.
+"""The agents' tables: the stored files of the database storage, the published sites' contact messages.
 
-An email, a deployment or a published file set is recorded here before and
-after it happens, so a retried attempt finds it done and does not do it again.
+The side-effect ledger the agents perform their effects through is the engine's
+(`orchestration.models.SideEffect`), still importable from here.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
+from orchestration.models import SideEffect
 
-class SideEffect(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"  # about to happen (or the attempt died while doing it)
-        DONE = "done", "Done"  # happened; its result is stored
-
-    key = models.CharField(max_length=300, unique=True)  # "<task idempotency key>:<kind>"
-    kind = models.CharField(max_length=50)  # "email:payment_received", "deploy", ...
-    project = models.ForeignKey("orders.Project", null=True, blank=True, on_delete=models.CASCADE)
-    task_id = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    performed = models.PositiveIntegerField(default=0)  # how many times it really happened (loadtest checks 1)
-    result = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-    # Who is performing a pending effect, and until when (the database's time): another attempt
-    # that finds it held waits instead of performing it as well (agents/side_effects.py).
-    held_by = models.CharField(max_length=200, blank=True, default="")
-    held_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.status})"
+__all__ = ["ContactMessage", "SideEffect", "StoredFile"]
 
 
 class StoredFile(models.Model):

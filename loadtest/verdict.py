@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from django.core import mail
 from django.db.models import Count, Q
 
-from agents.models import SideEffect
 from loadtest import journal
 from loadtest.callbacks import stale_applied
 from loadtest.expectations import TaskFacts, count_lost, doomed_projects
@@ -23,7 +22,7 @@ from loadtest.options import TERMINAL
 from loadtest.report import LoadTestReport, Reporting, percentile
 from loadtest.sinks import console_messages, published_slugs
 from metrics.models import ErrorGroup
-from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus, WorkflowRun
+from orchestration.models import AgentRun, AttemptOutcome, RunStatus, SideEffect, Task, TaskStatus, WorkflowRun
 from orders.mail import SUBJECTS
 from orders.models import Project, ProjectStatus
 from orders.services import ORDER_WORKFLOW_NAME
@@ -214,8 +213,8 @@ class Judging(Reporting):
                 effects[(pid, "campaign_csv" if step == "campaign" else "delivered")] += 1
         # Twice, by any count: the sinks above, or the agents' own ledger (per key: each page of copy apart).
         twice = {(pid, kind): kind for (pid, kind), n in effects.items() if n > generations.get(pid, 1)}
-        ledger = SideEffect.objects.filter(project_id__in=list(projects), performed__gt=1)
-        for pid, kind, key in ledger.values_list("project_id", "kind", "key"):
+        ledger = SideEffect.objects.filter(project__id__in=list(projects), performed__gt=1)
+        for pid, kind, key in ledger.values_list("subject_id", "kind", "key"):
             twice[(pid, kind if kind in _SINK_KINDS else key)] = kind
         r.duplicate_side_effects = len(twice)
         r.duplicates_by_kind = dict(Counter(twice.values()))

@@ -49,7 +49,7 @@ SCOPE = [
     "orchestration.dispatch.*",
     "orchestration.limits.*",
     "orchestration.retry.*",
-    "agents.side_effects.*",
+    "orchestration.side_effects.*",
     "gateway.services.x__inbox_row__mutmut_*",
     "gateway.services.x__finish__mutmut_*",
     "gateway.services.x_stripe_event_receive__mutmut_*",

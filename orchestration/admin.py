@@ -24,9 +24,11 @@ from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 
 from core.admin import ActPermissionMixin, ReadOnlyMixin, admin_link, badge, pretty_json
-from orchestration import clock, services
+from orchestration import admin_ledger, clock, services
 from orchestration.exceptions import OrchestrationError
 from orchestration.models import AgentRun, OperatorAction, Task, TaskStatus, WorkflowRun
+
+__all__ = ["admin_ledger"]  # the ledger's admin registers with the engine's (autodiscovery imports this module)
 
 UNFINISHED = (TaskStatus.WAITING, TaskStatus.QUEUED, TaskStatus.RUNNING)
 

@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_RESPOND_ASYNC": False,
     # Attempts that may run at once per concurrency key (limits.py): 50 orders stay within the design-AI and ads APIs.
     "CONCURRENCY_LIMITS": "design-ia=8,ads-management=8",
-    # Seconds a pending side effect is held at least by the attempt performing it (agents/side_effects.py).
+    # Seconds a pending side effect is held at least by the attempt performing it (orchestration/side_effects.py).
     "EFFECT_HOLD_SECONDS": 300.0,
 }
 

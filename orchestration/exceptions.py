@@ -27,7 +27,7 @@ class RetryableError(ActionError):
 
 
 class EffectInProgress(RetryableError):
-    """Another attempt is performing this side effect right now (agents/side_effects.py): retry
+    """Another attempt is performing this side effect right now (orchestration/side_effects.py): retry
     once its hold is over, `retry_after` seconds from now, not at the usual backoff."""
 
     def __init__(self, message: str, *, retry_after: float) -> None:

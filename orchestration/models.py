@@ -2,7 +2,12 @@
 
 A workflow run owns one task per step; a task is also the queue's row and
 holds the lease of the attempt that runs it; every attempt leaves an
-agent-run row (metrics, audit); operator acts leave an operator-action row (who, what, when).
+agent-run row (metrics, audit); operator acts leave an operator-action row (who, what, when);
+an action's external side effects leave a ledger row (orchestration/side_effects.py).
+
+A run or a side effect may name what it is for, its subject: any model of the apps above, by
+content type and primary key. The engine never reads it; the subjects are keyed by UUID (the type of
+`subject_id`), so a GenericRelation on the subject's model joins on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 
@@ -188,3 +195,37 @@ class OperatorAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.verb} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class SideEffect(models.Model):
+    """An external side effect of an action (an email, a deployment, a published file set), keyed by
+    idempotency key: recorded before and after it happens, so a retried attempt finds it done."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # about to happen (or the attempt died while doing it)
+        DONE = "done", "Done"  # happened; its result is stored
+
+    key = models.CharField(max_length=300, unique=True)  # "<task idempotency key>:<kind>"
+    kind = models.CharField(max_length=50)  # "email:payment_received", "deploy", ...
+    # What the effect was for (a model of an app above the engine), if the action said.
+    subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_id = models.UUIDField(null=True, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
+    task_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    performed = models.PositiveIntegerField(default=0)  # how many times it really happened (loadtest checks 1)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    # Who is performing a pending effect, and until when (the database's time): another attempt
+    # that finds it held waits instead of performing it as well (orchestration/side_effects.py).
+    held_by = models.CharField(max_length=200, blank=True, default="")
+    held_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "agents_sideeffect"  # where the ledger began (in agents); moved without a copy
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="sideeffect_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

@@ -155,7 +155,7 @@ def stop_the_rest(run: WorkflowRun, now: datetime) -> None:
     """Fail-fast: a run failed for good does no more work. Its waiting and queued steps
     are cancelled; its running ones too, their lease cleared, so their heartbeats and reports
     are fenced off (recorded stale, never applied) and a side effect not yet performed is left
-    undone (agents.side_effects renews first). A replay or a retry queues them again."""
+    undone (orchestration.side_effects renews first). A replay or a retry queues them again."""
     cancel_unfinished(run, now)
     AgentRun.objects.filter(run=run, outcome=AttemptOutcome.RUNNING).update(
         outcome=AttemptOutcome.CANCELLED, finished_at=now, error="Its run failed (fail-fast)"

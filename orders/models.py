@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 
 
@@ -70,6 +71,15 @@ class Project(models.Model):
     refunded_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The engine's ledger rows whose subject is this order (no column: a generic relation), so
+    # `SideEffect.objects.filter(project__id=...)` finds an order's effects (Django compares `project=`
+    # with the ledger's own key type: name the id); deleting an order deletes them, as before.
+    side_effects = GenericRelation(
+        "orchestration.SideEffect",
+        content_type_field="subject_type",
+        object_id_field="subject_id",
+        related_query_name="project",
+    )
 
     class Meta:
         ordering = ["-created_at"]

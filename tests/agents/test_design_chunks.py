@@ -95,7 +95,7 @@ def test_each_page_is_checkpointed_as_it_is_written(writer):
     assert task.status == TaskStatus.QUEUED and task.attempt == 1
     assert [p["nav_label"] for p in task.cursor["pages"]] == ["Accueil", "Nos pains"]
     assert task.progress == {"done": 2, "total": 4}
-    ledger = SideEffect.objects.filter(project=project, kind=design_ia.PAGE_KIND, status=SideEffect.Status.DONE)
+    ledger = SideEffect.objects.filter(project__id=project.pk, kind=design_ia.PAGE_KIND, status=SideEffect.Status.DONE)
     assert ledger.count() == 2
 
 

@@ -1,4 +1,4 @@
-"""The side-effect ledger (agents/side_effects.py): an effect happens once per task, and an
+"""The side-effect ledger (orchestration/side_effects.py): an effect happens once per task, and an
 attempt that lost its task to another attempt does not start one."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the side-effect ledger records (agents/side_effects.py): the row says what the effect was,
+"""What the side-effect ledger records (orchestration/side_effects.py): the row says what the effect was,
 for which project and task, when it was done and what it returned; a refusal says why."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_a_performed_effect_is_recorded_with_its_kind_project_task_time_and_resu
 
     assert result == {"url": "https://x"}
     row = SideEffect.objects.get()
-    assert (row.key, row.kind, row.project_id, row.task_id) == ("order-1:deploy", "deploy", project.id, ctx.task_id)
+    assert (row.key, row.kind, row.subject, row.task_id) == ("order-1:deploy", "deploy", project, ctx.task_id)
     assert (row.status, row.result, row.performed) == (SideEffect.Status.DONE, {"url": "https://x"}, 1)
     assert row.done_at == clock.now()
 

@@ -193,22 +193,30 @@ def test_the_side_effect_ledger_is_listed_with_its_project_and_read_only(staff_c
     effect = SideEffect.objects.create(
         key=f"{task.idempotency_key}:email:payment_received",
         kind="email:payment_received",
-        project=project,
+        subject=project,
         task_id=task.pk,
         status=SideEffect.Status.DONE,
         performed=1,
         result={"to": "bob@garage.example"},
     )
-    listing = staff_client.get(reverse("admin:agents_sideeffect_changelist"), {"q": "bob@garage.example"})
+    listing = staff_client.get(reverse("admin:orchestration_sideeffect_changelist"), {"q": "bob@garage.example"})
     page = listing.content.decode()
     assert "email:payment_received" in page and 'class="badge badge-done"' in page
     assert reverse("admin:orders_project_change", args=[project.pk]) in page
     assert reverse("admin:orchestration_task_change", args=[task.pk]) in page
-    change = staff_client.get(reverse("admin:agents_sideeffect_change", args=[effect.pk])).content.decode()
+    change = staff_client.get(reverse("admin:orchestration_sideeffect_change", args=[effect.pk])).content.decode()
     assert 'name="_save"' not in change and "&quot;to&quot;: &quot;bob@garage.example&quot;" in change
-    assert staff_client.get(reverse("admin:agents_sideeffect_add")).status_code == 403
+    assert staff_client.get(reverse("admin:orchestration_sideeffect_add")).status_code == 403
     assert (
-        staff_client.post(reverse("admin:agents_sideeffect_delete", args=[effect.pk]), {"post": "yes"}).status_code
+        staff_client.post(
+            reverse("admin:orchestration_sideeffect_delete", args=[effect.pk]), {"post": "yes"}
+        ).status_code
         == 403
     )
     assert SideEffect.objects.filter(pk=effect.pk).exists()
+
+
+def test_the_ledgers_old_admin_address_redirects_to_the_engines(staff_client):
+    response = staff_client.get("/admin/agents/sideeffect/12/change/?q=x")
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/orchestration/sideeffect/12/change/?q=x"

@@ -20,10 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from agents.models import ContactMessage, SideEffect, StoredFile
+from agents.models import ContactMessage, StoredFile
 from gateway.models import EventSource, EventStatus, SignedRequest, WebhookEvent
 from metrics.models import AlertNotice, ErrorGroup, Rollup
-from orchestration.models import AgentRun, OperatorAction, Task, WorkflowRun
+from orchestration.models import AgentRun, OperatorAction, SideEffect, Task, WorkflowRun
 from orchestration.services import Actor, run_replay
 from orders.models import CustomerEmail, Project, ProjectStatus, Refund, Revision
 
@@ -68,7 +68,7 @@ def one_of_each(failed_order, superuser, flag) -> dict[type[Model], Model]:
             outcome="wrong_amount: paid 100 'eur', the price is 39900 'eur'",
             received_at=now,
         ),
-        SideEffect: SideEffect.objects.create(key="guard:email", kind="email:payment_received", project=project),
+        SideEffect: SideEffect.objects.create(key="guard:email", kind="email:payment_received", subject=project),
         StoredFile: StoredFile.objects.create(name="sites/guard/a.html", content=b"<p>", size=3, modified_at=now),
         Rollup: Rollup.objects.create(window_start=now, window_end=now + timedelta(minutes=5), computed_at=now),
         AlertNotice: AlertNotice.objects.create(window_start=now, alerts=[], created_at=now),
