@@ -40,3 +40,20 @@ def test_a_finished_run_leaves_nothing_to_resume(tmp_path: Path) -> None:
 
 def test_without_generated_mutants_there_is_no_run_to_resume(tmp_path: Path) -> None:
     assert pending_mutants(["orchestration.retry.*"], tmp_path / "mutants") is None
+
+
+def test_mutmuts_copy_of_the_tree_holds_every_app_the_settings_install() -> None:
+    """mutmut runs the tests in a copy of the tree made of source_paths and also_copy: an app
+    missing from both fails every mutant's session at django.setup(), and the run with it."""
+    import tomllib
+
+    from django.conf import settings
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    copied = set(config["source_paths"]) | set(config["also_copy"])
+    ours = {app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()}
+
+    assert ours - copied == set()
+    assert {"config", "templates", "manage.py"} <= copied
