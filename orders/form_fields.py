@@ -36,6 +36,22 @@ class BriefField:
         return self.key or self.name
 
 
+def legal_field(
+    name: str, label: dict[str, str], *, required_for: str = "", help: dict[str, str] | None = None
+) -> BriefField:
+    """A field of the legal identity: `legal.<name>` in the brief, `legal_<name>` on the form, as
+    long as the legal notice takes."""
+    return BriefField(
+        f"legal_{name}",
+        label,
+        help=help or {},
+        group="legal",
+        key=f"legal.{name}",
+        required_for=required_for,
+        max_length=MAX_LEGAL_TEXT,
+    )
+
+
 # The brief's fields, in page order. Another module may append optional ones (their names must be
 # what validate_brief and project_create read).
 ORDER_FORM_FIELDS: list[BriefField] = [
@@ -132,68 +148,38 @@ ORDER_FORM_FIELDS: list[BriefField] = [
         )
     ),
     # The legal identity (orders/business_details.py LEGAL_KEYS): what the legal notice publishes.
-    BriefField(
-        "legal_company_name",
+    legal_field(
+        "company_name",
         {"fr": "Raison sociale (ou nom de l'entrepreneur)", "en": "Registered company name"},
-        group="legal",
-        key="legal.company_name",
         required_for="fr",
-        max_length=MAX_LEGAL_TEXT,
     ),
-    BriefField(
-        "legal_legal_form",
+    legal_field(
+        "legal_form",
         {"fr": "Forme juridique", "en": "Legal form"},
-        group="legal",
-        key="legal.legal_form",
         required_for="fr",
-        max_length=MAX_LEGAL_TEXT,
         help={"fr": "Par exemple : SARL, SAS, EI, micro-entreprise.", "en": "For example: Ltd, LLP, sole trader."},
     ),
-    BriefField(
-        "legal_registration_number",
+    legal_field(
+        "registration_number",
         {"fr": "SIREN ou SIRET", "en": "Company registration number"},
-        group="legal",
-        key="legal.registration_number",
         required_for="fr",
-        max_length=MAX_LEGAL_TEXT,
     ),
-    BriefField(
-        "legal_publication_director",
+    legal_field(
+        "publication_director",
         {"fr": "Directeur ou directrice de la publication", "en": "Person responsible for the site's content"},
-        group="legal",
-        key="legal.publication_director",
         required_for="fr",
-        max_length=MAX_LEGAL_TEXT,
     ),
-    BriefField(
-        "legal_vat_number",
-        {"fr": "Numéro de TVA intracommunautaire", "en": "VAT number"},
-        group="legal",
-        key="legal.vat_number",
-        max_length=MAX_LEGAL_TEXT,
-    ),
-    BriefField(
-        "legal_share_capital",
-        {"fr": "Capital social", "en": "Share capital"},
-        group="legal",
-        key="legal.share_capital",
-        max_length=MAX_LEGAL_TEXT,
-    ),
-    BriefField(
-        "legal_professional_body",
+    legal_field("vat_number", {"fr": "Numéro de TVA intracommunautaire", "en": "VAT number"}),
+    legal_field("share_capital", {"fr": "Capital social", "en": "Share capital"}),
+    legal_field(
+        "professional_body",
         {"fr": "Ordre ou organisme professionnel", "en": "Professional body"},
-        group="legal",
-        key="legal.professional_body",
         required_for="regulated",
-        max_length=MAX_LEGAL_TEXT,
         help={"fr": "Par exemple : Barreau de Lyon.", "en": "For example: the Law Society."},
     ),
-    BriefField(
-        "legal_professional_registration",
+    legal_field(
+        "professional_registration",
         {"fr": "Numéro d'inscription à l'ordre", "en": "Professional registration number"},
-        group="legal",
-        key="legal.professional_registration",
-        max_length=MAX_LEGAL_TEXT,
     ),
     BriefField(
         "social_links",
