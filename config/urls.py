@@ -6,10 +6,10 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     # The side-effect ledger's admin pages were the agents' before the ledger became the engine's:
-    # an old bookmark or link still lands on the same page.
+    # an old bookmark or link still lands on the same page (for staff: the admin's login first).
     re_path(
         r"^admin/agents/sideeffect/(?P<rest>.*)$",
-        RedirectView.as_view(url="/admin/orchestration/sideeffect/%(rest)s", query_string=True),
+        admin.site.admin_view(RedirectView.as_view(url="/admin/orchestration/sideeffect/%(rest)s", query_string=True)),
     ),
     path("admin/", admin.site.urls),
     path("", include("metrics.urls")),

@@ -153,6 +153,9 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
+    # The order the run is for: on the wire as before (the project's id), read from the run's subject.
+    project = serializers.UUIDField(source="subject_id", read_only=True, allow_null=True)
+
     class Meta:
         model = WorkflowRun
         fields = ["id", "workflow", "version", "status", "project", "generation", "error", "created_at", "finished_at"]

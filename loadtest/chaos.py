@@ -316,7 +316,7 @@ class Chaos:
 
     def _act(self, act: _Act, now: float) -> None:
         project = self.driver.projects[act.index]
-        run = WorkflowRun.objects.filter(project_id=project.id).first()
+        run = WorkflowRun.objects.filter(subject_id=project.id).first()
         if run is None:
             return
         if act.cancelled_at is None and not act.done:
@@ -359,7 +359,7 @@ class Chaos:
         keep = []
         for run_id, attempts, since in self.replayed:
             rows = Task.objects.filter(id__in=list(attempts)).values_list(
-                "id", "status", "attempt", "action", "run__project_id"
+                "id", "status", "attempt", "action", "run__subject_id"
             )
             # Until the new generation is past the old one's attempt numbers on every task (it may
             # wait in a long queue first).
@@ -414,37 +414,37 @@ class Chaos:
         if doubled:
             r.duplicate_side_effects += len(doubled)
             r.duplicates_by_kind["plain_task"] = len(doubled)
-        task_ids = set(plain) | set(Task.objects.filter(run__project_id__in=ids).values_list("id", flat=True))
+        task_ids = set(plain) | set(Task.objects.filter(run__subject_id__in=ids).values_list("id", flat=True))
         r.stale_applied = stale_applied(self.proxy, task_ids)
         r.callbacks = dict(self.proxy.stats) if self.proxy else {}
         if self.proxy:
             r.callbacks["superseded"] = len(set(self.proxy.superseded))
-        run_ids = list(WorkflowRun.objects.filter(project_id__in=ids).values_list("id", flat=True))
+        run_ids = list(WorkflowRun.objects.filter(subject_id__in=ids).values_list("id", flat=True))
         ended = journal.claims_for_ended_runs(run_ids)
         r.work_for_failed_runs = len(ended)
         r.work_for_ended_runs_by_status = journal.summary(ended)
         r.claims_journaled = journal.claims_recorded()
         r.clock_offsets = sorted(set(self.offsets.values()))
-        acts = OperatorAction.objects.filter(actor_label=OPERATOR.label, run__project_id__in=ids)
+        acts = OperatorAction.objects.filter(actor_label=OPERATOR.label, run__subject_id__in=ids)
         r.operator_acts = dict(Counter(acts.values_list("verb", flat=True)))
 
     def operator_outcomes(self, ids: list[Any]) -> tuple[set[Any], set[Any]]:
         """(orders an operator acted on, those whose last act was a cancel), from the acts' rows."""
         touched: set[Any] = set()
         last: dict[Any, str] = {}
-        rows = OperatorAction.objects.filter(actor_label=OPERATOR.label, run__project_id__in=ids).order_by("at", "id")
-        for project_id, verb in rows.values_list("run__project_id", "verb"):
+        rows = OperatorAction.objects.filter(actor_label=OPERATOR.label, run__subject_id__in=ids).order_by("at", "id")
+        for project_id, verb in rows.values_list("run__subject_id", "verb"):
             touched.add(project_id)
             last[project_id] = verb
         return touched, {pid for pid, verb in last.items() if verb == OperatorAction.Verb.CANCEL_RUN}
 
     def generations(self, ids: list[Any]) -> dict[Any, int]:
-        return dict(WorkflowRun.objects.filter(project_id__in=ids).values_list("project_id", "generation"))
+        return dict(WorkflowRun.objects.filter(subject_id__in=ids).values_list("subject_id", "generation"))
 
     def http_attempts(self, ids: list[Any]) -> set[tuple[int, int]]:
         """(task, attempt) of the orders' attempts an HTTP worker claimed: the plan is not applied to
         those (faults are injected by the inline executor; the agents' server runs the action clean)."""
         from orchestration.models import AgentRun
 
-        rows = AgentRun.objects.filter(run__project_id__in=ids, worker__in=list(self.http_names))
+        rows = AgentRun.objects.filter(run__subject_id__in=ids, worker__in=list(self.http_names))
         return set(rows.values_list("task_id", "attempt"))

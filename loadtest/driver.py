@@ -333,7 +333,7 @@ class _Driver(Traffic, Judging):
     def _learn_runs(self) -> None:
         if self.runs_known_for < self.paid:
             ids = [p.id for p in self.projects[self.runs_known_for : self.paid]]
-            self.run_ids += list(WorkflowRun.objects.filter(project_id__in=ids).values_list("id", flat=True))
+            self.run_ids += list(WorkflowRun.objects.filter(subject_id__in=ids).values_list("id", flat=True))
             self.runs_known_for = self.paid
 
     # -- late, duplicate and reordered agent callbacks, through the real callback route

@@ -162,7 +162,7 @@ class Traffic(Reporting):
             | Q(attempt__gte=2, status__in=[TaskStatus.QUEUED, TaskStatus.RUNNING])
         )
         for task_id, action, attempt, status, project_id in candidates.values_list(
-            "id", "action", "attempt", "status", "run__project_id"
+            "id", "action", "attempt", "status", "run__subject_id"
         ):
             if task_id not in self.seen_for_reports:
                 self.seen_for_reports.add(task_id)

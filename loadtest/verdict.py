@@ -77,10 +77,10 @@ class Judging(Reporting):
         ids = [p.id for p in self.projects]
         projects = {row["id"]: row for row in Project.objects.filter(id__in=ids).values()}
         runs = dict(
-            WorkflowRun.objects.filter(project_id__in=ids, workflow=ORDER_WORKFLOW_NAME)
-            .values("project_id")
+            WorkflowRun.objects.filter(subject_id__in=ids, workflow=ORDER_WORKFLOW_NAME)
+            .values("subject_id")
             .annotate(n=Count("id"))
-            .values_list("project_id", "n")
+            .values_list("subject_id", "n")
         )
         status = Counter(row["status"] for row in projects.values())
         r.delivered, r.failed_permanent = status[ProjectStatus.DELIVERED], status[ProjectStatus.FAILED]
@@ -94,8 +94,8 @@ class Judging(Reporting):
         r.operator_touched, r.cancelled_by_operator = len(touched), len(cancelled)
         r.lost = count_lost({pid: row["status"] for pid, row in projects.items()}, runs, cancelled)
         tasks = list(
-            Task.objects.filter(run__project_id__in=ids).values_list(
-                "id", "run__project_id", "step", "max_attempts", "timeout_seconds"
+            Task.objects.filter(run__subject_id__in=ids).values_list(
+                "id", "run__subject_id", "step", "max_attempts", "timeout_seconds"
             )
         )
         attempts = _attempt_outcomes(ids)
@@ -111,7 +111,7 @@ class Judging(Reporting):
         if self.chaos is not None:
             self.chaos.judge(ids)
         else:
-            run_ids = list(WorkflowRun.objects.filter(project_id__in=ids).values_list("id", flat=True))
+            run_ids = list(WorkflowRun.objects.filter(subject_id__in=ids).values_list("id", flat=True))
             ended = journal.claims_for_ended_runs(run_ids)
             r.work_for_failed_runs = len(ended)
             r.work_for_ended_runs_by_status = journal.summary(ended)
@@ -123,7 +123,7 @@ class Judging(Reporting):
             if row["delivered_at"] and row["paid_at"]
         )
         r.p50_s, r.p95_s = percentile(durations, 50), percentile(durations, 95)
-        agent_runs = AgentRun.objects.filter(run__project_id__in=ids)
+        agent_runs = AgentRun.objects.filter(run__subject_id__in=ids)
         r.stale_reports_recorded = agent_runs.filter(outcome=AttemptOutcome.STALE).count()
         r.attempts_timed_out = agent_runs.filter(outcome=AttemptOutcome.TIMED_OUT).count()
         # Every failed attempt of this run's tasks recorded exactly one error (services.task_fail).
@@ -241,7 +241,7 @@ class Judging(Reporting):
         addresses = {row["contact_email"]: pid for pid, row in projects.items()}
         run_projects = {
             str(run_id): pid
-            for run_id, pid in WorkflowRun.objects.filter(project_id__in=list(projects)).values_list("id", "project_id")
+            for run_id, pid in WorkflowRun.objects.filter(subject_id__in=list(projects)).values_list("id", "subject_id")
         }
         outputs = [w.stdout for w in self.retired] + ([self.chaos.server_out] if self.chaos else [])
         messages = list(console_messages(path for path in outputs if path.exists()))
@@ -380,7 +380,7 @@ def first_invocation(task_id: int, attempt: int) -> bool:
 def _attempt_outcomes(project_ids: list[Any]) -> dict[tuple[int, int], str]:
     """How each attempt of these projects' tasks ended: the outcome of its last invocation."""
     rows = (
-        AgentRun.objects.filter(run__project_id__in=project_ids)
+        AgentRun.objects.filter(run__subject_id__in=project_ids)
         .exclude(outcome__in=[AttemptOutcome.STALE, AttemptOutcome.RELEASED])
         .order_by("id")
         .values_list("task_id", "attempt", "outcome")

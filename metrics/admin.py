@@ -21,9 +21,9 @@ from metrics.causes import explain
 from metrics.charts import timeline
 from metrics.errors import error_group_set_status
 from metrics.models import AlertNotice, ErrorGroup, GroupStatus, Rollup
-from orchestration.admin import Plan, WorkflowRunAdmin, confirmed_act
+from orchestration.admin import Plan, TaskAdmin, WorkflowRunAdmin, confirmed_act
 from orchestration.exceptions import IllegalTransition
-from orchestration.models import WorkflowRun
+from orchestration.models import Task, WorkflowRun
 from orchestration.services import Actor
 from orders.models import Project
 
@@ -209,15 +209,30 @@ class RunWithTimelineAdmin(WorkflowRunAdmin):
 
     timeline_fields = ("timeline_block",)
     readonly_fields = (*WorkflowRunAdmin.readonly_fields, "timeline_block")
+    # A run's subject is its order (a generic relation: orders.Project.runs): searched by its customer.
+    search_fields = (
+        *WorkflowRunAdmin.search_fields,
+        "project__business_name",
+        "project__contact_email",
+        "project__slug",
+    )
 
     @admin.display(description="attempts")
     def timeline_block(self, obj: WorkflowRun) -> SafeString:
         return timeline(obj)
 
 
+class TaskOfOrderAdmin(TaskAdmin):
+    """The engine's task list, searchable by the customer's email of the order its run is for."""
+
+    search_fields = (*TaskAdmin.search_fields, "run__project__contact_email")
+
+
 # The engine and orders registered their own (orchestration.admin and orders.admin are imported
 # above, so they have run): metrics' pages take their place.
 admin.site.unregister(WorkflowRun)
 admin.site.register(WorkflowRun, RunWithTimelineAdmin)
+admin.site.unregister(Task)
+admin.site.register(Task, TaskOfOrderAdmin)
 admin.site.unregister(Project)
 admin.site.register(Project, ProjectWithDiagnosisAdmin)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from metrics.causes import Cause, explain
 from metrics.models import ErrorGroup, GroupStatus
 from orchestration.models import AgentRun, Task, TaskStatus, WorkflowRun
+from orders.selectors import project_of_run
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def run_failure_mail(run: WorkflowRun, error: str) -> tuple[str, str] | None:
     if _muted(run):
         return None
     failure = run_failure(run)
-    project = run.project
+    project = project_of_run(run)
     who = project.business_name if project is not None else f"{run.workflow} run {str(run.id)[:8]}"
     if failure is None:
         subject = f"{who}: the order failed"

@@ -24,7 +24,7 @@ def record_failed_attempt(*, task: Task, run: WorkflowRun | None, **failure: Any
         location=failure["location"],
         message=failure["message"],
         traceback=failure["traceback"],
-        project_id=run.project_id if run else None,
+        project_id=run.subject_id if run else None,
         run_id=run.id if run else None,
         task_id=task.id,
     )

@@ -131,10 +131,11 @@ def safe_next(request: HttpRequest) -> str | None:
 
 
 def run_label(run: WorkflowRun, *, with_status: bool = True) -> str:
-    """A run as staff name it: the customer's business, not the workflow's version."""
+    """A run as staff name it: what it is for (its subject: the customer's business), not the
+    workflow's version."""
     status = f" {run.get_status_display().lower()}" if with_status else ""
-    if run.project_id:
-        return f"{run.project.business_name}: order{status} (run {str(run.id)[:8]})"
+    if run.subject_id and run.subject is not None:
+        return f"{run.subject}: {run.workflow}{status} (run {str(run.id)[:8]})"
     return f"{run.workflow} run {str(run.id)[:8]}{status}"
 
 
@@ -217,13 +218,13 @@ def may_act_on_runs(request: HttpRequest) -> bool:
 
 @admin.register(WorkflowRun)
 class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("short_id", "workflow", "project_link", "status_badge", "progress", "created_at", "duration")
+    list_display = ("short_id", "workflow", "subject_link", "status_badge", "progress", "created_at", "duration")
     list_filter = ("status", AgentFilter, CreatedWithinFilter, "workflow")
-    search_fields = ("=id", "project__business_name", "project__contact_email", "project__slug", "error")
+    # An app above adds its subject's fields (metrics/admin.py: the order's business, email, slug).
+    search_fields: tuple[str, ...] = ("=id", "error")
     date_hierarchy = "created_at"
-    list_select_related = ("project",)
     actions = ("replay_failed", "replay_scratch", "replay_from_step", "cancel_runs")
-    fields = ("status_badge", "workflow", "version", "project_link", "generation", "created_at", "finished_at")
+    fields = ("status_badge", "workflow", "version", "subject_link", "generation", "created_at", "finished_at")
     readonly_fields = (*fields, "error", "tasks_table", "acts", "input_block")
     # Drawings of the run above the error, added by the apps built on the engine (metrics draws
     # the attempts on a time axis with each failure's cause in words: metrics/admin.py).
@@ -257,9 +258,12 @@ class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     def short_id(self, obj: WorkflowRun) -> str:
         return str(obj.id)[:8]
 
-    @admin.display(description="project", ordering="project__business_name")
-    def project_link(self, obj: WorkflowRun) -> SafeString | str:
-        return admin_link(obj.project) if obj.project_id else "-"
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkflowRun]:
+        return super().get_queryset(request).prefetch_related("subject")
+
+    @admin.display(description="for")
+    def subject_link(self, obj: WorkflowRun) -> SafeString | str:
+        return admin_ledger.subject_link(obj.subject) if obj.subject_id else "-"
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: WorkflowRun) -> SafeString:
@@ -347,7 +351,7 @@ class WorkflowRunAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
 class TaskAdmin(ActPermissionMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("id", "run_link", "step", "action", "status_badge", "attempts", "run_after", "short_error")
     list_filter = ("status", "action", "run__workflow")
-    search_fields = ("=id", "=run__id", "action", "step", "last_error", "run__project__contact_email")
+    search_fields: tuple[str, ...] = ("=id", "=run__id", "action", "step", "last_error")
     date_hierarchy = "created_at"
     list_select_related = ("run",)
     actions = ("retry_now",)

@@ -58,7 +58,10 @@ class WorkflowRun(models.Model):
     version = models.PositiveIntegerField()
     # The definition as it was when the run started: later code changes never alter it.
     definition = models.JSONField()
-    project = models.ForeignKey("orders.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
+    # What the run is for (an order, say), if its starter named it: the engine never reads it.
+    subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_id = models.UUIDField(null=True, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     input = models.JSONField(default=dict, blank=True)
     # Starting twice with one key returns the first run (one workflow per paid order).
@@ -71,7 +74,10 @@ class WorkflowRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["subject_type", "subject_id"], name="run_subject"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.workflow} v{self.version} ({self.status})"

@@ -413,10 +413,10 @@ RETURNING lease_expires_at
 -- caller then returns the first run); its tasks are inserted only with the run.
 WITH run AS (
     INSERT INTO orchestration_workflowrun (
-        id, workflow, version, definition, project_id, status, input, idempotency_key, generation, error,
+        id, workflow, version, definition, subject_type_id, subject_id, status, input, idempotency_key, generation, error,
         created_at, finished_at
     )
-    VALUES (%(id)s, %(workflow)s, %(version)s, %(definition)s::jsonb, %(project_id)s, 'running', %(input)s::jsonb,
+    VALUES (%(id)s, %(workflow)s, %(version)s, %(definition)s::jsonb, %(subject_type_id)s, %(subject_id)s, 'running', %(input)s::jsonb,
             %(key)s, %(generation)s, '', %(created_at)s, NULL)
     ON CONFLICT DO NOTHING
     RETURNING id

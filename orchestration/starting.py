@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from orchestration import clock, limits, queue
@@ -226,11 +227,15 @@ def run_start(
     *,
     workflow: str | Workflow,
     input: dict[str, Any] | None = None,
-    project: Any = None,
+    subject: Model | None = None,
     idempotency_key: str | None = None,
     version: int | None = None,
+    project: Model | None = None,
 ) -> WorkflowRun:
-    """Start a run of `workflow` (latest version unless given). One run per idempotency key."""
+    """Start a run of `workflow` (latest version unless given). One run per idempotency key.
+    `subject` (or `project`, the name the orders use) is what the run is for: any saved instance
+    keyed by a UUID, recorded on the run; the engine does not read it."""
+    subject = subject if subject is not None else project
     definition = workflow if isinstance(workflow, Workflow) else get_workflow(workflow, version)
     if idempotency_key:
         existing = WorkflowRun.objects.filter(idempotency_key=idempotency_key).first()
@@ -238,14 +243,14 @@ def run_start(
             return existing
     now = clock.now()
     if queue.is_postgres():
-        return _run_start_pg(definition, input=input, project=project, idempotency_key=idempotency_key, now=now)
+        return _run_start_pg(definition, input=input, subject=subject, idempotency_key=idempotency_key, now=now)
     try:
         with transaction.atomic():
             run = WorkflowRun.objects.create(
                 workflow=definition.name,
                 version=definition.version,
                 definition=definition.as_dict(),
-                project=project,
+                subject=subject,
                 input=input or {},
                 idempotency_key=idempotency_key or None,
             )
@@ -262,7 +267,12 @@ def run_start(
 
 
 def _run_start_pg(
-    definition: Workflow, *, input: dict[str, Any] | None, project: Any, idempotency_key: str | None, now: datetime
+    definition: Workflow,
+    *,
+    input: dict[str, Any] | None,
+    subject: Model | None,
+    idempotency_key: str | None,
+    now: datetime,
 ) -> WorkflowRun:
     """run_start on Postgres: the run, its tasks and the NOTIFY in one statement, in one
     transaction with the status hook (none: the statement is its own transaction)."""
@@ -271,7 +281,7 @@ def _run_start_pg(
         workflow=definition.name,
         version=definition.version,
         definition=definition.as_dict(),
-        project=project,
+        subject=subject,
         input=input or {},
         idempotency_key=idempotency_key or None,
         status=RunStatus.RUNNING,
@@ -305,7 +315,7 @@ def _step_rows(run: WorkflowRun, definition: Workflow) -> list[dict[str, Any]]:
             "input": run.input,
             "idempotency_key": step_key(run, step.name),
             "concurrency_key": limits.concurrency_key(
-                step.concurrency_key, action=step.action, run_id=run.id, project_id=run.project_id
+                step.concurrency_key, action=step.action, run_id=run.id, project_id=run.subject_id
             ),
         }
         for step in definition.steps

@@ -74,6 +74,14 @@ class Project(models.Model):
     # The engine's ledger rows whose subject is this order (no column: a generic relation), so
     # `SideEffect.objects.filter(project__id=...)` finds an order's effects (Django compares `project=`
     # with the ledger's own key type: name the id); deleting an order deletes them, as before.
+    # The engine's runs whose subject is this order: `project.runs`, `WorkflowRun.objects.filter(
+    # project__business_name=...)`. Deleting an order that has runs is refused (orders/receivers.py).
+    runs = GenericRelation(
+        "orchestration.WorkflowRun",
+        content_type_field="subject_type",
+        object_id_field="subject_id",
+        related_query_name="project",
+    )
     side_effects = GenericRelation(
         "orchestration.SideEffect",
         content_type_field="subject_type",

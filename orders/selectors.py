@@ -111,3 +111,9 @@ def project_status_view(project: Project) -> dict[str, Any]:
         "site_url": project.site_url or None,
         "business_name": project.business_name,
     }
+
+
+def project_of_run(run: WorkflowRun) -> Project | None:
+    """The order a run is for (its subject, if that is a project), or None."""
+    subject = run.subject if run.subject_id else None
+    return subject if isinstance(subject, Project) else None

@@ -515,3 +515,24 @@ def test_the_spec_guard_skips_migrations_hidden_and_generated_dirs(tmp_path) -> 
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "m.py").write_text("# (E6)\n")
     assert spec_references(tmp_path) == {}
+
+
+# --- The engine's tables name no table of the apps above --------------------------------------
+def test_no_model_of_the_engine_has_a_relation_to_a_model_of_another_of_our_apps() -> None:
+    # The import guard does not see a model named by a string ("orders.Project"): the relations
+    # are read from the models themselves. What a run or a side effect is for is a generic subject
+    # (a content type and an id), which names no app.
+    from django.apps import apps
+
+    ours = APPS - {"orchestration"}
+    found = [
+        f"{model.__name__}.{field.name} -> {field.related_model._meta.label}"
+        for model in apps.get_app_config("orchestration").get_models()
+        for field in model._meta.get_fields()
+        # Its own fields (a foreign key, one-to-one or many-to-many), not the reverse side of another's.
+        if field.is_relation and not field.auto_created and field.related_model is not None
+        if field.related_model._meta.app_label in ours
+    ]
+    assert found == []
+    relations = {f.name for f in apps.get_model("orchestration", "WorkflowRun")._meta.get_fields() if f.is_relation}
+    assert {"subject_type", "subject"} <= relations  # the check reads the fields it means to

@@ -105,7 +105,7 @@ def hook_failing_on_success(run: WorkflowRun) -> None:
     """The run's status hook: fails when told to, for the run's end only (its start passes)."""
     if run.status == RunStatus.SUCCEEDED and HOOK_FAILS["on_success"]:
         raise HookFailed("the project could not follow its run")
-    Project.objects.filter(id=run.project_id).update(status=ProjectStatus.DELIVERED)
+    Project.objects.filter(id=run.subject_id).update(status=ProjectStatus.DELIVERED)
 
 
 HOOKED = register_workflow(

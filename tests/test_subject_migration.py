@@ -1,6 +1,6 @@
 """The migrations that cut the engine loose from orders keep every row: the side-effect ledger
 moves from agents to the engine with its table, its rows and its content type (the staff
-permissions and log entries on it), and a ledger row's project becomes its subject."""
+permissions and log entries on it), and a run's or a ledger row's project becomes its subject."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from orchestration.models import SideEffect
+from orchestration.models import SideEffect, WorkflowRun
 from orders.models import Project
 
 MOVED = [("orchestration", "0003_task_attempt_base"), ("agents", "0004_side_effect_hold")]
@@ -46,14 +46,17 @@ def before_the_move(transactional_db) -> Iterator:
 
 
 def _old_rows(apps) -> tuple[object, object, int, int]:
-    """A project and one ledger row of it, made as the agents' table stood, and the ledger's
-    content type with a staff permission on it."""
+    """A project, a run and a ledger row of it, made as the tables stood (a foreign key to the
+    project), a run of no project, and the ledger's content type with a staff permission on it."""
     OldProject = apps.get_model("orders", "Project")
+    OldRun = apps.get_model("orchestration", "WorkflowRun")
     OldEffect = apps.get_model("agents", "SideEffect")
     OldType = apps.get_model("contenttypes", "ContentType")
     OldPermission = apps.get_model("auth", "Permission")
     project = OldProject.objects.create(business_name="Bakery", contact_email="a@bakery.example")
     effect = OldEffect.objects.create(key="k:deploy", kind="deploy", project=project, task_id=7, performed=1)
+    OldRun.objects.create(workflow="order", version=2, definition={"steps": []}, project=project, idempotency_key="o")
+    OldRun.objects.create(workflow="chore", version=1, definition={"steps": []}, idempotency_key="c")
     kind, _ = OldType.objects.get_or_create(app_label="agents", model="sideeffect")
     permission, _ = OldPermission.objects.get_or_create(
         content_type=kind, codename="view_sideeffect", defaults={"name": "Can view side effect"}
@@ -73,6 +76,10 @@ def test_the_ledger_moves_to_the_engine_with_every_row_and_its_content_type(befo
     assert (row.pk, row.key, row.kind, row.task_id, row.performed) == (effect.pk, "k:deploy", "deploy", 7, 1)
     assert row.subject == Project.objects.get(pk=project.pk)
     assert row.subject_type == ContentType.objects.get_for_model(Project)
+    order, chore = WorkflowRun.objects.get(idempotency_key="o"), WorkflowRun.objects.get(idempotency_key="c")
+    assert (order.workflow, order.subject, order.subject_id) == ("order", row.subject, project.pk)
+    assert (chore.subject_type, chore.subject_id) == (None, None)
+    assert list(Project.objects.get(pk=project.pk).runs.all()) == [order]
     moved = ContentType.objects.get(app_label="orchestration", model="sideeffect")
     assert moved.pk == kind_pk and moved.permission_set.filter(pk=permission_pk).exists()
     assert not ContentType.objects.filter(app_label="agents", model="sideeffect").exists()
@@ -96,6 +103,8 @@ def test_the_move_goes_back_too(before_the_move) -> None:
     apps = migrate(before())
     back = apps.get_model("agents", "SideEffect").objects.get()
     assert back.project_id == project.pk
+    runs = apps.get_model("orchestration", "WorkflowRun").objects
+    assert (runs.get(idempotency_key="o").project_id, runs.get(idempotency_key="c").project_id) == (project.pk, None)
     assert (
         apps.get_model("contenttypes", "ContentType").objects.get(app_label="agents", model="sideeffect").pk == kind_pk
     )

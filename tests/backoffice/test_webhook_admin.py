@@ -75,7 +75,7 @@ def test_confirmed_reprocess_applies_the_event_and_records_the_staff_user_twice(
     assert any("Reprocess the selected events: done for 1 of 1" in m for m in notes)
     event.refresh_from_db()
     assert (event.status, event.attempts) == (EventStatus.PROCESSED, 2)
-    assert WorkflowRun.objects.filter(project_id=project_id).count() == 1
+    assert WorkflowRun.objects.filter(subject_id=project_id).count() == 1
     assert Project.objects.get(pk=project_id).status in (ProjectStatus.PAID, ProjectStatus.IN_PROGRESS)
     act = OperatorAction.objects.get()
     assert (act.actor, act.verb, act.detail["event"]) == (superuser, OperatorAction.Verb.REPROCESS_EVENT, event.pk)

@@ -129,8 +129,8 @@ def _integration(*codenames: str) -> tuple[APIClient, User]:
 
 def _own(run: WorkflowRun, user: User) -> WorkflowRun:
     """Make `run` the run of a project `user` created: non-staff see only their own projects' runs."""
-    run.project = project_create(**BRIEF, owner=user)
-    run.save(update_fields=["project"])
+    run.subject = project_create(**BRIEF, owner=user)
+    run.save(update_fields=["subject_type", "subject_id"])
     return run
 
 

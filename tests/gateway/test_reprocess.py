@@ -33,7 +33,7 @@ def test_a_rejected_payment_is_fulfilled_when_reprocessed_after_the_cause_is_fix
     event = webhook_reprocess(event=event, actor=Actor.of_user(staff))
 
     assert (event.status, event.attempts) == (EventStatus.PROCESSED, 2)
-    assert WorkflowRun.objects.filter(project_id=project_id).count() == 1
+    assert WorkflowRun.objects.filter(subject_id=project_id).count() == 1
     act = OperatorAction.objects.get()
     assert (act.actor, act.verb) == (staff, OperatorAction.Verb.REPROCESS_EVENT)
     assert act.detail["from"] == "rejected" and act.detail["to"] == "processed"

@@ -104,7 +104,7 @@ def test_the_orchestration_api_shows_a_customer_only_the_runs_of_their_own_proje
     client = bob[0]
 
     assert client.get("/api/orchestration/runs/").json()["count"] == 0
-    assert client.get(f"/api/orchestration/runs/?project={run.project_id}").json()["count"] == 0
+    assert client.get(f"/api/orchestration/runs/?project={run.subject_id}").json()["count"] == 0
     assert_error(client.get(f"/api/orchestration/runs/{run.id}/"), 404, "unknown_run")
     assert_error(client.post(f"/api/orchestration/runs/{run.id}/replay", {}, format="json"), 404, "unknown_run")
     assert_error(client.post(f"/api/orchestration/runs/{run.id}/cancel", {}, format="json"), 404, "unknown_run")

@@ -44,6 +44,7 @@ PUBLIC = {
 ADMIN_APP_INDEX = "admin/^(?P<app_label>"
 REGEX_EXAMPLES = {
     "admin/(?P<url>.*)$": "/admin/anything/",
+    "^admin/agents/sideeffect/(?P<rest>.*)$": "/admin/agents/sideeffect/1/change/",
     "^api/(?P<agent>core-platform|design-ia|automation|ads-management|engine)/(?P<name>[a-z][a-z0-9-]{0,60})$": (
         "/api/engine/echo"
     ),
