@@ -22,8 +22,8 @@ from rest_framework.authtoken.models import TokenProxy
 
 from core.admin import ActPermissionMixin, admin_link, badge
 from gateway.models import REPROCESSABLE_STATUSES, EventSource, EventStatus, SignedRequest, WebhookEvent
+from gateway.refused_payments import project_of_event
 from gateway.services import webhook_reprocess
-from metrics.attention import project_of_event
 from orchestration.admin import Done, Plan, confirmed_act
 from orchestration.services import Actor
 

@@ -1,4 +1,5 @@
-"""Admin for errors, rollups and alert notices, and the dashboard's place in the admin."""
+"""Admin for errors, rollups and alert notices, the dashboard's place in the admin, and the pages of
+the engine's runs and of orders with what metrics reads in them (timelines, causes in words)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils.safestring import SafeString
 
 from core.admin import ActPermissionMixin, ReadOnlyMixin, badge
 from metrics import views
+from metrics.admin_orders import ProjectWithDiagnosisAdmin
 from metrics.causes import explain
 from metrics.charts import timeline
 from metrics.errors import error_group_set_status
@@ -213,6 +215,9 @@ class RunWithTimelineAdmin(WorkflowRunAdmin):
         return timeline(obj)
 
 
-# The engine registered its own (orchestration.admin is imported above, so it has run).
+# The engine and orders registered their own (orchestration.admin and orders.admin are imported
+# above, so they have run): metrics' pages take their place.
 admin.site.unregister(WorkflowRun)
 admin.site.register(WorkflowRun, RunWithTimelineAdmin)
+admin.site.unregister(Project)
+admin.site.register(Project, ProjectWithDiagnosisAdmin)

@@ -7,11 +7,12 @@ abandoned at checkout, and plain tasks that died. Reads only.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from gateway.models import EventSource, EventStatus, WebhookEvent
+from django.db.models import Model
+
 from metrics.causes import Cause
 from metrics.incidents import Failure, run_failure
 from metrics.rollups import late_orders
@@ -37,7 +38,7 @@ class FailedOrder:
 
 @dataclass(frozen=True)
 class RefusedPayment:
-    event: WebhookEvent
+    event: Model  # the payment inbox's row (gateway's WebhookEvent): the lists link its page
     project: Project | None
     reason: str  # in words
 
@@ -65,39 +66,27 @@ def failed_orders(limit: int = LIMIT) -> list[FailedOrder]:
     return items
 
 
-def payment_reason(outcome: str) -> str:
-    """A refused payment's outcome ('wrong_amount: paid 100 'eur', ...') in words."""
-    code, _, rest = outcome.partition(":")
-    words = {
-        "wrong_amount": "Paid the wrong amount",
-        "unknown_project": "Names no order we know",
-        "session_reused": "Reuses a checkout session that paid another order",
-    }
-    lead = words.get(code.strip())
-    return f"{lead} ({rest.strip()})" if lead else outcome
+class RefusedPaymentsReader(Protocol):
+    def __call__(self, limit: int = LIMIT, *, project: Project | None = None) -> list[RefusedPayment]: ...
 
 
-def project_of_event(event: WebhookEvent) -> Project | None:
-    """The order a Stripe event was for (its client_reference_id), if it names one we have."""
-    payload = event.payload if isinstance(event.payload, dict) else {}
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
-    session = data.get("object") if isinstance(data.get("object"), dict) else {}
-    try:
-        project_id = uuid.UUID(str(session.get("client_reference_id")))
-    except ValueError:
-        return None
-    return Project.objects.filter(id=project_id).first()
+# The payment inbox is the HTTP surface's (gateway, the layer above metrics): gateway hands in its
+# reader of refused payments when it starts (gateway/apps.py), so metrics lists them without
+# importing it. Without one, no payment was refused that metrics could know of.
+_refused_payments_reader: RefusedPaymentsReader | None = None
+
+
+def register_refused_payments(reader: RefusedPaymentsReader) -> None:
+    """Where `refused_payments` reads from (gateway.refused_payments.refused_payments)."""
+    global _refused_payments_reader
+    _refused_payments_reader = reader
 
 
 def refused_payments(limit: int = LIMIT, *, project: Project | None = None) -> list[RefusedPayment]:
-    events = WebhookEvent.objects.filter(source=EventSource.STRIPE, status=EventStatus.REJECTED)
-    if project is not None:
-        # The payload is JSON on both databases; the reference id sits at a fixed path.
-        events = events.filter(payload__data__object__client_reference_id=str(project.id))
-    return [
-        RefusedPayment(e, project or project_of_event(e), payment_reason(e.outcome))
-        for e in events.order_by("-received_at")[:limit]
-    ]
+    """The payments refused (for `project` if given), newest first, each with its order and why."""
+    if _refused_payments_reader is None:
+        return []
+    return _refused_payments_reader(limit, project=project)
 
 
 def abandoned_orders(*, now: datetime, limit: int = LIMIT) -> list[Project]:

@@ -16,8 +16,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from metrics.distributions import BUCKET_BOUNDS_MS
 from metrics.models import ErrorGroup, Rollup
-from metrics.rollups import BUCKET_BOUNDS_MS, late_orders, latest_windows, merge_rollups, queue_gauges
+from metrics.rollups import late_orders, latest_windows, merge_rollups, queue_gauges
 from orchestration import clock
 from orchestration.models import RunStatus, WorkflowRun
 from orders.models import Project, ProjectStatus

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -98,6 +99,22 @@ def load_equivalents() -> dict[str, tuple[str, str]]:
             name, fp, reason = [*line.split(None, 2), "", ""][:3]
             entries[name] = (fp, reason)
     return entries
+
+
+def pending_mutants(scope: list[str], mutants_dir: Path) -> list[str] | None:
+    """The mutants of `scope` that an earlier run left unchecked, by name; None when there is no
+    earlier run to resume (no mutant was generated yet).
+
+    mutmut reruns every mutant it is given by name, and without names it runs every mutant of
+    every file in only_mutate, beyond `scope`: resuming means naming exactly the unfinished ones."""
+    metas = sorted(mutants_dir.glob("**/*.py.meta"))
+    if not metas:
+        return None
+    names = []
+    for meta in metas:
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+        names += [n for n, code in codes.items() if code is None and any(fnmatch.fnmatchcase(n, p) for p in scope)]
+    return sorted(names)
 
 
 def report(min_score: float, scope: list[str]) -> int:
@@ -196,14 +213,22 @@ def main(argv: list[str]) -> int:
         mutmut = str(Path(sys.executable).with_name("mutmut"))
         began = time.monotonic()
         command = ["nice", "-n", os.environ.get("MUTATE_NICE", "15"), mutmut, "run", "--max-children", str(children)]
-        finished = subprocess.run([*command, *scope], env=env, check=False)
-        if finished.returncode != 0:
-            # Once more, on what is there: mutmut keeps the mutants and every result it has, and
-            # its clean runs can fail for the shared server's sake (out of connections, of locks).
-            print(f"\nmutmut run: exit {finished.returncode}; once more, resuming")
-            finished = subprocess.run([*command, *scope], env=env, check=False)
-        print(f"\nmutmut run: exit {finished.returncode}, {time.monotonic() - began:.0f} s")
-        if finished.returncode != 0:
+        targets = scope if os.environ.get("MUTATE_KEEP") != "1" else pending_mutants(scope, ROOT / "mutants")
+        returncode = 0
+        for turn in range(2):
+            if targets == []:
+                print("mutmut run: every mutant of the scope has a result already")
+                break
+            finished = subprocess.run([*command, *(targets or scope)], env=env, check=False)
+            returncode = finished.returncode
+            if returncode == 0 or turn == 1:
+                break
+            # Once more, on what is left: mutmut keeps the mutants and every result it has, and its
+            # clean runs can fail for the shared server's sake (out of connections, of locks).
+            targets = pending_mutants(scope, ROOT / "mutants")
+            print(f"\nmutmut run: exit {returncode}; once more, on the {len(targets or [])} left unchecked")
+        print(f"\nmutmut run: exit {returncode}, {time.monotonic() - began:.0f} s")
+        if returncode != 0:
             return 2
     return report(min_score, scope)
 

@@ -1,8 +1,10 @@
 """Orders in the admin, written for the staff's first question: where is order X?
 
 The list shows status, steps done, time against the 25-minute SLO (late ones in red)
-and the links a customer conversation needs; a project's page embeds its latest
-run's timeline. The campaign CSV is served from the campaign step's output.
+and the links a customer conversation needs. A project's page says what went wrong and
+embeds its latest run's timeline: metrics' reading, added by its subclass of this page
+(metrics/admin_orders.py), so orders imports nothing of metrics. The campaign CSV is
+served from the campaign step's output.
 """
 
 from __future__ import annotations
@@ -18,19 +20,14 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.template.loader import render_to_string
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from core.admin import admin_link, badge
-from metrics.attention import refused_payments
-from metrics.causes import explain
-from metrics.charts import next_retries, timeline
-from metrics.incidents import run_failure
 from orchestration import clock
 from orchestration.admin import may_act_on_runs, run_acts, run_label
-from orchestration.models import AgentRun, RunStatus, TaskStatus
+from orchestration.models import TaskStatus
 from orders.admin_journey import RefundInline, RevisionInline, refund_orders
 from orders.brief import Brief, brief_data, validate_brief
 from orders.business_details import DETAIL_KEYS
@@ -141,48 +138,6 @@ def flatten(fields: Any) -> list[str]:
     return [name for row in fields for name in (row if isinstance(row, tuple | list) else (row,))]
 
 
-def last_error_type(task: Any) -> str:
-    """The exception class of the task's last failed attempt (EffectInProgress, ImproperlyConfigured...):
-    its cause may hang on it, not on the message."""
-    last = AgentRun.objects.filter(task=task).exclude(error="").order_by("-started_at", "-id").first()
-    return last.error_type if last is not None else ""
-
-
-def problem_of(project: Project) -> dict[str, Any] | None:
-    """What the order's page says went wrong, or None when nothing did: the failing step and
-    its cause in words, whether replaying now can help (for a bad brief: whether the brief
-    is valid now), steps waiting for a retry, and payments refused for this order."""
-    run = project_latest_run(project)
-    context: dict[str, Any] = {"project": project, "failure": None, "retries": [], "retry_causes": []}
-    if run is not None and run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
-        failure = run_failure(run)
-        context["failure"] = failure
-        context["run"] = run
-        if failure is not None and failure.cause.code == "invalid_brief":
-            still = validate_brief(brief_data(project))
-            context["brief_errors"] = still
-            context["replay_text"] = (
-                "The brief is still invalid: correct it below, save, then replay."
-                if still
-                else "The brief is valid now: replaying the failed steps can help."
-            )
-        elif failure is not None:
-            context["replay_text"] = failure.cause.replay_text
-    elif run is not None and run.status == RunStatus.RUNNING:
-        tasks = list(run.tasks.all())
-        context["retries"] = next_retries(tasks, now=clock.now())
-        waiting = {r["step"] for r in context["retries"]}
-        context["retry_causes"] = [
-            {"step": t.step, "cause": explain(error_type=last_error_type(t), message=t.last_error, action=t.action)}
-            for t in tasks
-            if t.step in waiting and t.last_error
-        ]
-    context["refused_payments"] = refused_payments(project=project)
-    if not (context["failure"] or context["retries"] or context["refused_payments"]):
-        return None
-    return context
-
-
 # Set by Stripe's events and the workflow, shown read-only in their own fieldset.
 PAYMENT_FIELDS = ("checkout_session_id", "amount_cents", "currency", "refunded_cents", "paid_at", "delivered_at")
 
@@ -208,8 +163,6 @@ class ProjectAdmin(admin.ModelAdmin):
         "elapsed",
         "links",
         "runs_list",
-        "problem",
-        "latest_timeline",
         "status",
         "slug",
         "site_url",
@@ -222,10 +175,8 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
         sets: list = [(None, {"fields": (("status_badge", "progress", "elapsed"), "links", "runs_list")})]
-        if obj is not None and problem_of(obj) is not None:
-            sets.append(("What went wrong", {"fields": ("problem",), "classes": ("problem-set",)}))
+        sets += self.diagnosis_fieldsets(obj)
         sets += [
-            ("Latest run", {"fields": ("latest_timeline",)}),
             ("Brief", {"fields": brief_fields()}),
             ("Delivery (set by the workflow)", {"fields": ("status", "slug", "site_url")}),
             (
@@ -238,6 +189,11 @@ class ProjectAdmin(admin.ModelAdmin):
         ]
         return sets
 
+    def diagnosis_fieldsets(self, obj: Any) -> list:
+        """What the apps built on orders read of the order, shown above its brief: none here. metrics
+        says what went wrong and draws the latest run (metrics/admin_orders.py)."""
+        return []
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [name for _, opts in self.get_fieldsets(request, obj) for name in flatten(opts["fields"])]
 
@@ -249,13 +205,6 @@ class ProjectAdmin(admin.ModelAdmin):
         acts = run_acts(run) if run is not None and may_act_on_runs(request) else []
         extra = {**(extra_context or {}), "run_actions": acts, "act_run": run}
         return super().change_view(request, object_id, form_url, extra)
-
-    @admin.display(description="what went wrong")
-    def problem(self, obj: Project) -> SafeString | str:
-        found = problem_of(obj)
-        if found is None:
-            return "-"
-        return SafeString(render_to_string("admin/orders/project/problem.html", found))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from the intake API and Stripe, never typed in
@@ -326,11 +275,6 @@ class ProjectAdmin(admin.ModelAdmin):
     def runs_list(self, obj: Project) -> SafeString | str:
         runs = obj.runs.order_by("-created_at")
         return format_html_join(", ", "{} {}", ((admin_link(r, run_label(r)), badge(r.status)) for r in runs)) or "-"
-
-    @admin.display(description="timeline")
-    def latest_timeline(self, obj: Project) -> SafeString | str:
-        run = project_latest_run(obj)
-        return timeline(run) if run is not None else "No run yet (awaiting payment)."
 
     def get_urls(self) -> list[URLPattern]:
         csv = path(

@@ -1,8 +1,16 @@
-"""The layers, read from the source. `core/` is the bottom layer: its modules import the standard
-library, Django and third-party packages only, never one of our apps, `config` or anything else of
-this project. The engine (`orchestration/`) stands on core alone: it imports nothing of the apps
-built on it (orders, agents, metrics, gateway), which hear of it through its signals, nor of the
-load test (`loadtest/`), which it meets only at its fault seam, by a dotted path from the settings.
+"""The layers, read from the source. Bottom first, an app imports only the ones before it:
+
+    core < orchestration < orders < agents < metrics < gateway < loadtest < config < api
+
+`core/` is the bottom layer: its modules import the standard library, Django and third-party
+packages only, never one of our apps, `config` or anything else of this project. The engine
+(`orchestration/`) stands on core alone: it imports nothing of the apps built on it (orders,
+agents, metrics, gateway), which hear of it through its signals, nor of the load test
+(`loadtest/`), which it meets only at its fault seam, by a dotted path from the settings. orders
+is what an order is; agents do its work; metrics reads the engine's and the orders' rows for
+staff; gateway is the HTTP surface on all of them. The load test drives the whole product;
+`config` wires it (settings, URLs, WSGI) and `api/` holds the serverless entry points that load
+it. The graph of app -> app imports has no cycle, and none of its arrows points up.
 
 Read from the source with `ast` (nothing is imported), so the check covers code that only runs
 sometimes: imports inside functions, under `if TYPE_CHECKING:`, relative imports, and the dynamic
@@ -19,7 +27,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import pairwise
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -51,33 +62,43 @@ def _resolve(module: str | None, level: int, package: tuple[str, ...]) -> str | 
     return ".".join([*base, module] if module else base)
 
 
+class Import(NamedTuple):
+    line: int
+    name: str | None  # absolute; None for a relative import that climbs out of the top-level package
+    written: str  # as the source says it: "orders.models", "..metrics"
+    relative: bool
+
+
+def imports(source: str, module_name: str, *, is_package: bool = False) -> list[Import]:
+    """Each import in `source` (the module `module_name`), wherever it stands: static ones, and the
+    dynamic ones given a literal name."""
+    parts = tuple(module_name.split("."))
+    package = parts if is_package else parts[:-1]
+    found: list[Import] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [Import(node.lineno, alias.name, alias.name, False) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            written = "." * node.level + (node.module or "")
+            found.append(Import(node.lineno, _resolve(node.module, node.level, package), written, node.level > 0))
+        elif isinstance(node, ast.Call) and _called_name(node.func) in DYNAMIC_IMPORTS and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.append(Import(node.lineno, first.value, first.value, False))
+    return found
+
+
 def violations(
     source: str, module_name: str, *, forbidden: set[str], is_package: bool = False, top: str = "core"
 ) -> list[str]:
     """What `source` (the module `module_name`, under the top-level package `top`) imports that
     it must not, as 'line: name'. A relative import that leaves `top` counts, whatever it names."""
-    parts = tuple(module_name.split("."))
-    package = parts if is_package else parts[:-1]
     found: list[str] = []
-
-    def check(name: str, line: int) -> None:
-        if name.split(".")[0] in forbidden:
-            found.append(f"{line}: {name}")
-
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                check(alias.name, node.lineno)
-        elif isinstance(node, ast.ImportFrom):
-            target = _resolve(node.module, node.level, package)
-            if node.level and (target is None or target.split(".")[0] != top):
-                found.append(f"{node.lineno}: a relative import out of {top} ({'.' * node.level}{node.module or ''})")
-            elif target:
-                check(target, node.lineno)
-        elif isinstance(node, ast.Call) and _called_name(node.func) in DYNAMIC_IMPORTS and node.args:
-            first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                check(first.value, node.lineno)
+    for item in imports(source, module_name, is_package=is_package):
+        if item.relative and (item.name is None or item.name.split(".")[0] != top):
+            found.append(f"{item.line}: a relative import out of {top} ({item.written})")
+        elif item.name and item.name.split(".")[0] in forbidden:
+            found.append(f"{item.line}: {item.name}")
     return found
 
 
@@ -158,14 +179,19 @@ def test_a_relative_import_from_a_subpackage_stays_inside_core() -> None:
 ENGINE_IMPORTS_STILL_TO_GO: dict[str, set[str]] = {}
 
 
+def _modules(root: Path, package: str) -> Iterator[tuple[Path, str, bool]]:
+    """Each module of `package` under `root`: its path, its dotted name, whether it is a package."""
+    for path in sorted((root / package).rglob("*.py")):
+        if "migrations" in path.relative_to(root).parts:
+            continue  # frozen history: a migration names models by string
+        relative = path.relative_to(root).with_suffix("")
+        is_package = relative.name == "__init__"
+        yield path, ".".join(relative.parent.parts if is_package else relative.parts), is_package
+
+
 def _imports_of_apps(package: str, apps: set[str]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        if "migrations" in path.parts:
-            continue  # frozen history: a migration names models by string
-        relative = path.relative_to(ROOT).with_suffix("")
-        is_package = relative.name == "__init__"
-        name = ".".join(relative.parent.parts if is_package else relative.parts)
+    for path, name, is_package in _modules(ROOT, package):
         hits = violations(path.read_text(), name, forbidden=apps, is_package=is_package, top=package)
         if hits:
             found[str(path.relative_to(ROOT))] = {hit.split(": ", 1)[1] for hit in hits}
@@ -237,6 +263,167 @@ def test_the_engine_guard_sees_an_import_of_an_app_above_it(tmp_path, monkeypatc
     (package / "late.py").write_text("def f():\n    from orders.models import Project\n    return Project\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert _imports_of_apps("orchestration", {"orders"}) == {"orchestration/late.py": {"orders.models"}}
+
+
+# --- No cycle between the apps, and no arrow up ------------------------------------------------
+# The layers, bottom first (the module's docstring says what each is for). The tools beside the
+# product (the tests, the benchmarks, the mutation runner) may import any of it; nothing of it
+# imports them.
+LAYERS = ("core", "orchestration", "orders", "agents", "metrics", "gateway", "loadtest", "config", "api")
+TOOLS = {"tests", "benchmarks", "mutation", "manage"}  # manage.py: Django's command line
+# Imports that go up the layers and must stay for now, as (importer, imported): why. Exact, like
+# the engine's list: a new upward import fails the test, and so does a listed one that is gone.
+UPWARD_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def app_imports(root: Path) -> dict[str, dict[str, list[str]]]:
+    """Which app imports which, read from the source under `root`: {importer: {imported:
+    ["path:line name", ...]}}. A relative import stays in its app (one that climbs out of its
+    top-level package cannot be imported at all; the core guard above refuses it there)."""
+    graph: dict[str, dict[str, list[str]]] = {}
+    for app in LAYERS:
+        for path, name, is_package in _modules(root, app):
+            for item in imports(path.read_text(), name, is_package=is_package):
+                target = (item.name or "").split(".")[0]
+                if target in {*LAYERS, *TOOLS} - {app}:
+                    where = f"{path.relative_to(root)}:{item.line} {item.name}"
+                    graph.setdefault(app, {}).setdefault(target, []).append(where)
+    return graph
+
+
+def cycle(graph: Mapping[str, Mapping[str, object]]) -> list[str] | None:
+    """A path a -> b -> ... -> a through `graph`, or None when it has no cycle."""
+    finished: set[str] = set()
+
+    def walk(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in finished:
+            return None
+        for nxt in sorted(graph.get(node, {})):
+            found = walk(nxt, [*path, node])
+            if found:
+                return found
+        finished.add(node)
+        return None
+
+    for start in sorted(graph):
+        found = walk(start, [])
+        if found:
+            return found
+    return None
+
+
+def _where(graph: dict[str, dict[str, list[str]]], edges: Iterable[tuple[str, str]]) -> str:
+    """Each edge with the imports that make it (the first three, and how many more)."""
+    lines = []
+    for a, b in edges:
+        found = graph[a][b]
+        more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+        lines.append(f"  {a} -> {b}: {', '.join(found[:3])}{more}")
+    return "\n".join(lines)
+
+
+def _layer(name: str) -> int:
+    return LAYERS.index(name) if name in LAYERS else len(LAYERS)  # a tool stands above them all
+
+
+def upward(graph: dict[str, dict[str, list[str]]]) -> set[tuple[str, str]]:
+    """The (importer, imported) pairs of `graph` whose arrow points up the layers."""
+    return {(a, b) for a, targets in graph.items() for b in targets if _layer(b) > _layer(a)}
+
+
+def test_every_top_level_package_has_its_layer_or_is_a_tool() -> None:
+    assert project_packages() | {"core"} == set(LAYERS) | TOOLS
+
+
+def test_the_apps_import_each_other_in_no_cycle() -> None:
+    graph = app_imports(ROOT)
+    assert {"orchestration", "orders"} <= set(graph["agents"])  # the graph reads the source at all
+    found = cycle(graph) or []
+    assert not found, f"The apps import each other in a cycle: {' -> '.join(found)}\n{_where(graph, pairwise(found))}"
+
+
+def test_each_app_imports_only_the_layers_below_it() -> None:
+    graph = app_imports(ROOT)
+    found = upward(graph)
+    new = sorted(found - set(UPWARD_IMPORTS_ALLOWED))
+    assert found == set(UPWARD_IMPORTS_ALLOWED), f"Imports up the layers {' < '.join(LAYERS)}:\n{_where(graph, new)}"
+
+
+def _plant(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in path.relative_to(root).parents[:-1]:
+            (root / folder / "__init__.py").touch()
+        path.write_text(text)
+    return root
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "from orders.models import Project",
+        "def later():\n    from orders import models",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from orders.models import Project",
+        "import importlib\nimportlib.import_module('orders.selectors')",
+        "from django.utils.module_loading import import_string\nimport_string('orders.brief.validate_brief')",
+        "__import__('orders')",
+    ],
+)
+def test_the_cycle_guard_catches_each_kind_of_import(tmp_path, planted: str) -> None:
+    root = _plant(tmp_path, {"orders/admin.py": "from metrics.charts import timeline\n", "metrics/late.py": planted})
+    graph = app_imports(root)
+    assert cycle(graph) == ["metrics", "orders", "metrics"]
+    assert upward(graph) == {("orders", "metrics")}
+    assert graph["orders"] == {"metrics": ["orders/admin.py:1 metrics.charts"]}
+
+
+def test_the_cycle_guard_names_the_whole_path_of_a_longer_cycle(tmp_path) -> None:
+    root = _plant(
+        tmp_path,
+        {
+            "orchestration/a.py": "import agents.registry\n",
+            "agents/b.py": "from gateway import views\n",
+            "gateway/c.py": "from orchestration.models import Task\n",
+        },
+    )
+    assert cycle(app_imports(root)) == ["agents", "gateway", "orchestration", "agents"]
+
+
+def test_a_relative_import_stays_in_its_app_for_the_cycle_guard(tmp_path) -> None:
+    # orders.metrics and orders.gateway are modules of orders, not the apps of those names.
+    planted = {"orders/admin.py": "from .metrics import figures\nfrom . import gateway\n"}
+    planted["orders/sub/deep.py"] = "from ..metrics import figures\n"
+    root = _plant(tmp_path, planted)
+    assert app_imports(root) == {}
+
+
+def test_the_cycle_guard_skips_migrations_and_names_outside_the_layers(tmp_path) -> None:
+    root = _plant(
+        tmp_path,
+        {
+            "orders/migrations/0001_initial.py": "from metrics import models\n",
+            "orders/models.py": "import orchestration_tools\nimport django.db.models\n",
+        },
+    )
+    assert app_imports(root) == {}
+
+
+def test_the_layer_guard_sees_the_product_import_a_tool(tmp_path) -> None:
+    root = _plant(tmp_path, {"metrics/demo.py": "def seed():\n    from tests.backoffice import factories\n"})
+    graph = app_imports(root)
+    assert upward(graph) == {("metrics", "tests")}
+    assert cycle(graph) is None
+
+
+def test_gateway_hands_its_reader_of_refused_payments_to_metrics() -> None:
+    # metrics lists refused payments without importing gateway: gateway registers its reader at startup.
+    from gateway.refused_payments import refused_payments
+    from metrics import attention
+
+    assert attention._refused_payments_reader is refused_payments
 
 
 # --- Comments stand on their own ---------------------------------------------------------------

@@ -24,13 +24,8 @@ from gateway.views.base import JsonApi
 from orders.selectors import projects_visible_to
 from orders.services import project_create
 
-# What a project reads as (the examples of the docs).
-PROJECT = {
-    "id": "8b0f7d2c-7d1e-4a8e-9d0c-0f5a3c1b2e4d",
-    "status": "awaiting_payment",
-    "progress": {"done": 0, "total": 0},
-    "status_url": "https://studio.example/status/Jx3kq0w8m2VtY5bZ1nR7cA9dE4fG6hK0/",
-    "site_url": None,
+# The examples of the docs: a brief as a caller sends it, and the project it reads as.
+BRIEF = {
     "business_name": "Boulangerie Martin",
     "sector": "bakery",
     "city": "Lyon",
@@ -39,6 +34,14 @@ PROJECT = {
     "brand_color": "#b45309",
     "language": "fr",
     "contact_email": "contact@boulangerie-martin.example",
+}
+PROJECT = {
+    "id": "8b0f7d2c-7d1e-4a8e-9d0c-0f5a3c1b2e4d",
+    "status": "awaiting_payment",
+    "progress": {"done": 0, "total": 0},
+    "status_url": "https://studio.example/status/Jx3kq0w8m2VtY5bZ1nR7cA9dE4fG6hK0/",
+    "site_url": None,
+    **BRIEF,
     "slug": None,
     "created_at": "2026-11-24T09:00:00Z",
     "paid_at": None,
@@ -71,16 +74,7 @@ class ProjectCreateView(JsonApi, APIView):
             OpenApiExample(
                 "A bakery in Lyon",
                 request_only=True,
-                value={
-                    "business_name": "Boulangerie Martin",
-                    "sector": "bakery",
-                    "city": "Lyon",
-                    "description": "Artisan sourdough bread and pastries, baked every morning since 1998.",
-                    "pages": ["Home", "Our breads", "Orders", "Contact"],
-                    "brand_color": "#b45309",
-                    "language": "fr",
-                    "contact_email": "contact@boulangerie-martin.example",
-                },
+                value=BRIEF,
             ),
             OpenApiExample("The order, awaiting payment", response_only=True, status_codes=["201"], value=PROJECT),
         ],

@@ -1,0 +1,59 @@
+"""`make mutate`'s own logic (mutation/run.py) that needs no mutmut run: which mutants a resumed
+run (MUTATE_KEEP=1) gives mutmut."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mutation.run import pending_mutants
+
+
+def _meta(mutants: Path, source: str, codes: dict[str, int | None]) -> None:
+    path = mutants / f"{source}.meta"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {}, "estimated_durations_by_key": {}}))
+
+
+def test_a_resumed_run_names_only_the_unchecked_mutants_of_its_scope(tmp_path: Path) -> None:
+    _meta(
+        tmp_path,
+        "orchestration/retry.py",
+        {"orchestration.retry.x_delay__mutmut_1": 1, "orchestration.retry.x_delay__mutmut_2": None},
+    )
+    _meta(
+        tmp_path,
+        "gateway/services.py",
+        {"gateway.services.x__finish__mutmut_1": None, "gateway.services.x_report__mutmut_1": None},
+    )
+
+    pending = pending_mutants(["orchestration.retry.*", "gateway.services.x__finish__mutmut_*"], tmp_path)
+
+    assert pending == ["gateway.services.x__finish__mutmut_1", "orchestration.retry.x_delay__mutmut_2"]
+
+
+def test_a_finished_run_leaves_nothing_to_resume(tmp_path: Path) -> None:
+    _meta(tmp_path, "orchestration/retry.py", {"orchestration.retry.x_delay__mutmut_1": 0})
+
+    assert pending_mutants(["orchestration.retry.*"], tmp_path) == []
+
+
+def test_without_generated_mutants_there_is_no_run_to_resume(tmp_path: Path) -> None:
+    assert pending_mutants(["orchestration.retry.*"], tmp_path / "mutants") is None
+
+
+def test_mutmuts_copy_of_the_tree_holds_every_app_the_settings_install() -> None:
+    """mutmut runs the tests in a copy of the tree made of source_paths and also_copy: an app
+    missing from both fails every mutant's session at django.setup(), and the run with it."""
+    import tomllib
+
+    from django.conf import settings
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    copied = set(config["source_paths"]) | set(config["also_copy"])
+    ours = {app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()}
+
+    assert ours - copied == set()
+    assert {"config", "templates", "manage.py"} <= copied
