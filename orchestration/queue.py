@@ -22,16 +22,16 @@ never the calling host's (lease_now, db_now: orchestration/queue_shared.py).
 
 from __future__ import annotations
 
-import uuid
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
 
 from orchestration import queue_pg, queue_portable
 from orchestration.conf import engine_settings
-from orchestration.models import WorkflowRun
 from orchestration.queue_shared import (
     NOTIFY_CHANNEL,
     ClaimedTask,
@@ -81,167 +81,112 @@ __all__ = [
 ]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 def implementation() -> ModuleType:
     """The queue for the connection's database: PostgreSQL's statements, or the portable ORM."""
     return queue_pg if connection.vendor == "postgresql" else queue_portable
 
 
-def insert_task(
-    *,
-    action: str,
-    payload_json: str,
-    priority: int,
-    run_after: datetime | None,
-    max_attempts: int,
-    retry_json: str,
-    timeout_seconds: float,
-    idempotency_key: str | None,
-    now: datetime,
-    concurrency_key: str = "",
-) -> InsertedTask | None:
+def _operation(portable: Callable[P, R], doc: str) -> Callable[P, R]:
+    """The queue's face of one operation: the parameters of its implementations (the guard in
+    tests/test_queue_contract.py holds both to one signature), `doc` for what it promises, and a
+    call handed, as it came, to the implementation of the connection's database."""
+    name = portable.__name__
+
+    def operation(*args: P.args, **kwargs: P.kwargs) -> R:
+        return getattr(implementation(), name)(*args, **kwargs)
+
+    functools.update_wrapper(operation, portable)
+    operation.__doc__ = doc
+    operation.__module__ = __name__
+    return operation
+
+
+insert_task = _operation(
+    queue_portable.insert_task,
     """Insert one queued task (payload and retry policy as JSON); returns its id and times as
-    stored, None if its idempotency key exists. `run_after` None: due at the database's now."""
-    return implementation().insert_task(
-        action=action,
-        payload_json=payload_json,
-        priority=priority,
-        run_after=run_after,
-        max_attempts=max_attempts,
-        retry_json=retry_json,
-        timeout_seconds=timeout_seconds,
-        idempotency_key=idempotency_key,
-        now=now,
-        concurrency_key=concurrency_key,
-    )
+    stored, None if its idempotency key exists. `run_after` None: due at the database's now.""",
+)
 
 
-def insert_tasks(
-    *,
-    action: str,
-    payloads: list[dict[str, Any]],
-    priority: int,
-    run_after: datetime | None,
-    max_attempts: int,
-    retry: dict[str, Any],
-    timeout_seconds: float,
-    idempotency_key: str | None,
-    now: datetime,
-    concurrency_key: str = "",
-) -> list[int]:
-    """Insert queued tasks of one action; returns their ids in the payloads' order."""
-    return implementation().insert_tasks(
-        action=action,
-        payloads=payloads,
-        priority=priority,
-        run_after=run_after,
-        max_attempts=max_attempts,
-        retry=retry,
-        timeout_seconds=timeout_seconds,
-        idempotency_key=idempotency_key,
-        now=now,
-        concurrency_key=concurrency_key,
-    )
+insert_tasks = _operation(
+    queue_portable.insert_tasks,
+    """Insert queued tasks of one action; returns their ids in the payloads' order.""",
+)
 
 
-def insert_run(*, run: WorkflowRun, steps: list[dict[str, Any]], now: datetime) -> bool:
+insert_run = _operation(
+    queue_portable.insert_run,
     """Insert a new run and one task per step (queued if it needs nothing, else waiting).
-    False: the run's idempotency key exists, and nothing was inserted."""
-    return implementation().insert_run(run=run, steps=steps, now=now)
+    False: the run's idempotency key exists, and nothing was inserted.""",
+)
 
 
-def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list[ClaimedTask]:
+claim = _operation(
+    queue_portable.claim,
     """Claim up to `limit` due tasks for `worker` (of one run with `run_id`), each with a fresh
-    lease and an open agent run, never more at once per key than its concurrency limit."""
-    return implementation().claim(limit=limit, worker=worker, now=now, run_id=run_id)
+    lease and an open agent run, never more at once per key than its concurrency limit.""",
+)
 
 
-def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: datetime) -> list[int]:
+complete_claimed = _operation(
+    queue_portable.complete_claimed,
     """Mark the tasks of one claim succeeded with their outputs and close their attempts;
-    returns the ids still held (the others' reports are stale)."""
-    return implementation().complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
+    returns the ids still held (the others' reports are stale).""",
+)
 
 
-def complete_step(
-    *,
-    task_id: int,
-    run_id: Any,
-    output: Any,
-    now: datetime,
-    lease_token: uuid.UUID | None = None,
-    attempt: int | None = None,
-    handoff_to: str | None = None,
-) -> StepCompletion:
+complete_step = _operation(
+    queue_portable.complete_step,
     """Complete one task, inside the caller's transaction: the fenced update and its attempt;
     for a step of a running run also the steps it made ready, the run finished if this was its
     last step, and (PostgreSQL) the next step claimed for `handoff_to` if it asks. The caller
-    fails the run if the result says nothing else can run."""
-    return implementation().complete_step(
-        task_id=task_id,
-        run_id=run_id,
-        output=output,
-        now=now,
-        lease_token=lease_token,
-        attempt=attempt,
-        handoff_to=handoff_to,
-    )
+    fails the run if the result says nothing else can run.""",
+)
 
 
-def close_attempts(
-    *,
-    task_ids: list[int],
-    outcome: str,
-    now: datetime,
-    lease_token: uuid.UUID | None = None,
-    attempt: int | None = None,
-    error: str = "",
-    error_type: str = "",
-    detail: Any = None,
-) -> None:
-    """Record how the open attempts of these tasks (the holders of the fence) ended."""
-    implementation().close_attempts(
-        task_ids=task_ids,
-        outcome=outcome,
-        now=now,
-        lease_token=lease_token,
-        attempt=attempt,
-        error=error,
-        error_type=error_type,
-        detail=detail,
-    )
+close_attempts = _operation(
+    queue_portable.close_attempts,
+    """Record how the open attempts of these tasks (the holders of the fence) ended.""",
+)
 
 
-def renew_lease(
-    *, task_id: int, extend_seconds: float, lease_token: uuid.UUID | None, attempt: int | None
-) -> datetime | None:
+renew_lease = _operation(
+    queue_portable.renew_lease,
     """Extend a running attempt's lease to at least now + `extend_seconds` (never shorter); its
-    expiry, or None when the fence does not hold (the attempt lost the task)."""
-    return implementation().renew_lease(
-        task_id=task_id, extend_seconds=extend_seconds, lease_token=lease_token, attempt=attempt
-    )
+    expiry, or None when the fence does not hold (the attempt lost the task).""",
+)
 
 
-def expired_leases(*, limit: int = 100) -> list[tuple[int, uuid.UUID]]:
+expired_leases = _operation(
+    queue_portable.expired_leases,
     """Running tasks whose lease ran out by the database's clock, as (id, token): their worker
     died or overran. No lock: each recovery is a conditional update fenced by the token and
-    the expiry, so two ticks recovering at once cannot both apply it."""
-    return implementation().expired_leases(limit=limit)
+    the expiry, so two ticks recovering at once cannot both apply it.""",
+)
 
 
-def work_in_hand() -> bool:
+work_in_hand = _operation(
+    queue_portable.work_in_hand,
     """Whether any task is due now (by the database's clock) or running (what keeps a draining
-    worker going)."""
-    return implementation().work_in_hand()
+    worker going).""",
+)
 
 
-def next_due_at() -> datetime | None:
-    """When the earliest queued task becomes due (workers sleep until then at most)."""
-    return implementation().next_due_at()
+next_due_at = _operation(
+    queue_portable.next_due_at,
+    """When the earliest queued task becomes due (workers sleep until then at most).""",
+)
 
 
-def seconds_until_next_due() -> float | None:
+seconds_until_next_due = _operation(
+    queue_portable.seconds_until_next_due,
     """How long until the earliest queued task falls due, by the database's clock (a worker
-    sleeps that long at most; its own clock may be off). None: nothing is queued."""
-    return implementation().seconds_until_next_due()
+    sleeps that long at most; its own clock may be off). None: nothing is queued.""",
+)
 
 
 # --- Helpers of every backend ---------------------------------------------------------------
