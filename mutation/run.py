@@ -42,6 +42,9 @@ KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 # payment inbox (the Stripe event's receipt and application), not the agents' report inbox.
 SCOPE = [
     "orchestration.queue.*",
+    "orchestration.queue_pg.*",
+    "orchestration.queue_portable.*",
+    "orchestration.queue_shared.*",
     "orchestration.starting.*",
     "orchestration.reports.*",
     "orchestration.acts.*",

@@ -6,7 +6,7 @@ measures budgets. Tests replace either through `orchestration.clock.set_clock`.
 Leases are another matter: across worker hosts and serverless functions the one
 clock every party shares is the database's, so on Postgres lease expiry, renewals,
 recovery and due times are computed in SQL with the database's `now()`
-(orchestration/queue.py, `lease_now`), never with a host's clock. A test that sets a
+(orchestration/queue_shared.py, `lease_now`), never with a host's clock. A test that sets a
 clock here moves those too (the fake time is passed to SQL instead); on SQLite the
 host's clock is the database's (a file on that host, shared by every process).
 """

@@ -1,10 +1,11 @@
 -- The engine's statements on PostgreSQL, by name (loaded by orchestration/sql.py into
--- orchestration.queue.QUERIES; the portable twin of each operation, for SQLite, is in queue.py).
+-- orchestration.queue_pg.QUERIES, which runs them; the portable twin of each operation, for
+-- SQLite, is orchestration/queue_portable.py).
 --
 -- A query starts at its `-- name:` line; the comment lines right after it say why it is written
 -- as it is and are not sent to the server (comments inside a statement are). `%(name)s` are
--- psycopg parameters; `{name}` are filled in by queue.py when it composes a statement (the
--- NOTIFY, the run's columns); `%(now)s` reads the database's clock (queue.NOW) unless a test's
+-- psycopg parameters; `{name}` are filled in by queue_pg.py when it composes a statement (the
+-- NOTIFY, the run's columns); `%(now)s` reads the database's clock (queue_pg.NOW) unless a test's
 -- clock must stand. A claim is a picking half (claim, claim_limited) + pick_eligible + claim_picked.
 
 -- name: claim_picked
@@ -120,7 +121,7 @@ blocked AS (
 -- fail-fast fenced off (status 'cancelled', lease kept, no longer renewed) until their lease
 -- runs out: they may still be executing, and the key's limit must hold meanwhile.
 -- (The condition is written out in lock_limited_keys and claim_limited, marked
--- "holds a slot", and in _pick_within_limits for SQLite.)
+-- "holds a slot", and in queue_portable.pick_within_limits for SQLite.)
 --
 WITH running AS (
     SELECT concurrency_key AS key, count(*) AS n FROM orchestration_task
@@ -215,7 +216,8 @@ SELECT array_agg(id ORDER BY id){notify} FROM ins
 
 -- name: insert_one
 -- One task (the plain `enqueue`): the same insert with scalar parameters, cheaper to send than
--- arrays; no row (an existing idempotency key) means no id and no NOTIFY.
+-- arrays; no row (an existing idempotency key) means no id and no NOTIFY. It returns the times
+-- the row was stored with (the database's clock), so the Task handed back is the row as stored.
 WITH ins AS (
     INSERT INTO orchestration_task (
         step, action, needs, status, priority, run_after, attempt, max_attempts, retry,
@@ -225,9 +227,9 @@ WITH ins AS (
             COALESCE(%(run_after)s::timestamptz, statement_timestamp()), 0, %(max_attempts)s, %(retry)s::jsonb,
             %(timeout)s, '', false, %(payload)s::jsonb, %(key)s, '', %(now)s, %(concurrency_key)s)
     ON CONFLICT DO NOTHING
-    RETURNING id
+    RETURNING id, run_after, created_at
 )
-SELECT id{notify} FROM ins
+SELECT id, run_after, created_at{notify} FROM ins
 
 -- name: complete
 -- Completing a batch of plain tasks from one claim in one statement: every row is
@@ -405,6 +407,22 @@ WHERE id = %(id)s AND status = 'running'
   AND (%(token)s::uuid IS NULL OR lease_token = %(token)s::uuid)
   AND (%(attempt)s::int IS NULL OR attempt = %(attempt)s::int)
 RETURNING lease_expires_at
+
+-- name: expired_leases
+-- Running tasks whose lease ran out by the database's clock (the partial index
+-- `task_lease_expiry`), the longest expired first. No lock: each recovery is a conditional
+-- update fenced by the token and the expiry, so two ticks recovering at once cannot both apply it.
+SELECT id, lease_token FROM orchestration_task
+WHERE status = 'running' AND lease_expires_at < %(now)s
+ORDER BY lease_expires_at
+LIMIT %(limit)s
+
+-- name: work_in_hand
+-- Whether any task is due now or running: what keeps a draining worker going.
+SELECT EXISTS (
+    SELECT 1 FROM orchestration_task
+    WHERE (status = 'queued' AND run_after <= %(now)s) OR status = 'running'
+)
 
 -- name: insert_run
 -- Starting a workflow run on Postgres in one round trip: the run, one task per step (those

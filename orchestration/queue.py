@@ -1,87 +1,203 @@
-"""The queue's SQL in one place: its statements are orchestration/queries.sql; this module runs them.
+"""The queue: a fixed list of named operations (OPERATIONS), each implemented once for PostgreSQL
+(orchestration/queue_pg.py, running the named statements of orchestration/queries.sql) and once
+portably for SQLite (orchestration/queue_portable.py, the ORM), with the same signature; every
+function below hands its call to the implementation for the connection's database. Services
+call these, never an implementation, and never choose one themselves.
+tests/test_queue_contract.py holds both to the same rules.
 
-The queue is the `orchestration_task` table. A claim turns up to `limit` due,
-queued rows into running ones in a single statement and hands each a lease:
-a fencing token (new for every claim) and an expiry (now + the task's
-timeout). Only the holder of the token may report the attempt's outcome, so a
-worker that lost its lease can never overwrite the attempt that replaced it.
+The queue is the `orchestration_task` table. A claim turns up to `limit` due, queued rows into
+running ones and hands each a lease: a fencing token (new for every claim) and an expiry (now +
+the task's timeout). Only the holder of the token may report the attempt's outcome, so a worker
+that lost its lease can never overwrite the attempt that replaced it.
 
-Postgres: `FOR UPDATE SKIP LOCKED` lets any number of workers claim at once
-without blocking on, or double-claiming, each other's rows. It needs no session
-state, so it works through Neon's pooler (PgBouncer, transaction mode).
+Postgres: `FOR UPDATE SKIP LOCKED` lets any number of workers claim at once without blocking on,
+or double-claiming, each other's rows (queue_pg.py says how, limits included). SQLite: no row
+locks, but every transaction opens with `BEGIN IMMEDIATE` (see settings), which takes the
+database's single write lock up front, so a claim's select-then-update is atomic and a second
+claimer waits its turn (queue_portable.py).
 
-SQLite: no row locks, but the connection opens every transaction with
-`BEGIN IMMEDIATE` (see settings), which takes the database's single write lock
-up front; the select-then-update below is therefore atomic, and a second
-claimer waits its turn instead of reading the same rows.
-
-Concurrency limits (orchestration/limits.py): with limits configured, a
-claim first takes a transaction-level advisory lock on each limited key that
-has due work (`pg_try_advisory_xact_lock`: no session state, so it works
-through PgBouncer too), then counts that key's running attempts in a *second*
-statement, whose snapshot sees every claim committed before the lock was
-granted. A key another claimer is holding is skipped this time, like a row
-under SKIP LOCKED. When the rows a claim would take include no limited key, the
-locks are not needed: the one-statement claim takes them (and stands back, taking
-nothing, the moment it sees a limited row among them).
-
-Time: on Postgres every lease expiry, renewal, recovery and due time in these
-statements is the database's `now()` (`NOW` below), never the claiming host's clock: hosts
-and serverless functions disagree by seconds, and a host 15 s ahead would think every live
-lease expired. The `now` a caller passes is used instead only where the host's clock is the
-database's (SQLite, a file on that host) or a test has set the engine's clock (lease_now).
-
-Round trips and commits are the cost of a durable queue, so on Postgres each state
-change is one statement where it can be: a claim is one autocommitted statement
-(rows turned running, their attempt rows inserted, their inputs read), a batch of
-plain completions is one, and a workflow step's completion is one statement after
-the lock on its run (the completion, its attempt row, the steps it made ready,
-and, for the worker that asks, the claim of the next step).
+Time: on Postgres every lease expiry, renewal, recovery and due time is the database's clock,
+never the calling host's (lease_now, db_now: orchestration/queue_shared.py).
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+import functools
+from collections.abc import Callable
+from datetime import datetime
+from types import ModuleType
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import Q
-from django.db.models.functions import Now
 
-from orchestration import clock, pg, queue_portable
+from orchestration import queue_pg, queue_portable
 from orchestration.conf import engine_settings
-from orchestration.limits import ConcurrencyLimits
-from orchestration.models import AgentRun, Task, TaskStatus, WorkflowRun
-from orchestration.sql import load_queries
+from orchestration.queue_shared import (
+    NOTIFY_CHANNEL,
+    ClaimedTask,
+    InsertedTask,
+    StepCompletion,
+    concurrency_limits,
+    db_now,
+    is_postgres,
+    lease_now,
+)
 
-# Every statement of the queue on PostgreSQL, by name, with why it is written as it is.
-QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
+# Every operation of the queue: each one a function of queue_pg and of queue_portable, with the
+# same parameters, and one here that calls the implementation for the connection's database.
+OPERATIONS = (
+    "insert_task",
+    "insert_tasks",
+    "insert_run",
+    "claim",
+    "complete_claimed",
+    "complete_step",
+    "close_attempts",
+    "renew_lease",
+    "expired_leases",
+    "work_in_hand",
+    "next_due_at",
+    "seconds_until_next_due",
+)
 
-NOTIFY_CHANNEL = "orchestration_tasks"
+# What the rest of the project imports from here: the operations, and the shared names
+# (queue_shared.py's) re-exported so that no caller needs to know where they live.
+__all__ = [
+    *OPERATIONS,
+    "NOTIFY_CHANNEL",
+    "OPERATIONS",
+    "ClaimedTask",
+    "InsertedTask",
+    "StepCompletion",
+    "concurrency_limits",
+    "database_time",
+    "db_now",
+    "implementation",
+    "is_postgres",
+    "lease_now",
+    "notify_after_commit",
+    "notify_ready",
+    "queue_ready_steps",
+]
 
 
-# The statements' "now": the database's own clock, unless the caller's `now` must stand
-# (lease_now). `statement_timestamp()`, not `now()` (the transaction's start): one instant for
-# every CTE of a statement, and the same clock as Django's `Now()` in the ORM's updates, even
-# inside a long transaction.
-NOW = "COALESCE(%(now)s::timestamptz, statement_timestamp())"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _with_db_now(sql: str) -> str:
-    """`sql` with every `%(now)s` read through NOW (statements of this module only)."""
-    return sql.replace("%(now)s", NOW)
+def implementation() -> ModuleType:
+    """The queue for the connection's database: PostgreSQL's statements, or the portable ORM."""
+    return queue_pg if connection.vendor == "postgresql" else queue_portable
 
 
-def lease_now(now: datetime | None = None) -> datetime | None:
-    """The `now` parameter of this module's statements: None (the database's `now()`) on
-    Postgres with the real clock; else the caller's `now` (a test's clock, or SQLite's host)."""
-    if is_postgres() and clock.is_real():
-        return None
-    return now if now is not None else clock.now()
+def _operation(portable: Callable[P, R], doc: str) -> Callable[P, R]:
+    """The queue's face of one operation: the parameters of its implementations (the guard in
+    tests/test_queue_contract.py holds both to one signature), `doc` for what it promises, and a
+    call handed, as it came, to the implementation of the connection's database."""
+    name = portable.__name__
+
+    def operation(*args: P.args, **kwargs: P.kwargs) -> R:
+        return getattr(implementation(), name)(*args, **kwargs)
+
+    functools.update_wrapper(operation, portable)
+    operation.__doc__ = doc
+    operation.__module__ = __name__
+    return operation
+
+
+insert_task = _operation(
+    queue_portable.insert_task,
+    """Insert one queued task (payload and retry policy as JSON); returns its id and times as
+    stored, None if its idempotency key exists. `run_after` None: due at the database's now.""",
+)
+
+
+insert_tasks = _operation(
+    queue_portable.insert_tasks,
+    """Insert queued tasks of one action; returns their ids in the payloads' order.""",
+)
+
+
+insert_run = _operation(
+    queue_portable.insert_run,
+    """Insert a new run and one task per step (queued if it needs nothing, else waiting).
+    False: the run's idempotency key exists, and nothing was inserted.""",
+)
+
+
+claim = _operation(
+    queue_portable.claim,
+    """Claim up to `limit` due tasks for `worker` (of one run with `run_id`), each with a fresh
+    lease and an open agent run, never more at once per key than its concurrency limit.""",
+)
+
+
+complete_claimed = _operation(
+    queue_portable.complete_claimed,
+    """Mark the tasks of one claim succeeded with their outputs and close their attempts;
+    returns the ids still held (the others' reports are stale).""",
+)
+
+
+complete_step = _operation(
+    queue_portable.complete_step,
+    """Complete one task, inside the caller's transaction: the fenced update and its attempt;
+    for a step of a running run also the steps it made ready, the run finished if this was its
+    last step, and (PostgreSQL) the next step claimed for `handoff_to` if it asks. The caller
+    fails the run if the result says nothing else can run.""",
+)
+
+
+close_attempts = _operation(
+    queue_portable.close_attempts,
+    """Record how the open attempts of these tasks (the holders of the fence) ended.""",
+)
+
+
+renew_lease = _operation(
+    queue_portable.renew_lease,
+    """Extend a running attempt's lease to at least now + `extend_seconds` (never shorter); its
+    expiry, or None when the fence does not hold (the attempt lost the task).""",
+)
+
+
+expired_leases = _operation(
+    queue_portable.expired_leases,
+    """Running tasks whose lease ran out by the database's clock, as (id, token): their worker
+    died or overran. No lock: each recovery is a conditional update fenced by the token and
+    the expiry, so two ticks recovering at once cannot both apply it.""",
+)
+
+
+work_in_hand = _operation(
+    queue_portable.work_in_hand,
+    """Whether any task is due now (by the database's clock) or running (what keeps a draining
+    worker going).""",
+)
+
+
+next_due_at = _operation(
+    queue_portable.next_due_at,
+    """When the earliest queued task becomes due (workers sleep until then at most).""",
+)
+
+
+seconds_until_next_due = _operation(
+    queue_portable.seconds_until_next_due,
+    """How long until the earliest queued task falls due, by the database's clock (a worker
+    sleeps that long at most; its own clock may be off). None: nothing is queued.""",
+)
+
+
+# --- Helpers of every backend ---------------------------------------------------------------
+
+
+def queue_ready_steps(run_id: Any) -> queue_portable.RunProgress:
+    """Queue the run's waiting steps whose needs have all succeeded; the run's progress as it
+    was just before. Through the ORM on every database: the stalled-run repair's step
+    (transitions.advance), rare enough for its few statements, and the rule the portable
+    completion queues by."""
+    return queue_portable.queue_ready_steps(run_id)
 
 
 def database_time() -> datetime:
@@ -89,502 +205,7 @@ def database_time() -> datetime:
     now = lease_now()
     if now is not None:
         return now
-    return pg.execute(QUERIES["database_time"], {})[0][0]
-
-
-def db_now() -> Any:
-    """Now for the ORM's lease filters and updates: the database's (an SQL expression) on
-    Postgres with the real clock, else the engine's clock."""
-    return Now() if is_postgres() and clock.is_real() else clock.now()
-
-
-@dataclass(frozen=True)
-class ClaimedTask:
-    """What an executor needs to run one claimed attempt, without another query."""
-
-    id: int
-    run_id: str | None
-    step: str
-    action: str
-    needs: list[str]
-    attempt: int
-    max_attempts: int
-    input: dict[str, Any]
-    cursor: Any
-    timeout_seconds: float
-    lease_token: uuid.UUID
-    lease_expires_at: datetime
-    claimed_at: datetime
-    idempotency_key: str
-    # The outputs of the steps this one needs, read by the claim itself (None: not read yet).
-    inputs: dict[str, Any] | None = None
-
-
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-_CLAIM_PICKED = QUERIES["claim_picked"]
-
-
-def _then_claim_picked(*picking_ctes: str, then: str = "") -> str:
-    """A whole claim statement: the CTEs that choose `picked`, then _CLAIM_PICKED (constants only)."""
-    return _with_db_now("".join(picking_ctes) + _CLAIM_PICKED + then)
-
-
-_BLOCKED_MARKER = QUERIES["blocked_marker"]
-
-
-_PICK_ELIGIBLE = QUERIES["pick_eligible"]
-
-_PG_CLAIM = _then_claim_picked(
-    QUERIES["claim"],
-    _PICK_ELIGIBLE,
-    then=_BLOCKED_MARKER,
-)
-
-_PG_LOCK_LIMITED_KEYS = _with_db_now(QUERIES["lock_limited_keys"])
-
-_PG_CLAIM_LIMITED = _then_claim_picked(
-    QUERIES["claim_limited"],
-    _PICK_ELIGIBLE,
-)
-
-
-_PG_INSERT_ONE = _with_db_now(QUERIES["insert_one"])
-_PG_INSERT_ONE_NOTIFY = _PG_INSERT_ONE.format(notify=", pg_notify(%(channel)s, '')")
-_PG_INSERT_ONE_QUIET = _PG_INSERT_ONE.format(notify="")
-
-
-def insert_task(
-    *,
-    action: str,
-    payload_json: str,
-    priority: int,
-    run_after: datetime | None,
-    max_attempts: int,
-    retry_json: str,
-    timeout_seconds: float,
-    idempotency_key: str | None,
-    now: datetime,
-    concurrency_key: str = "",
-) -> int | None:
-    """Insert one queued task (Postgres fast path); returns its id, None if its key exists.
-    `run_after` None: due at the database's now."""
-    rows = pg.execute(
-        _PG_INSERT_ONE_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_ONE_QUIET,
-        {
-            "action": action,
-            "priority": priority,
-            "run_after": run_after,
-            "max_attempts": max_attempts,
-            "retry": retry_json,
-            "timeout": float(timeout_seconds),
-            "payload": payload_json,
-            "key": idempotency_key,
-            "now": lease_now(now),
-            "channel": NOTIFY_CHANNEL,
-            "concurrency_key": concurrency_key,
-        },
-    )
-    return rows[0][0] if rows else None
-
-
-def insert_tasks(
-    *,
-    action: str,
-    payloads: list[dict[str, Any]],
-    priority: int,
-    run_after: datetime | None,
-    max_attempts: int,
-    retry: dict[str, Any],
-    timeout_seconds: float,
-    idempotency_key: str | None,
-    now: datetime,
-    concurrency_key: str = "",
-) -> list[int]:
-    """Insert queued tasks of one action (Postgres fast path); returns their ids in order."""
-    rows = pg.execute(
-        _PG_INSERT_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_QUIET,
-        {
-            "action": action,
-            "priority": priority,
-            "run_after": run_after,
-            "max_attempts": max_attempts,
-            "retry": json.dumps(retry),
-            "timeout": timeout_seconds,
-            "payloads": [json.dumps(p) for p in payloads],
-            "key": idempotency_key,
-            "now": lease_now(now),
-            "channel": NOTIFY_CHANNEL,
-            "concurrency_key": concurrency_key,
-        },
-    )
-    return list(rows[0][0] or []) if rows else []
-
-
-_PG_INSERT = _with_db_now(QUERIES["insert"])
-_PG_INSERT_NOTIFY = _PG_INSERT.format(notify=", pg_notify(%(channel)s, '')")
-_PG_INSERT_QUIET = _PG_INSERT.format(notify="")
-
-
-# A per-process hint, never a rule: whether the last claim met due work of a limited key. While
-# it did, claims go straight down the locking path instead of first trying the one-statement
-# claim (which would only stand back again); once a locking claim finds no limited key with
-# due work, the one-statement claim is tried again. Either way the result is the same.
-_limited_work_seen = False
-
-
-def claim(*, limit: int, worker: str, now: datetime, run_id: Any = None) -> list[ClaimedTask]:
-    """Claim up to `limit` due tasks for `worker` (of one run with `run_id`), each with a fresh
-    lease and an open agent run, never more at once per key than its concurrency limit."""
-    if limit <= 0:
-        return []
-    token = uuid.uuid4()  # one token per claim is unique per (task, claim): a claim takes a task once
-    limits = concurrency_limits()
-    params = {
-        "now": lease_now(now),
-        "limit": limit,
-        "token": token,
-        "worker": worker,
-        "lease": engine_settings.LEASE_SECONDS,
-        "run_id": str(run_id) if run_id else None,
-    }
-    if is_postgres():
-        claimed = [_claimed(row[1:13], token, now, inputs=row[13] or {}) for row in _pg_claim(params, limits)]
-    else:
-        with transaction.atomic():
-            rows = queue_portable.claim_rows(
-                limit=limit, worker=worker, now=now, token=token, run_id=run_id, limits=limits
-            )
-            claimed = [_claimed(row, token, now) for row in rows]
-            _open_attempts(claimed, token=token, worker=worker, now=now)
-    # The workflow step first: it is the slow one, and once it runs a crash costs it
-    # only the attempt it really started (plain tasks behind it are quick).
-    claimed.sort(key=lambda t: (t.run_id is None, t.id))
-    return claimed
-
-
-def _pg_claim(params: dict[str, Any], limits: ConcurrencyLimits) -> list[tuple]:
-    global _limited_work_seen
-    patterns = limits.like_patterns() if limits else []
-    if not (limits and _limited_work_seen):
-        rows = pg.execute(_PG_CLAIM, {**params, "patterns": patterns})
-        if not rows or not rows[-1][0]:  # not blocked: the claim is done, in one statement
-            return rows
-        _limited_work_seen = True
-    with transaction.atomic():
-        window = pg.execute(_PG_LOCK_LIMITED_KEYS, {**params, **_limit_arrays(limits), "patterns": patterns})
-        _limited_work_seen = any(limited for _, _, limited, _ in window)
-        held = limits.limited({key for _, key, limited, locked in window if limited and locked and key is not None})
-        ids = [task_id for task_id, _, limited, locked in window if task_id is not None and (locked or not limited)]
-        if not ids:
-            return []
-        return pg.execute(
-            _PG_CLAIM_LIMITED,
-            {**params, "patterns": patterns, "ids": ids, "held": list(held), "limits": list(held.values())},
-        )
-
-
-def _limit_arrays(limits: ConcurrencyLimits) -> dict[str, list[Any]]:
-    """The limits as the arrays _PG_LOCK_LIMITED_KEYS reads (exact keys; prefixes as LIKE patterns)."""
-    exact = list(limits.exact.items())
-    prefixes = list(limits.prefixes)
-    patterns = limits.like_patterns()[len(exact) :]  # like_patterns lists the exact keys first
-    return {
-        "exact_keys": [k for k, _ in exact],
-        "exact_limits": [v for _, v in exact],
-        "prefix_patterns": patterns,
-        "prefix_lengths": [len(p) for p, _ in prefixes],
-        "prefix_limits": [v for _, v in prefixes],
-    }
-
-
-def _open_attempts(claimed: list[ClaimedTask], *, token: uuid.UUID, worker: str, now: datetime) -> None:
-    AgentRun.objects.bulk_create(
-        [
-            AgentRun(
-                task_id=t.id,
-                run_id=t.run_id,
-                action=t.action,
-                attempt=t.attempt,
-                lease_token=token,
-                worker=worker,
-                started_at=now,
-            )
-            for t in claimed
-        ]
-    )
-
-
-def concurrency_limits() -> ConcurrencyLimits:
-    return engine_settings.CONCURRENCY_LIMITS
-
-
-def _claimed(row: tuple, token: uuid.UUID, now: datetime, *, inputs: Any = None) -> ClaimedTask:
-    task_id, run_id, step, action, needs, attempt, max_attempts, input_, cursor, timeout, expires, key = row
-    return ClaimedTask(
-        id=task_id,
-        run_id=str(run_id) if run_id else None,
-        step=step,
-        action=action,
-        needs=_json(needs) or [],
-        attempt=attempt,
-        max_attempts=max_attempts,
-        input=_json(input_) or {},
-        cursor=_json(cursor),
-        timeout_seconds=timeout,
-        lease_token=token,
-        lease_expires_at=expires,
-        claimed_at=now,
-        idempotency_key=key or f"task:{task_id}",
-        inputs=None if inputs is None else _json(inputs),
-    )
-
-
-def _json(value: Any) -> Any:
-    # psycopg decodes jsonb itself; raw values from other backends arrive as text.
-    if isinstance(value, str | bytes):
-        return json.loads(value)
-    return value
-
-
-_PG_COMPLETE = _with_db_now(QUERIES["complete"])
-
-_PG_CLOSE_ATTEMPTS = _with_db_now(QUERIES["close_attempts"])
-
-
-def complete_claimed(*, outputs: dict[int, Any], lease_token: uuid.UUID, now: datetime) -> list[int]:
-    """Mark the tasks of one claim succeeded with their outputs and close their attempts;
-    returns the ids still held (the others' reports are stale)."""
-    if not outputs:
-        return []
-    if is_postgres():
-        ids = list(outputs)
-        rows = pg.execute(
-            _PG_COMPLETE,
-            {"ids": ids, "outputs": [json.dumps(outputs[i]) for i in ids], "token": lease_token, "now": lease_now(now)},
-        )
-        return [row[0] for row in rows]
-    done = []
-    for task_id, output in outputs.items():
-        if Task.objects.filter(id=task_id, lease_token=lease_token, status=TaskStatus.RUNNING).update(
-            status=TaskStatus.SUCCEEDED,
-            output=output,
-            cursor=None,
-            finished_at=now,
-            last_error="",
-            lease_token=None,
-            lease_expires_at=None,
-        ):
-            done.append(task_id)
-    close_attempts(task_ids=done, outcome="succeeded", now=now, lease_token=lease_token)
-    return done
-
-
-_PG_LOCK_RUN = QUERIES["lock_run"]
-
-# The run's columns in the model's field order, for WorkflowRun.from_db (a finished run).
-_RUN_FIELDS = [f.attname for f in WorkflowRun._meta.concrete_fields]
-_RUN_COLUMNS = ", ".join(f"w.{f.column}" for f in WorkflowRun._meta.concrete_fields)
-_PG_COMPLETE_STEP = _with_db_now(QUERIES["complete_step"].format(run_columns=_RUN_COLUMNS))
-
-
-def _run_from_row(row: list[Any]) -> WorkflowRun:
-    """A WorkflowRun from its columns, each through its field's database converter (JSON arrives
-    as text through Django's loaders), as the ORM would load it."""
-    values = [
-        f.from_db_value(value, None, connection) if hasattr(f, "from_db_value") else value
-        for f, value in zip(WorkflowRun._meta.concrete_fields, row, strict=True)
-    ]
-    return WorkflowRun.from_db(connection.alias, _RUN_FIELDS, values)
-
-
-@dataclass(frozen=True)
-class StepCompletion:
-    """What one step's completion did to its run, as the statement saw it."""
-
-    run_status: str | None  # the run's status (None: a plain task)
-    applied: bool  # false: the report was stale (the fence did not match)
-    ready: int  # steps it made ready (queued, or handed to the worker)
-    total: int
-    succeeded: int  # including this one
-    active: int  # other steps queued or running
-    dead: list[str]  # steps dead or cancelled
-    queued: int  # steps it queued for any worker (ready, not handed off): wake idle ones
-    handoff: ClaimedTask | None  # the next step, claimed for the worker that asked
-    finished_run: WorkflowRun | None = None  # the run, which this completion finished (succeeded)
-
-
-def complete_step(
-    *,
-    task_id: int,
-    run_id: Any,
-    output: Any,
-    now: datetime,
-    lease_token: uuid.UUID | None = None,
-    attempt: int | None = None,
-    handoff_to: str | None = None,
-) -> StepCompletion:
-    """Complete one task (Postgres), inside the caller's transaction: for a step of a run, the
-    run's lock, then the fenced update, its attempt closed, the steps it made ready queued and
-    the next one claimed for `handoff_to` if it asks; for a plain task (`run_id` None) the
-    first two only. The caller finishes the run if the result says it is done."""
-    token = uuid.uuid4()
-    limits = concurrency_limits()
-    sql = _PG_COMPLETE_STEP
-    params = {
-        "id": task_id,
-        "run_id": str(run_id) if run_id is not None else None,
-        "output": json.dumps(output),
-        "now": lease_now(now),
-        "token": lease_token,
-        "attempt": attempt,
-        "worker": handoff_to,
-        "patterns": limits.like_patterns() if limits else [],
-        "handoff_token": token,
-        "lease": engine_settings.LEASE_SECONDS,
-    }
-    if run_id is None:
-        [row] = pg.execute(sql, params)
-    else:
-        _, [row] = pg.execute_pipelined([(_PG_LOCK_RUN, {"run_id": params["run_id"]}), (sql, params)])
-    run_status, applied, ready, total, succeeded, active, dead, queued, *rest = row
-    handed, finished = rest[:13], rest[13:]
-    handoff = None
-    if handed[0] is not None:
-        handoff = _claimed(tuple(handed[:12]), token, clock.now(), inputs=handed[12] or {})
-    run = None
-    if finished[0] is not None:
-        run = _run_from_row(finished)
-    return StepCompletion(
-        finished_run=run,
-        run_status=run_status,
-        applied=bool(applied),
-        ready=ready,
-        total=total,
-        succeeded=succeeded,
-        active=active,
-        dead=list(dead),
-        queued=queued,
-        handoff=handoff,
-    )
-
-
-def close_attempts(
-    *,
-    task_ids: list[int],
-    outcome: str,
-    now: datetime,
-    lease_token: uuid.UUID | None = None,
-    attempt: int | None = None,
-    error: str = "",
-    error_type: str = "",
-    detail: Any = None,
-) -> None:
-    """Record how the open attempts of these tasks (the holders of the fence) ended."""
-    if not task_ids:
-        return
-    if is_postgres():
-        pg.execute(
-            _PG_CLOSE_ATTEMPTS,
-            {
-                "ids": list(task_ids),
-                "outcome": outcome,
-                "now": lease_now(now),
-                "token": lease_token,
-                "attempt": attempt,
-                "error": error,
-                "error_type": error_type,
-                "detail": None if detail is None else json.dumps(detail),
-            },
-        )
-        return
-    runs = AgentRun.objects.filter(task_id__in=task_ids, outcome="running")
-    if lease_token is not None:
-        runs = runs.filter(lease_token=lease_token)
-    if attempt is not None:
-        runs = runs.filter(attempt=attempt)
-    for agent_run in runs:
-        agent_run.outcome = outcome
-        agent_run.finished_at = now
-        agent_run.duration_ms = (now - agent_run.started_at).total_seconds() * 1000
-        agent_run.error = error
-        agent_run.error_type = error_type
-        agent_run.detail = detail
-        agent_run.save(update_fields=["outcome", "finished_at", "duration_ms", "error", "error_type", "detail"])
-
-
-def expired_leases(*, limit: int = 100) -> list[tuple[int, uuid.UUID]]:
-    """Running tasks whose lease ran out by the database's clock: their worker died or overran.
-
-    No lock here: each recovery is a conditional update fenced by the token
-    and the expiry, so two ticks recovering at once cannot both apply it.
-    """
-    return list(
-        Task.objects.filter(status=TaskStatus.RUNNING, lease_expires_at__lt=db_now())
-        .order_by("lease_expires_at")
-        .values_list("id", "lease_token")[:limit]
-    )
-
-
-def work_in_hand() -> bool:
-    """Whether any task is due now (by the database's clock) or running (what keeps a draining
-    worker going)."""
-    due = Q(status=TaskStatus.QUEUED, run_after__lte=db_now())
-    return Task.objects.filter(due | Q(status=TaskStatus.RUNNING)).exists()
-
-
-def next_due_at() -> datetime | None:
-    """When the earliest queued task becomes due (workers sleep until then at most)."""
-    if is_postgres():  # the same query without the ORM's cost: workers ask it every time they go idle
-        rows = pg.execute(QUERIES["next_due_at"], {})
-        return rows[0][0] if rows else None
-    return (
-        Task.objects.filter(status=TaskStatus.QUEUED).order_by("run_after").values_list("run_after", flat=True).first()
-    )
-
-
-def seconds_until_next_due() -> float | None:
-    """How long until the earliest queued task falls due, by the database's clock (a worker
-    sleeps that long at most; its own clock may be off). None: nothing is queued."""
-    if lease_now() is None:
-        rows = pg.execute(QUERIES["seconds_until_next_due"], {})
-        return rows[0][0] if rows else None
-    due = next_due_at()
-    return None if due is None else (due - clock.now()).total_seconds()
-
-
-_PG_RENEW = _with_db_now(QUERIES["renew"])
-
-
-def renew_lease(
-    *, task_id: int, extend_seconds: float, lease_token: uuid.UUID | None, attempt: int | None
-) -> datetime | None:
-    """Extend a running attempt's lease to at least now + `extend_seconds`; its expiry, or None
-    when the fence does not hold (the attempt lost the task)."""
-    if is_postgres():
-        params = {
-            "id": task_id,
-            "extend": float(extend_seconds),
-            "token": lease_token,
-            "attempt": attempt,
-            "now": lease_now(),
-        }
-        rows = pg.execute(_PG_RENEW, params)
-        return rows[0][0] if rows else None
-    fence = Q(id=task_id, status=TaskStatus.RUNNING)
-    if lease_token is not None:
-        fence &= Q(lease_token=lease_token)
-    if attempt is not None:
-        fence &= Q(attempt=attempt)
-    with transaction.atomic():  # BEGIN IMMEDIATE: nobody writes between the read and the update
-        current = Task.objects.filter(fence).values_list("lease_expires_at", flat=True).first()
-        if current is None:
-            return None
-        expires = max(current, clock.now() + timedelta(seconds=extend_seconds))
-        Task.objects.filter(fence).update(lease_expires_at=expires)
-    return expires
+    return queue_pg.database_time()
 
 
 def notify_after_commit() -> None:
@@ -593,51 +214,14 @@ def notify_after_commit() -> None:
     NOTIFY lock is held for microseconds instead of through a commit's flush. A process that
     dies between the two leaves idle workers to their poll interval (the worker's polling fallback)."""
     if is_postgres() and engine_settings.NOTIFY:
-        transaction.on_commit(lambda: pg.execute(QUERIES["notify"], {"channel": NOTIFY_CHANNEL}))
+        transaction.on_commit(queue_pg.notify)
 
 
 def notify_ready() -> None:
-    """Wake LISTENing workers when the current transaction commits (Postgres only).
+    """Wake LISTENing workers when the current transaction commits (Postgres only: nobody
+    LISTENs to SQLite).
 
     NOTIFY is transactional and works through PgBouncer; LISTEN needs the direct URL.
     """
     if is_postgres() and engine_settings.NOTIFY:
-        with connection.cursor() as cur:
-            cur.execute(QUERIES["notify"], {"channel": NOTIFY_CHANNEL})
-
-
-_PG_INSERT_RUN = _with_db_now(QUERIES["insert_run"])
-_PG_INSERT_RUN_NOTIFY = _PG_INSERT_RUN.format(notify=", (SELECT pg_notify(%(channel)s, '') FROM run)")
-_PG_INSERT_RUN_QUIET = _PG_INSERT_RUN.format(notify="")
-
-
-def insert_run(*, run: WorkflowRun, steps: list[dict[str, Any]], now: datetime) -> bool:
-    """Insert a new run and its tasks (Postgres fast path). False: its idempotency key exists."""
-    sql = _PG_INSERT_RUN_NOTIFY if engine_settings.NOTIFY else _PG_INSERT_RUN_QUIET
-    [row] = pg.execute(
-        sql,
-        {
-            "id": run.id,
-            "workflow": run.workflow,
-            "version": run.version,
-            "definition": json.dumps(run.definition),
-            "subject_type_id": run.subject_type_id,
-            "subject_id": run.subject_id,
-            "input": json.dumps(run.input),
-            "key": run.idempotency_key,
-            "generation": run.generation,
-            "created_at": run.created_at,
-            "now": lease_now(now),
-            "steps": [s["step"] for s in steps],
-            "actions": [s["action"] for s in steps],
-            "needs": [json.dumps(s["needs"]) for s in steps],
-            "priorities": [s["priority"] for s in steps],
-            "max_attempts": [s["max_attempts"] for s in steps],
-            "retries": [json.dumps(s["retry"]) for s in steps],
-            "timeouts": [float(s["timeout_seconds"]) for s in steps],
-            "keys": [s["idempotency_key"] for s in steps],
-            "concurrency_keys": [s["concurrency_key"] for s in steps],
-            "channel": NOTIFY_CHANNEL,
-        },
-    )
-    return bool(row[0])
+        queue_pg.notify()

@@ -71,8 +71,6 @@ def _complete(
     *, task_id: int, output: dict[str, Any] | None, fence: Fence, run_id: Any, handoff_to: str | None = None
 ) -> tuple[bool, queue.ClaimedTask | None]:
     now = clock.now()
-    if not queue.is_postgres():
-        return _complete_portable(task_id=task_id, output=output, fence=fence, run_id=run_id, now=now), None
     with transaction.atomic():
         if run_id is None:
             run_id = run_id_of(task_id)
@@ -100,37 +98,15 @@ def _complete(
     return True, done.handoff
 
 
-def _complete_portable(
-    *, task_id: int, output: dict[str, Any] | None, fence: Fence, run_id: Any, now: datetime
-) -> bool:
-    """The completion through the ORM (SQLite): the same steps, one statement each."""
-    with transaction.atomic():
-        run = lock_run_of(task_id, run_id)
-        updated = Task.objects.filter(fence.q(), id=task_id).update(
-            status=TaskStatus.SUCCEEDED, output=output, cursor=None, finished_at=now, last_error="", **LEASE_CLEARED
-        )
-        if not updated:
-            record_stale(task_id, fence, "completed", now, detail={"output": output})
-            return False
-        close_attempt(task_id, fence, AttemptOutcome.SUCCEEDED, now)
-        if run is not None and run.status == RunStatus.RUNNING:
-            advance(run, now)
-    return True
-
-
 def task_complete_batch(*, outputs: dict[int, dict[str, Any] | None], lease_token: uuid.UUID) -> int:
     """Complete several tasks of one claim that belong to no workflow.
 
     The fast path for plain queued work: one statement for the whole batch on Postgres
-    (completions and their attempt rows), one transaction elsewhere. Returns how many were
+    (completions and their attempt rows), one transaction on SQLite. Returns how many were
     applied; the others' reports were stale and are recorded so.
     """
     now = clock.now()
-    if queue.is_postgres():
-        done = queue.complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
-    else:
-        with transaction.atomic():
-            done = queue.complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
+    done = queue.complete_claimed(outputs=outputs, lease_token=lease_token, now=now)
     stale = set(outputs) - set(done)
     if stale:
         fence = Fence(lease_token)

@@ -49,47 +49,15 @@ def enqueue(
 
     With `concurrency_key`, the task counts against that key's limit, if it has one.
     """
-    if queue.is_postgres() and not transaction.get_connection().in_atomic_block:
-        return _enqueue_pg(
-            action, payload, priority, run_after, idempotency_key, retry, timeout_seconds, concurrency_key
-        )
-    task = _new_task(action, payload, priority, run_after, idempotency_key, retry, timeout_seconds, concurrency_key)
-    if idempotency_key:
-        existing = Task.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    try:
-        with transaction.atomic():
-            task.save(force_insert=True)
-            queue.notify_ready()
-    except IntegrityError:
-        existing = Task.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing
-    return task
-
-
-def _enqueue_pg(
-    action: str,
-    payload: dict[str, Any] | None,
-    priority: int,
-    run_after: datetime | None,
-    idempotency_key: str | None,
-    retry: RetryPolicy | None,
-    timeout_seconds: float,
-    concurrency_key: str,
-) -> Task:
-    """enqueue on Postgres outside a transaction: one statement (insert and NOTIFY), and the
-    Task built from what was inserted instead of through the ORM."""
+    # One statement on Postgres (the insert and its NOTIFY); the Task is built from what was
+    # stored (its id and times), not loaded back.
     _check_task(action, timeout_seconds, concurrency_key)
     policy = retry or _DEFAULT_RETRY
     retry_dict = _DEFAULT_RETRY_DICT if retry is None else policy.as_dict()
     now = clock.now()
     payload = payload or {}
     key = idempotency_key or None
-    due = run_after or now
-    task_id = queue.insert_task(
+    inserted = queue.insert_task(
         action=action,
         payload_json=json.dumps(payload),
         priority=priority,
@@ -101,18 +69,18 @@ def _enqueue_pg(
         now=now,
         concurrency_key=concurrency_key,
     )
-    if task_id is None:  # the idempotency key exists: the first task
+    if inserted is None:  # the idempotency key exists: the first task
         return Task.objects.get(idempotency_key=idempotency_key)
     return _queued_task(
         {
-            "id": task_id,
+            "id": inserted.id,
             "run_id": None,
             "step": "",
             "action": action,
             "needs": [],
             "status": TaskStatus.QUEUED,
             "priority": priority,
-            "run_after": due,
+            "run_after": inserted.run_after,
             "attempt": 0,
             "max_attempts": policy.max_attempts,
             "retry": dict(retry_dict),
@@ -128,7 +96,7 @@ def _enqueue_pg(
             "idempotency_key": key,
             "concurrency_key": concurrency_key,
             "last_error": "",
-            "created_at": now,
+            "created_at": inserted.created_at,
             "started_at": None,
             "finished_at": None,
         }
@@ -163,13 +131,7 @@ def enqueue_many(
 ) -> list[int]:
     """Queue many tasks of one action in one statement (bulk intake, benchmarks); returns their ids."""
     template = _new_task(action, None, priority, run_after, None, retry, timeout_seconds, concurrency_key)
-    if queue.is_postgres():
-        return _insert(template, [p or {} for p in payloads], due_now=run_after is None)
-    tasks = [_new_task(action, p, priority, run_after, None, retry, timeout_seconds, concurrency_key) for p in payloads]
-    with transaction.atomic():
-        Task.objects.bulk_create(tasks, batch_size=500)
-        queue.notify_ready()
-    return [t.id for t in tasks]
+    return _insert(template, [p or {} for p in payloads], due_now=run_after is None)
 
 
 def _insert(template: Task, payloads: list[dict[str, Any]], *, due_now: bool) -> list[int]:
@@ -242,40 +204,6 @@ def run_start(
         if existing is not None:
             return existing
     now = clock.now()
-    if queue.is_postgres():
-        return _run_start_pg(definition, input=input, subject=subject, idempotency_key=idempotency_key, now=now)
-    try:
-        with transaction.atomic():
-            run = WorkflowRun.objects.create(
-                workflow=definition.name,
-                version=definition.version,
-                definition=definition.as_dict(),
-                subject=subject,
-                input=input or {},
-                idempotency_key=idempotency_key or None,
-            )
-            Task.objects.bulk_create([Task(run=run, run_after=now, **fields) for fields in _step_rows(run, definition)])
-            queue.notify_ready()
-            call_status_hook(run)
-    except IntegrityError:
-        existing = WorkflowRun.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing
-    logger.info("run started", extra={"action": "run_start", "run_id": str(run.id), "workflow": run.workflow})
-    return run
-
-
-def _run_start_pg(
-    definition: Workflow,
-    *,
-    input: dict[str, Any] | None,
-    subject: Model | None,
-    idempotency_key: str | None,
-    now: datetime,
-) -> WorkflowRun:
-    """run_start on Postgres: the run, its tasks and the NOTIFY in one statement, in one
-    transaction with the status hook (none: the statement is its own transaction)."""
     run = WorkflowRun(
         id=uuid.uuid4(),
         workflow=definition.name,
@@ -287,6 +215,8 @@ def _run_start_pg(
         status=RunStatus.RUNNING,
         created_at=timezone.now(),
     )
+    # The run, its tasks and (Postgres) the NOTIFY in one statement, in one transaction with the
+    # status hook (none: the statement is its own transaction).
     with transaction.atomic() if definition.on_finish else contextlib.nullcontext():
         if not queue.insert_run(run=run, steps=_step_rows(run, definition), now=now):
             existing = WorkflowRun.objects.filter(idempotency_key=idempotency_key).first()

@@ -91,7 +91,7 @@ def fence_of(task_id: int, lease_token: uuid.UUID | None, attempt: int | None) -
 
 def lock_run(run_id: Any) -> WorkflowRun:
     try:
-        # NO KEY: see queue._PG_LOCK_RUN (a claim's foreign-key check must not wait for it).
+        # NO KEY: see queries.sql's lock_run (a claim's foreign-key check must not wait for it).
         return WorkflowRun.objects.select_for_update(no_key=True).get(id=run_id)
     except WorkflowRun.DoesNotExist:
         raise NotFound(f"No workflow run {run_id}") from None
@@ -116,23 +116,16 @@ def lock_run_of(task_id: int, run_id: Any = None) -> WorkflowRun | None:
 def advance(run: WorkflowRun, now: datetime) -> bool:
     """Queue the waiting steps whose dependencies all succeeded; finish the run when all did,
     or fail it again when a dead step leaves it nothing to do (one of two dead steps retried)."""
-    rows = list(run.tasks.values_list("id", "step", "status", "needs"))
-    succeeded = {step for _, step, status, _ in rows if status == TaskStatus.SUCCEEDED}
-    ready = [tid for tid, _, status, needs in rows if status == TaskStatus.WAITING and set(needs) <= succeeded]
-    if ready:
-        Task.objects.filter(id__in=ready, status=TaskStatus.WAITING).update(
-            status=TaskStatus.QUEUED, run_after=queue.db_now()
-        )
+    progress = queue.queue_ready_steps(run.id)
+    if progress.ready:
         queue.notify_ready()
-    if len(succeeded) == len(rows):
+    if progress.succeeded == progress.total:
         finish_run(run, RunStatus.SUCCEEDED, now)
         return True
-    active = any(status in (TaskStatus.QUEUED, TaskStatus.RUNNING) for _, _, status, _ in rows)
-    dead = sorted(step for _, step, status, _ in rows if status in (TaskStatus.DEAD, TaskStatus.CANCELLED))
-    if not ready and not active and dead:
-        finish_run(run, RunStatus.FAILED, now, error=f"Steps {dead} failed and nothing else can run")
+    if not progress.ready and not progress.active and progress.dead:
+        finish_run(run, RunStatus.FAILED, now, error=f"Steps {progress.dead} failed and nothing else can run")
         return True
-    return bool(ready)
+    return bool(progress.ready)
 
 
 def finish_run(run: WorkflowRun, status: str, now: datetime, *, error: str = "") -> None:
@@ -166,7 +159,7 @@ def cancel_unfinished(run: WorkflowRun, now: datetime) -> None:
     """Cancel the run's unfinished tasks. A running one is fenced off at once (a report needs
     status 'running'; a renewal too, so its lease is no longer renewed), but its attempt may
     still be executing: it keeps its lease expiry, and with it its concurrency slot until
-    the lease runs out (queue.py, "holds a slot"), so a key's limit holds meanwhile."""
+    the lease runs out (queries.sql, "holds a slot"), so a key's limit holds meanwhile."""
     Task.objects.filter(run=run, status__in=[TaskStatus.WAITING, TaskStatus.QUEUED]).update(
         status=TaskStatus.CANCELLED, finished_at=now, **LEASE_CLEARED
     )

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orchestration import clock, queue, services
+from orchestration import clock, queue, queue_pg, services
 from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.limits import parse_limits
@@ -171,7 +171,7 @@ def test_a_claim_without_limited_work_is_one_statement_that_opens_the_attempts_a
     run = services.run_start(workflow="test-fast-chain")
     first = claim_one()
     services.task_complete(task_id=first.id, output={"k": 1}, lease_token=first.lease_token)
-    queue._limited_work_seen = False
+    queue_pg._limited_work_seen = False
 
     with CaptureQueriesContext(connection) as queries:
         second = claim_one()
@@ -186,14 +186,14 @@ def test_a_claim_without_limited_work_is_one_statement_that_opens_the_attempts_a
 def test_a_claim_that_meets_a_limited_key_takes_the_locking_path_and_keeps_the_limit(settings) -> None:
     settings.ORCHESTRATION = {**settings.ORCHESTRATION, "CONCURRENCY_LIMITS": parse_limits("provider:x=1")}
     ids = [services.enqueue("engine.noop", concurrency_key="provider:x").id for _ in range(3)]
-    queue._limited_work_seen = False
+    queue_pg._limited_work_seen = False
 
     first = queue.claim(limit=10, worker="w1", now=clock.now())
     second = queue.claim(limit=10, worker="w2", now=clock.now())
 
     assert [t.id for t in first] == ids[:1]
     assert second == [], "the key's one slot is taken"
-    assert queue._limited_work_seen, "limited work is due: the next claims lock first"
+    assert queue_pg._limited_work_seen, "limited work is due: the next claims lock first"
 
 
 @postgres_only
@@ -291,7 +291,7 @@ def test_a_claim_never_waits_for_a_completion_holding_its_runs_lock() -> None:
     url = "postgresql://" + database_url_of_test_db().split("://", 1)[1]
     claimed: list[list[queue.ClaimedTask]] = []
     with psycopg.connect(url) as holder:  # a completion of this run, between its lock and its commit
-        holder.execute(queue._PG_LOCK_RUN.replace("%(run_id)s", "%s"), [str(run.id)])
+        holder.execute(queue_pg._PG_LOCK_RUN.replace("%(run_id)s", "%s"), [str(run.id)])
 
         def claimer() -> None:
             try:

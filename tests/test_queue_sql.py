@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import queue
+from orchestration import queue_pg
 from orchestration.sql import load_queries
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,15 +35,16 @@ def test_a_name_given_twice_is_refused(tmp_path) -> None:
 
 
 def test_every_query_of_the_file_is_used_by_the_queue() -> None:
-    source = (ROOT / "orchestration" / "queue.py").read_text()
+    source = (ROOT / "orchestration" / "queue_pg.py").read_text()
     used = set(re.findall(r'QUERIES\["([a-z_]+)"\]', source))
-    assert used == set(queue.QUERIES)
+    assert used == set(queue_pg.QUERIES)
 
 
-def test_the_queue_module_holds_no_sql_of_its_own() -> None:
-    # Statements are in queries.sql, with their reasons; a literal statement in queue.py would
-    # be one the file does not list. (Fragments such as the NOTIFY of an insert are not statements.)
-    tree = ast.parse((ROOT / "orchestration" / "queue.py").read_text())
+@pytest.mark.parametrize("module", ["queue.py", "queue_pg.py", "queue_portable.py", "queue_shared.py"])
+def test_the_queue_modules_hold_no_sql_of_their_own(module: str) -> None:
+    # Statements are in queries.sql, with their reasons; a literal statement in a queue module
+    # would be one the file does not list. (Fragments such as the NOTIFY of an insert are not statements.)
+    tree = ast.parse((ROOT / "orchestration" / module).read_text())
     statements = [
         node.value.strip()[:40]
         for node in ast.walk(tree)
