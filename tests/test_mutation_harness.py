@@ -1,11 +1,13 @@
-"""`make mutate`'s own logic (mutation/run.py) that needs no mutmut run: which mutants a resumed
-run (MUTATE_KEEP=1) gives mutmut."""
+"""`make mutate`'s own logic (mutation/) that needs no mutmut run: which mutants a resumed run
+(MUTATE_KEEP=1) gives mutmut, and when a mutant's session stops."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from mutation.pytest_fail_fast import exit_code_for, in_a_mutant
 from mutation.run import pending_mutants
 
 
@@ -57,3 +59,24 @@ def test_mutmuts_copy_of_the_tree_holds_every_app_the_settings_install() -> None
 
     assert ours - copied == set()
     assert {"config", "templates", "manage.py"} <= copied
+
+
+class _Report:
+    def __init__(self, outcome: str, longrepr: str = "") -> None:
+        self.failed = outcome == "failed"
+        self.longrepr = longrepr
+
+
+def test_a_mutants_session_ends_at_its_first_failure_as_a_kill_or_a_timeout() -> None:
+    assert exit_code_for(_Report("passed")) is None
+    assert exit_code_for(_Report("failed", "AssertionError: assert 1 == 2")) == 1  # mutmut: killed
+    timed_out = "Failed: Timeout (>15.0s) from pytest-timeout."
+    assert exit_code_for(_Report("failed", timed_out)) == 36  # mutmut: timeout
+
+
+def test_only_a_mutants_own_session_is_cut_short(monkeypatch: Any) -> None:
+    for own in ("", "stats", "fail", "list_all_tests"):  # mutmut's stats, clean and forced-fail runs
+        monkeypatch.setenv("MUTANT_UNDER_TEST", own)
+        assert not in_a_mutant()
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "orchestration.dispatch.x_call_back__mutmut_1")
+    assert in_a_mutant()
