@@ -5,10 +5,11 @@ The acts' end-to-end outcomes (a replayed run succeeds, ...) are in test_engine.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 
 from orchestration import services
 from orchestration.budget import Budget
@@ -99,6 +100,7 @@ def test_a_retry_in_a_failed_run_requeues_the_steps_fail_fast_cancelled() -> Non
     services.task_retry(task=_steps(run)["left"], actor=STAFF)
 
     run.refresh_from_db()
+    assert _steps(run)["left"].status == TaskStatus.QUEUED  # its needs are all that succeeded: {a}
     stopped = _steps(run)["right"]
     assert stopped.status == TaskStatus.QUEUED  # its need, a, succeeded
     assert stopped.idempotency_key == step_key(run, "right")
@@ -166,3 +168,68 @@ def test_a_replay_from_an_unknown_step_names_the_steps_there_are() -> None:
 
     with pytest.raises(InvalidWorkflow, match=r"has no step 'z'; steps are \['a', 'b', 'c', 'd'\]"):
         services.replay_plan(run, mode="step", from_step="z")
+
+
+def test_a_cancel_records_its_reason_and_stamps_the_tasks_it_stops_at_the_cancel_time(clock: Any) -> None:
+    run = services.run_start(workflow="test-diamond")
+    [start] = claim(limit=1, worker="w", now=clock.now())
+    assert services.task_complete(task_id=start.id, output={}, lease_token=start.lease_token)
+    clock.advance(5)
+
+    services.run_cancel(run=run, actor=STAFF, reason="customer asked")
+
+    run.refresh_from_db()
+    assert (run.error, run.finished_at) == ("Cancelled by test:staff: customer asked", clock.now())
+    stopped = [t for t in run.tasks.all() if t.step != "start"]
+    assert {(t.status, t.finished_at) for t in stopped} == {(TaskStatus.CANCELLED, clock.now())}
+    # The attempt that had finished keeps its outcome: only running ones are cancelled.
+    assert list(AgentRun.objects.filter(run=run).values_list("outcome", flat=True)) == [AttemptOutcome.SUCCEEDED]
+    act = OperatorAction.objects.get()
+    assert (act.verb, act.run_id, act.detail) == ("cancel_run", run.id, {"reason": "customer asked"})
+
+
+def test_a_cancel_without_a_reason_says_only_who_cancelled() -> None:
+    run = services.run_start(workflow="test-diamond")
+
+    services.run_cancel(run=run, actor=STAFF)
+
+    run.refresh_from_db()
+    assert run.error == "Cancelled by test:staff"
+
+
+def test_a_retried_queued_task_is_due_at_once(clock: Any) -> None:
+    task = services.enqueue("engine.noop", run_after=clock.now() + timedelta(hours=1))
+
+    services.task_retry(task=task, actor=STAFF)
+
+    task.refresh_from_db()
+    assert (task.status, task.run_after) == (TaskStatus.QUEUED, clock.now())
+
+
+def test_an_act_by_an_actor_with_no_saved_user_records_no_user() -> None:
+    task = services.enqueue("engine.noop")
+
+    services.task_retry(task=task, actor=services.Actor(label="api", user=AnonymousUser()))
+
+    act = OperatorAction.objects.get()
+    assert (act.actor_id, act.actor_label) == (None, "api")
+
+
+def test_a_replay_from_scratch_queues_only_the_steps_that_need_nothing() -> None:
+    run = _failed_fragile_run()
+
+    services.run_replay(run=run, actor=STAFF, mode="scratch")
+
+    assert {s: t.status for s, t in _steps(run).items()} == {
+        "a": "queued",
+        "b": "queued",
+        "c": "waiting",
+        "d": "waiting",
+    }
+
+
+def test_a_replay_mode_that_does_not_exist_is_named_in_the_refusal() -> None:
+    run = _failed_fragile_run()
+
+    with pytest.raises(InvalidWorkflow, match="Replay mode must be 'failed', 'scratch' or 'step', got 'all'"):
+        services.replay_plan(run, mode="all")
