@@ -80,3 +80,23 @@ def test_only_a_mutants_own_session_is_cut_short(monkeypatch: Any) -> None:
         assert not in_a_mutant()
     monkeypatch.setenv("MUTANT_UNDER_TEST", "orchestration.dispatch.x_call_back__mutmut_1")
     assert in_a_mutant()
+
+
+def test_a_fork_on_a_slot_not_yet_migrated_gets_its_database_created(tmp_path: Path, monkeypatch: Any) -> None:
+    """mutmut forks its mutants from a process whose sessions skipped migrate on their slot: a
+    fork on another slot must still create its database (else its every test errs: a false kill)."""
+    from django.db.backends.base.creation import BaseDatabaseCreation
+
+    import mutation.pytest_slot_db as slot_db
+
+    created: list[int | None] = []
+    monkeypatch.setattr(BaseDatabaseCreation, "create_test_db", lambda self, **kw: created.append(slot_db._slot))
+    monkeypatch.setattr(slot_db, "SLOT_DIR", tmp_path)
+    monkeypatch.setattr(slot_db, "_slot", 0)
+    slot_db._migrated_stamp(0).touch()
+    slot_db._use_the_migrated_database()  # the parent's session on slot 0, migrated already
+
+    monkeypatch.setattr(slot_db, "_slot", 1)  # a fork that took slot 1, never migrated
+    BaseDatabaseCreation.create_test_db(object(), keepdb=True)
+
+    assert created == [1]
