@@ -23,6 +23,9 @@ from typing import Any
 
 import pytest
 
+# A mutant's session ends at its first failure (mutation/pytest_fail_fast.py).
+pytest_plugins = ["mutation.pytest_fail_fast"]
+
 SLOTS = int(os.environ.get("MUTATION_DB_SLOTS", "4"))
 SLOT_DIR = Path(os.environ.get("MUTATION_SLOT_DIR", "mutation-slots"))
 
@@ -61,20 +64,32 @@ def _migrated_stamp(slot: int) -> Path:
 
 
 def _use_the_migrated_database() -> None:
-    """Django's test database creation, less the `migrate` a kept database would get anyway:
-    point the connection at the slot's database, as create_test_db(keepdb=True) ends by doing."""
+    """Django's test database creation, less the `migrate` a kept database would get anyway, on a
+    slot whose database this run has migrated already: point the connection at the slot's
+    database, as create_test_db(keepdb=True) ends by doing. Any other slot's database is created
+    as usual. Decided per call, not once: mutmut forks its mutants from a process whose own
+    sessions installed this on their slot, and a fork that takes another slot, not migrated yet,
+    would otherwise look for a database that does not exist, fail every database test, and have
+    its mutant counted as killed (the second parallel worker's every mutant, until this check)."""
     from django.conf import settings
     from django.db.backends.base.creation import BaseDatabaseCreation
+
+    if getattr(BaseDatabaseCreation.create_test_db, "_slot_aware", False):
+        return
+    original = BaseDatabaseCreation.create_test_db
 
     def create_test_db(
         self: Any, verbosity: int = 1, autoclobber: bool = False, serialize: bool = True, keepdb: bool = False
     ) -> str:
+        if _slot is None or not _migrated_stamp(_slot).exists():
+            return original(self, verbosity=verbosity, autoclobber=autoclobber, serialize=serialize, keepdb=keepdb)
         name = self._get_test_db_name()
         self.connection.close()
         settings.DATABASES[self.connection.alias]["NAME"] = name
         self.connection.settings_dict["NAME"] = name
         return name
 
+    create_test_db._slot_aware = True  # type: ignore[attr-defined]
     BaseDatabaseCreation.create_test_db = create_test_db
 
 
@@ -93,8 +108,7 @@ def pytest_configure(config: Any) -> None:
         name = str(Path(default["NAME"]).with_name(f"test_mutant{_slot}.sqlite3"))
     default.setdefault("TEST", {})["NAME"] = name
     connections["default"].settings_dict.setdefault("TEST", {})["NAME"] = name
-    if _migrated_stamp(_slot).exists():
-        _use_the_migrated_database()
+    _use_the_migrated_database()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,11 +1,13 @@
-"""`make mutate`'s own logic (mutation/run.py) that needs no mutmut run: which mutants a resumed
-run (MUTATE_KEEP=1) gives mutmut."""
+"""`make mutate`'s own logic (mutation/) that needs no mutmut run: which mutants a resumed run
+(MUTATE_KEEP=1) gives mutmut, and when a mutant's session stops."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+from mutation.pytest_fail_fast import exit_code_for, in_a_mutant
 from mutation.run import pending_mutants
 
 
@@ -57,3 +59,58 @@ def test_mutmuts_copy_of_the_tree_holds_every_app_the_settings_install() -> None
 
     assert ours - copied == set()
     assert {"config", "templates", "manage.py"} <= copied
+
+
+class _Report:
+    def __init__(self, outcome: str, longrepr: str = "") -> None:
+        self.failed = outcome == "failed"
+        self.longrepr = longrepr
+
+
+def test_a_mutants_session_ends_at_its_first_failure_as_a_kill_or_a_timeout() -> None:
+    assert exit_code_for(_Report("passed")) is None
+    assert exit_code_for(_Report("failed", "AssertionError: assert 1 == 2")) == 1  # mutmut: killed
+    timed_out = "Failed: Timeout (>15.0s) from pytest-timeout."
+    assert exit_code_for(_Report("failed", timed_out)) == 36  # mutmut: timeout
+
+
+def test_only_a_mutants_own_session_is_cut_short(monkeypatch: Any) -> None:
+    for own in ("", "stats", "fail", "list_all_tests"):  # mutmut's stats, clean and forced-fail runs
+        monkeypatch.setenv("MUTANT_UNDER_TEST", own)
+        assert not in_a_mutant()
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "orchestration.dispatch.x_call_back__mutmut_1")
+    assert in_a_mutant()
+
+
+def test_a_fork_on_a_slot_not_yet_migrated_gets_its_database_created(tmp_path: Path, monkeypatch: Any) -> None:
+    """mutmut forks its mutants from a process whose sessions skipped migrate on their slot: a
+    fork on another slot must still create its database (else its every test errs: a false kill)."""
+    from django.db.backends.base.creation import BaseDatabaseCreation
+
+    import mutation.pytest_slot_db as slot_db
+
+    created: list[int | None] = []
+    monkeypatch.setattr(BaseDatabaseCreation, "create_test_db", lambda self, **kw: created.append(slot_db._slot))
+    monkeypatch.setattr(slot_db, "SLOT_DIR", tmp_path)
+    monkeypatch.setattr(slot_db, "_slot", 0)
+    slot_db._migrated_stamp(0).touch()
+    slot_db._use_the_migrated_database()  # the parent's session on slot 0, migrated already
+
+    monkeypatch.setattr(slot_db, "_slot", 1)  # a fork that took slot 1, never migrated
+    BaseDatabaseCreation.create_test_db(object(), keepdb=True)
+
+    assert created == [1]
+
+
+def test_every_module_make_mutate_scores_is_one_mutmut_mutates() -> None:
+    """A scope entry whose file is not in only_mutate has no mutants: its module would drop out of
+    the score without a word (as the ledger would have when it moved to the engine)."""
+    import tomllib
+
+    from mutation.run import SCOPE
+    from tests.conftest import ROOT
+
+    mutated = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"])
+    modules = {pattern.split(".x_")[0].removesuffix(".*") for pattern in SCOPE}
+
+    assert {module.replace(".", "/") + ".py" for module in modules} - mutated == set()

@@ -167,3 +167,7 @@ def test_a_template_of_the_four_placeholders_is_accepted() -> None:
 
 def test_like_patterns_escape_backslashes_too() -> None:
     assert parse_limits("a\\b=1").like_patterns() == ["a\\\\b"]
+
+
+def test_the_agent_of_a_key_is_the_action_before_its_first_dot() -> None:
+    assert concurrency_key("{agent}", action="mail.send.bulk") == "mail"
