@@ -27,3 +27,18 @@ FRENCH_LEGAL: dict[str, Any] = {
         "professional_body": "Barreau de Paris",
     },
 }
+
+
+# The order a customer places through the intake API (the `customer` persona's, tests/conftest.py).
+ORDER_BRIEF: dict[str, Any] = {
+    "business_name": "Boulangerie Martin",
+    "sector": "bakery",
+    "city": "Lyon",
+    "description": "Pain au levain.",
+    "pages": ["Accueil", "Nos pains", "Contact"],
+    "brand_color": "#8a4b2a",
+    "language": "fr",
+    "contact_email": "contact@boulangerie-martin.example",
+    # A French site must publish a legal notice: the brief carries what it needs (orders/business_details.py).
+    **FRENCH_LEGAL,
+}

@@ -6,9 +6,7 @@ import base64
 import copy
 import json
 import logging
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +16,11 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from standardwebhooks.webhooks import Webhook
 
-from gateway.signatures import CALLBACK_ROUTE, route_key
+from gateway.signatures import CALLBACK_ROUTE
 from orders.models import Project
-from orders.services import project_create
-from tests.support.briefs import FRENCH_LEGAL
+from tests.support.briefs import ORDER_BRIEF
+from tests.support.personas import Agent, Customer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -34,18 +31,8 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"someone-else-0123456789abcdef012").
 CRON_SECRET = "cron-secret-0123456789abcdef"
 
 
-BRIEF = {
-    "business_name": "Boulangerie Martin",
-    "sector": "bakery",
-    "city": "Lyon",
-    "description": "Pain au levain.",
-    "pages": ["Accueil", "Nos pains", "Contact"],
-    "brand_color": "#8a4b2a",
-    "language": "fr",
-    "contact_email": "contact@boulangerie-martin.example",
-    # A French site must publish a legal notice: the brief carries what it needs (orders/business_details.py).
-    **FRENCH_LEGAL,
-}
+# The `customer` persona's order (tests/conftest.py), as the intake API receives it.
+BRIEF = ORDER_BRIEF
 
 
 @pytest.fixture(autouse=True)
@@ -87,17 +74,17 @@ def integration_client(db: Any) -> APIClient:
 
 
 @pytest.fixture
-def outsider_client(db: Any) -> APIClient:
+def outsider_client(outsider: User) -> APIClient:
     """Signed in, but neither staff nor holding a token."""
-    user = User.objects.create_user("mallory", "mallory@example.com", "pw")
     client = APIClient()
-    client.force_login(user)
+    client.force_login(outsider)
     return client
 
 
 @pytest.fixture
-def project(db: Any) -> Project:
-    return project_create(**BRIEF)
+def project(customer: Customer) -> Project:
+    """The customer's order (tests/conftest.py: customer), unpaid."""
+    return customer.project
 
 
 # --- Stripe ---------------------------------------------------------------------------------
@@ -137,20 +124,12 @@ def standard_headers(
 ) -> dict[str, str]:
     """Signed as a sender to `route` signs (the callback route: `secret` itself; the engine's own
     routes: the key derived from it for that route, gateway.signatures.route_key)."""
-    msg_id = msg_id or f"msg_{time.time_ns()}"
-    moment = datetime.fromtimestamp(timestamp if timestamp is not None else time.time(), tz=UTC)
-    return {
-        "HTTP_WEBHOOK_ID": msg_id,
-        "HTTP_WEBHOOK_TIMESTAMP": str(int(moment.timestamp())),
-        "HTTP_WEBHOOK_SIGNATURE": Webhook(route_key(secret, route)).sign(msg_id, moment, body.decode()),
-    }
+    return Agent(secret).headers(body, msg_id=msg_id, timestamp=timestamp, route=route)
 
 
 def post_signed(client: APIClient, path: str, payload: Any, **sign: Any) -> Any:
     """POST `payload` to `path`, signed for that route (see standard_headers)."""
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    sign.setdefault("route", path.split("?", 1)[0])
-    return client.post(path, data=body, content_type="application/json", **standard_headers(body, **sign))
+    return Agent(sign.pop("secret", WEBHOOK_SECRET)).post(client, path, payload, **sign)
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
