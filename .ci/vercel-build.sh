@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `vercel build` with the real CLI on a clean copy of the project, offline (no account, no
 # link: a hand-made .vercel/project.json), then every built function called through Vercel's
-# handler (tests/deploy/test_vercel_build.py).
+# handler (tests/acceptance/deploy/test_vercel_build.py).
 #
 #   .ci/vercel-build.sh [framework] [step]
 #     framework: "null" (default) or "django" (the dashboard's preset on import; vercel.json's

@@ -373,7 +373,7 @@ def fig_vercel_cold_start(rec: common.Recorder, args: Any) -> None:
     (default /tmp/vercel-check-null, what `.ci/vercel-build.sh` leaves); skipped without one."""
     import tempfile
 
-    from tests.deploy import built_functions
+    from tests.support import built_functions
 
     project = Path(os.environ.get("VERCEL_BUILT_PROJECT", "/tmp/vercel-check-null"))
     functions = {fn.name: fn for fn in built_functions.load(project)} if project.is_dir() else {}

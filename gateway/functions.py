@@ -2,7 +2,7 @@
 
 On Vercel `maxDuration` belongs to a function file (api/*.py), and vercel.json
 rewrites each route to its file. This table is the code's side of that
-agreement; tests/gateway/test_vercel.py keeps vercel.json, the URLconf and
+agreement; tests/integration/gateway/test_vercel.py keeps vercel.json, the URLconf and
 these budgets in step.
 """
 

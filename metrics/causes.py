@@ -4,7 +4,7 @@
 exception's class name and message, and the agent action that raised it) into a `Cause`:
 what happened, what to do about it, and whether a replay can help now. The rules are a
 table read top to bottom (first match wins); every error the engine and the agents raise
-has a row (tests/backoffice/test_causes.py holds one real message per row). An error no
+has a row (tests/integration/backoffice/test_causes.py holds one real message per row). An error no
 row knows is reported as unrecognised, never guessed.
 
 Pure: no database, no settings beyond the names of the variables to check.

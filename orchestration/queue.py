@@ -3,7 +3,7 @@
 portably for SQLite (orchestration/queue_portable.py, the ORM), with the same signature; every
 function below hands its call to the implementation for the connection's database. Services
 call these, never an implementation, and never choose one themselves.
-tests/test_queue_contract.py holds both to the same rules.
+tests/integration/orchestration/test_queue_contract.py holds both to the same rules.
 
 The queue is the `orchestration_task` table. A claim turns up to `limit` due, queued rows into
 running ones and hands each a lease: a fencing token (new for every claim) and an expiry (now +
@@ -92,8 +92,9 @@ def implementation() -> ModuleType:
 
 def _operation(portable: Callable[P, R], doc: str) -> Callable[P, R]:
     """The queue's face of one operation: the parameters of its implementations (the guard in
-    tests/test_queue_contract.py holds both to one signature), `doc` for what it promises, and a
-    call handed, as it came, to the implementation of the connection's database."""
+    tests/integration/orchestration/test_queue_contract.py holds both to one signature), `doc`
+    for what it promises, and a call handed, as it came, to the implementation of the
+    connection's database."""
     name = portable.__name__
 
     def operation(*args: P.args, **kwargs: P.kwargs) -> R:

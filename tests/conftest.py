@@ -1,7 +1,11 @@
-"""Shared fixtures: a movable clock, database helpers, personas, worker processes."""
+"""Shared fixtures: a movable clock, database helpers, personas, worker processes.
+
+The personas: `customer` (an order's contact, no account), `staff`, `superuser`, `agent` (signs its
+callbacks), and `outsider` (signed in, neither staff nor a customer)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
@@ -14,13 +18,18 @@ import pytest
 from django.db import connection, connections
 
 from orchestration import clock as engine_clock
+from tests.support.briefs import ORDER_BRIEF
+from tests.support.personas import Agent, Customer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# What the `agent` persona signs with where a folder sets no WEBHOOK_SECRET of its own.
+AGENT_SECRET = "whsec_" + base64.b64encode(b"agent-test-key-0123456789abcdef0").decode()
 
 # Test actions and workflows must exist in this process too.
 import tests.actions  # noqa: E402, F401
 
-# --- Personas: one of each, the same user whichever folder's test asks ------------------------
+# --- Personas: one of each, the same one whichever folder's test asks --------------------------
 
 
 @pytest.fixture
@@ -46,6 +55,24 @@ def outsider(db):
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user("outsider", "out@example.com", "pw-out-123")
+
+
+@pytest.fixture
+def customer(db) -> Customer:
+    """An order's customer: the contact of an unpaid order (tests/support/briefs.py ORDER_BRIEF), with
+    a client of their own for the status page the link opens."""
+    from orders.services import project_create
+
+    return Customer(project_create(**ORDER_BRIEF))
+
+
+@pytest.fixture
+def agent(settings) -> Agent:
+    """An agent calling back: signs with the secret the gateway checks (WEBHOOK_SECRET; a test one
+    when the folder sets none)."""
+    if not settings.WEBHOOK_SECRET:
+        settings.WEBHOOK_SECRET = AGENT_SECRET
+    return Agent(settings.WEBHOOK_SECRET)
 
 
 class FakeClock:
