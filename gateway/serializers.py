@@ -19,7 +19,7 @@ from orchestration.models import Task, WorkflowRun
 from orders.brief import clean_brief, validate_brief
 from orders.intake import intake_business_details
 from orders.models import DEFAULT_PAGES, Language, Project
-from orders.selectors import project_progress
+from orders.selectors import project_id_of_run, project_progress
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_PAGES = 12
@@ -152,9 +152,16 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _ProjectOfRun(serializers.UUIDField):
+    """The order a run is for, on the wire as before (the project's id): its subject's id when
+    that subject is a project, null for a run of anything else."""
+
+    def get_attribute(self, instance: WorkflowRun) -> Any:
+        return project_id_of_run(instance)
+
+
 class RunSerializer(serializers.ModelSerializer):
-    # The order the run is for: on the wire as before (the project's id), read from the run's subject.
-    project = serializers.UUIDField(source="subject_id", read_only=True, allow_null=True)
+    project = _ProjectOfRun(read_only=True, allow_null=True)
 
     class Meta:
         model = WorkflowRun

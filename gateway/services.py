@@ -195,7 +195,7 @@ def agent_report_receive(*, webhook_id: str, body: dict[str, Any]) -> tuple[Webh
 
 
 def _check_report_target(report: Report) -> None:
-    task = Task.objects.filter(id=report.task_id).values("action", "run_id", "run__subject_id", "input").first()
+    task = Task.objects.filter(id=report.task_id).values("action", "run_id", "run__project", "input").first()
     if task is None:
         raise UnknownObject(f"No task {report.task_id}.", code="unknown_task")
     if dispatch.agent_of(task["action"]) != report.agent_id:
@@ -213,7 +213,7 @@ def _project_of_task(task: dict[str, Any]) -> Any:
     """The project a task works for: its run's, or, for a task of no workflow (a refund), the one
     its input names, which is what the engine's dispatch sends the agent as projectId."""
     if task["run_id"] is not None:
-        return task["run__subject_id"]
+        return task["run__project"]  # None when the run is for something other than an order
     return task["input"].get("project_id") if isinstance(task["input"], dict) else None
 
 

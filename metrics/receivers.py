@@ -15,6 +15,7 @@ from metrics.errors import record_error
 from metrics.incidents import run_failure_mail
 from orchestration import signals
 from orchestration.models import RunStatus, Task, WorkflowRun
+from orders.selectors import project_id_of_run
 
 
 def record_failed_attempt(*, task: Task, run: WorkflowRun | None, **failure: Any) -> None:
@@ -24,7 +25,7 @@ def record_failed_attempt(*, task: Task, run: WorkflowRun | None, **failure: Any
         location=failure["location"],
         message=failure["message"],
         traceback=failure["traceback"],
-        project_id=run.subject_id if run else None,
+        project_id=project_id_of_run(run) if run else None,
         run_id=run.id if run else None,
         task_id=task.id,
     )

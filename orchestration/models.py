@@ -21,6 +21,37 @@ from django.db import models
 from django.db.models import Q
 
 
+class SubjectReference(GenericForeignKey):
+    """What a row is for: a content type and a UUID, read as the object they name.
+
+    A subject whose model is gone (its app removed since the row was written) reads as None, as a
+    deleted subject does, where Django's generic key raises: the engine keeps rows whose subject
+    it cannot load, and staff must still be able to open them. Prefetching a list that holds
+    such rows does the same."""
+
+    def _names_a_missing_model(self, instance: models.Model) -> bool:
+        ct_id = getattr(instance, self.model._meta.get_field(self.ct_field).attname, None)
+        if ct_id is None:
+            return False
+        return self.get_content_type(id=ct_id, using=instance._state.db).model_class() is None
+
+    def __get__(self, instance: models.Model | None, cls: type | None = None) -> object:
+        if instance is not None and self._names_a_missing_model(instance):
+            return None
+        return super().__get__(instance, cls)
+
+    def get_prefetch_querysets(self, instances: list[models.Model], querysets: object = None) -> tuple:
+        loadable = [i for i in instances if not self._names_a_missing_model(i)]
+        objects, object_key, instance_key, single, cache_name, is_descriptor = super().get_prefetch_querysets(
+            loadable, querysets
+        )
+
+        def key(instance: models.Model) -> object:
+            return None if self._names_a_missing_model(instance) else instance_key(instance)
+
+        return objects, object_key, key, single, cache_name, is_descriptor
+
+
 class RunStatus(models.TextChoices):
     RUNNING = "running", "Running"  # has steps left to do
     SUCCEEDED = "succeeded", "Succeeded"  # every step succeeded
@@ -61,7 +92,7 @@ class WorkflowRun(models.Model):
     # What the run is for (an order, say), if its starter named it: the engine never reads it.
     subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     subject_id = models.UUIDField(null=True, blank=True)
-    subject = GenericForeignKey("subject_type", "subject_id")
+    subject = SubjectReference("subject_type", "subject_id")
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     input = models.JSONField(default=dict, blank=True)
     # Starting twice with one key returns the first run (one workflow per paid order).
@@ -216,7 +247,7 @@ class SideEffect(models.Model):
     # What the effect was for (a model of an app above the engine), if the action said.
     subject_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     subject_id = models.UUIDField(null=True, blank=True)
-    subject = GenericForeignKey("subject_type", "subject_id")
+    subject = SubjectReference("subject_type", "subject_id")
     task_id = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     performed = models.PositiveIntegerField(default=0)  # how many times it really happened (loadtest checks 1)

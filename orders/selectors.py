@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from django.urls import reverse
 
@@ -113,7 +115,17 @@ def project_status_view(project: Project) -> dict[str, Any]:
     }
 
 
+def project_id_of_run(run: WorkflowRun) -> uuid.UUID | None:
+    """The id of the order a run is for: its subject's when that subject is a project, else None.
+
+    The engine's subject is a content type and an id: an id alone may be another model's (the
+    same UUID), and must never move, refund or show an order."""
+    if run.subject_id is None or run.subject_type_id != ContentType.objects.get_for_model(Project).pk:
+        return None
+    return run.subject_id
+
+
 def project_of_run(run: WorkflowRun) -> Project | None:
     """The order a run is for (its subject, if that is a project), or None."""
-    subject = run.subject if run.subject_id else None
-    return subject if isinstance(subject, Project) else None
+    project_id = project_id_of_run(run)
+    return Project.objects.filter(pk=project_id).first() if project_id is not None else None

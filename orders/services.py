@@ -20,6 +20,7 @@ from orders.business_details import DETAIL_KEYS, stored_details
 from orders.exceptions import PaymentRejected
 from orders.media import PreparedImage, prepare_uploads, store_image
 from orders.models import DEFAULT_PAGES, Project, ProjectStatus
+from orders.selectors import project_id_of_run
 
 logger = logging.getLogger("orders")
 
@@ -146,9 +147,10 @@ def project_on_run_status(run: WorkflowRun) -> None:
     A run that failed for good tells the customer (once, after the commit); a paid order that
     staff cancel before delivery is refunded (ORDER_REFUND_ON_CANCEL), through a queued task.
     """
-    if run.subject_id is None:
+    project_id = project_id_of_run(run)
+    if project_id is None:
         return
-    if Project.objects.filter(id=run.subject_id, status__in=CLOSED_STATUSES).exists():
+    if Project.objects.filter(id=project_id, status__in=CLOSED_STATUSES).exists():
         return
     status = _PROJECT_STATUS_OF_RUN[RunStatus(run.status)]
     updates: dict[str, Any] = {"status": status}
@@ -156,12 +158,11 @@ def project_on_run_status(run: WorkflowRun) -> None:
         updates["delivered_at"] = run.finished_at
     elif status == ProjectStatus.IN_PROGRESS:
         updates["delivered_at"] = None
-    Project.objects.filter(id=run.subject_id).update(**updates)
+    Project.objects.filter(id=project_id).update(**updates)
     if status == ProjectStatus.FAILED:
-        project_id = run.subject_id
         transaction.on_commit(lambda: notices.notify_order_failed(project_id=project_id))
     elif status == ProjectStatus.CANCELLED and settings.ORDER_REFUND_ON_CANCEL:
-        project = Project.objects.get(id=run.subject_id)
+        project = Project.objects.get(id=project_id)
         if project.paid_at is not None and project.delivered_at is None:
             refund_on_cancel_enqueue(project=project, run=run)
 

@@ -143,14 +143,14 @@ def _run_to_execute(run_id: uuid.UUID | None, project_id: uuid.UUID | None) -> u
     if run_id is not None:
         runs = WorkflowRun.objects.filter(id=run_id)
         if project_id is not None:
-            runs = runs.filter(subject_id=project_id)
+            runs = runs.filter(project=project_id)
         if not runs.exists():
             of_project = f" of project {project_id}" if project_id is not None else ""
             raise UnknownObject(f"No workflow run {run_id}{of_project}.", code="unknown_run")
         return run_id
     if project_id is None:
         return None
-    runs = WorkflowRun.objects.filter(subject_id=project_id).order_by("-created_at")
+    runs = WorkflowRun.objects.filter(project=project_id).order_by("-created_at")
     latest = runs.values_list("id", flat=True).first()
     if latest is None:
         raise UnknownObject(f"No workflow run for project {project_id}.", code="unknown_project")

@@ -85,7 +85,7 @@ class RunListView(JsonApi, ListAPIView):
         project = self.request.query_params.get("project")
         if project:
             try:
-                runs = runs.filter(subject_id=uuid.UUID(project))
+                runs = runs.filter(project=uuid.UUID(project))
             except ValueError as exc:
                 raise MalformedBody("project must be a project id (UUID).", code="invalid_filter") from exc
         return runs
