@@ -107,6 +107,11 @@ def test_the_value_is_what_follows_the_last_equals_sign() -> None:
     assert parse_limits("a=b=3").limit_of("a=b") == 3
 
 
+def test_empty_entries_are_skipped_wherever_they_stand() -> None:
+    limits = parse_limits(" ,design-ia=8,, ,ads-management=4,")
+    assert (limits.limit_of("design-ia"), limits.limit_of("ads-management")) == (8, 4)
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -116,6 +121,7 @@ def test_the_value_is_what_follows_the_last_equals_sign() -> None:
         ("design-ia=", "limit of 'design-ia' must be a whole number, got ''"),
         ("*=3", "key '*': '*' may only end a non-empty prefix"),
         ("a*b*=3", "key 'a*b*': '*' may only end a non-empty prefix"),
+        ("project:**=2", "key 'project:**': '*' may only end a non-empty prefix"),
         ("a*b=3", "key 'a*b': '*' may only end a prefix"),
     ],
 )
