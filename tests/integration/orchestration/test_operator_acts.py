@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from orchestration import services
 from orchestration.budget import Budget
-from orchestration.exceptions import InvalidWorkflow
+from orchestration.exceptions import IllegalTransition, InvalidWorkflow
 from orchestration.execution import tick
 from orchestration.models import AgentRun, AttemptOutcome, OperatorAction, RunStatus, Task, TaskStatus, WorkflowRun
 from orchestration.queue import claim
@@ -233,3 +233,32 @@ def test_a_replay_mode_that_does_not_exist_is_named_in_the_refusal() -> None:
 
     with pytest.raises(InvalidWorkflow, match="Replay mode must be 'failed', 'scratch' or 'step', got 'all'"):
         services.replay_plan(run, mode="all")
+
+
+def test_a_run_cancelled_before_any_step_failed_is_replayed_from_scratch_but_not_from_its_failed_steps() -> None:
+    run = services.run_start(workflow="test-diamond")
+    services.run_cancel(run=run, actor=STAFF)
+    Task.objects.filter(run=run).update(status=TaskStatus.WAITING)  # cancelled before anything ran or failed
+    run.refresh_from_db()
+
+    with pytest.raises(IllegalTransition, match="has no failed or cancelled step to replay"):
+        services.run_replay(run=run, actor=STAFF, mode="failed")
+    services.run_replay(run=run, actor=STAFF, mode="scratch")
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+    assert _steps(run)["start"].status == TaskStatus.QUEUED
+
+
+def test_a_replay_leaves_the_running_attempt_of_a_step_it_does_not_reset_running(clock: Any) -> None:
+    run = services.run_start(workflow="test-diamond")
+    assert claim(limit=1, worker="w", now=clock.now())
+    # As a run left failed with its last step dead and its first step's attempt still out.
+    WorkflowRun.objects.filter(id=run.id).update(status=RunStatus.FAILED)
+    Task.objects.filter(run=run, step="join").update(status=TaskStatus.DEAD)
+
+    services.run_replay(run=run, actor=STAFF, mode="failed")
+
+    [attempt] = AgentRun.objects.filter(run=run)
+    assert (attempt.outcome, attempt.finished_at) == (AttemptOutcome.RUNNING, None)
+    assert _steps(run)["join"].status == TaskStatus.WAITING
