@@ -58,4 +58,4 @@ fi
 [ -d "$COPY/.vercel/output" ] || { echo "no build in $COPY: run '$0 $FRAMEWORK build' first" >&2; exit 1; }
 
 VERCEL_BUILT_PROJECT="$COPY" "$ROOT/.venv/bin/python" -m pytest -q -p no:randomly -p no:cacheprovider -s \
-  "$ROOT/tests/deploy/test_vercel_build.py"
+  "$ROOT/tests/acceptance/deploy/test_vercel_build.py"
