@@ -76,14 +76,21 @@ class ProjectWithDiagnosisAdmin(ProjectAdmin):
 
     def diagnosis_fieldsets(self, obj: Any) -> list:
         sets: list = []
-        if obj is not None and problem_of(obj) is not None:
+        if obj is not None and self._problem(obj) is not None:
             sets.append(("What went wrong", {"fields": ("problem",), "classes": ("problem-set",)}))
         sets.append(("Latest run", {"fields": ("latest_timeline",)}))
         return sets
 
+    def _problem(self, obj: Project) -> dict[str, Any] | None:
+        # Read once per page: the admin asks for the fieldsets more than once (building the form,
+        # then the page), and the reading is a dozen queries (the failure, retries, payments).
+        if not hasattr(obj, "_diagnosis"):
+            obj._diagnosis = problem_of(obj)
+        return obj._diagnosis
+
     @admin.display(description="what went wrong")
     def problem(self, obj: Project) -> SafeString | str:
-        found = problem_of(obj)
+        found = self._problem(obj)
         if found is None:
             return "-"
         return SafeString(render_to_string("admin/orders/project/problem.html", found))
