@@ -194,11 +194,20 @@ class _Driver(Traffic, Judging):
             self._maybe_restart_db(terminal)
             if self.chaos is not None:
                 self.db(self.chaos.step, what="running the chaos")
-            if self.paid == total and terminal == total and (self.chaos is None or self.db(self.chaos.done, what="")):
+            # The orders are done and the chaos too; the run ends once no attempt a killed worker
+            # held waits for its lease recovery.
+            if (
+                self.paid == total
+                and terminal == total
+                and (self.chaos is None or self.db(self.chaos.done, what="checking the chaos"))
+                and not self.db(self._recoveries_pending, what="waiting for the lease recoveries")
+            ):
                 return
             if time.monotonic() > deadline:
-                self.fail(f"{total - terminal} order(s) still unfinished after {self.options.timeout_seconds:.0f} s")
-                return
+                if terminal < total:
+                    waited = f"{self.options.timeout_seconds:.0f} s"
+                    self.fail(f"{total - terminal} order(s) still unfinished after {waited}")
+                return  # what is still pending, the verdict judges: a recovery never made, a pair unfinished
             self._maybe_drop_own_connection()
             self.db(lambda: self._send_stale_reports(budget=0.2), what="sending late callbacks")
             time.sleep(LOOP_SECONDS)

@@ -255,11 +255,18 @@ class Judging(Reporting):
             elif to in addresses:
                 effects[(addresses[to], "email:other")] += 1
 
+    def _recoveries_pending(self) -> bool:
+        """Whether an attempt a killed worker held is still open. Its lease lapses within a lease of
+        the kill and the next worker's tick recovers it: a run that ended before then would be judged
+        as if the recovery had failed when it had no time to happen."""
+        return any(h.finished_at is None for kill in self.kills for h in _held_at(kill))
+
     def _judge_recovery(self, tasks: list[tuple]) -> None:
         r = self.report
         r.kills = len(self.kills)
         r.kills_without_driver = sum(not k.by_driver for k in self.kills)
         worst = worst_requeue = None
+        backlog = set(self.chaos.backlog_ids) if self.chaos else set()
         for kill in self.kills:
             for h in _held_at(kill):
                 if h.finished_at is None:
@@ -276,8 +283,10 @@ class Judging(Reporting):
                 again = _next_claim(h.task_id, after=h.id)
                 if again is None:
                     # Not stranded if its order had failed meanwhile (the engine runs no more of a dead
-                    # run), or if the recovery spent its last attempt (the task is dead, for good).
-                    r.unrecovered_kills += not _nothing_more_to_run(h.task_id)
+                    # run), if the recovery spent its last attempt (the task is dead, for good), or if
+                    # it is a backlog task queued again behind thousands (the backlog is not waited for).
+                    waits_its_turn = h.task_id in backlog and _queued(h.task_id)
+                    r.unrecovered_kills += not (waits_its_turn or _nothing_more_to_run(h.task_id))
                     continue
                 seconds = (again - kill.at).total_seconds()
                 worst = seconds if worst is None else max(worst, seconds)
@@ -361,6 +370,10 @@ def _held_at(kill: Kill) -> list[_Held]:
     )
     fields = ("id", "task_id", "attempt", "outcome", "finished_at")
     return [_Held(*row) for row in rows.exclude(outcome=AttemptOutcome.STALE).values_list(*fields)]
+
+
+def _queued(task_id: int) -> bool:
+    return Task.objects.filter(id=task_id, status=TaskStatus.QUEUED).exists()
 
 
 def _nothing_more_to_run(task_id: int) -> bool:

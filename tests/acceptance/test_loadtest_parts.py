@@ -286,6 +286,48 @@ def test_a_held_task_whose_recovery_spent_its_last_attempt_is_dead_not_stranded(
 
 
 @pytest.mark.django_db
+def test_a_recovered_backlog_task_queued_behind_the_rest_of_the_backlog_is_not_stranded(driver: _Driver) -> None:
+    """The PostgreSQL pass of CI, 2026-12-03: 9 backlog tasks a killed worker held were recovered
+    and queued again behind thousands; the run ended (the backlog is not waited for) before a worker
+    reached them, and the verdict called them never run again. A pair task, which the run does wait
+    for, is still stranded when queued and never claimed."""
+    from django.utils import timezone
+
+    from orchestration.models import AttemptOutcome
+
+    killed_at = timezone.now()
+    backlog = _plain_task(max_attempts=5, status="queued")
+    pair = _plain_task(max_attempts=5, status="queued")
+    for task in (backlog, pair):
+        _attempt(task, 1, "vm:1", AttemptOutcome.TIMED_OUT, killed_at - _seconds(1), killed_at + _seconds(7))
+    driver.chaos = loadtest_chaos.Chaos(replace_options(driver, backlog=1))
+    driver.chaos.backlog_ids = [backlog.id]
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
+
+    driver._judge_recovery([])
+
+    assert driver.report.unrecovered_kills == 1, "the pair task is stranded; the backlog one waits its turn"
+
+
+@pytest.mark.django_db
+def test_the_run_waits_for_the_recovery_of_what_a_killed_worker_held(driver: _Driver) -> None:
+    """The driver ended its run while a killed worker's attempt was still open (its lease not yet
+    lapsed): the verdict then judged a recovery that had had no time to happen."""
+    from django.utils import timezone
+
+    from orchestration.models import AgentRun, AttemptOutcome
+
+    killed_at = timezone.now()
+    task = _plain_task(max_attempts=5, status="running")
+    held = _attempt(task, 1, "vm:1", AttemptOutcome.RUNNING, killed_at - _seconds(1))
+    driver.kills = [Kill(at=killed_at, worker="vm:1", by_driver=True)]
+    assert driver._recoveries_pending(), "its lease has not lapsed yet"
+
+    AgentRun.objects.filter(id=held.id).update(outcome=AttemptOutcome.TIMED_OUT, finished_at=killed_at + _seconds(7))
+    assert not driver._recoveries_pending(), "recovered"
+
+
+@pytest.mark.django_db
 def test_the_replay_of_an_attempt_an_operator_cancelled_after_the_kill_is_not_a_recovery(
     driver: _Driver,
 ) -> None:
