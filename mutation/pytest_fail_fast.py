@@ -28,6 +28,8 @@ from typing import Any
 
 import pytest
 
+from mutation import pytest_kill_order as kill_order
+
 TIMEOUT_EXIT = 36  # mutmut: "timeout"
 FAILED_EXIT = 1  # mutmut: "killed"
 TIMEOUT_MESSAGE = "from pytest-timeout"  # in pytest-timeout's failure: "Timeout (>15.0s) from pytest-timeout."
@@ -48,6 +50,10 @@ def exit_code_for(report: Any) -> int | None:
 def pytest_runtest_logreport(report: Any) -> None:
     code = exit_code_for(report)
     if code is not None and in_a_mutant():
+        if code == FAILED_EXIT:  # a hang is no test to run first: it takes the whole --timeout
+            function = kill_order.mutated_function()
+            if function is not None:
+                kill_order.remember_killer(function, report.nodeid)
         os._exit(code)
 
 

@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-# A mutant's session ends at its first failure (mutation/pytest_fail_fast.py).
-pytest_plugins = ["mutation.pytest_fail_fast"]
+# A mutant's session runs its likeliest killers first (mutation/pytest_kill_order.py) and ends at
+# its first failure (mutation/pytest_fail_fast.py).
+pytest_plugins = ["mutation.pytest_kill_order", "mutation.pytest_fail_fast"]
 
 SLOTS = int(os.environ.get("MUTATION_DB_SLOTS", "4"))
 SLOT_DIR = Path(os.environ.get("MUTATION_SLOT_DIR", "mutation-slots"))

@@ -114,3 +114,34 @@ def test_every_module_make_mutate_scores_is_one_mutmut_mutates() -> None:
     modules = {pattern.split(".x_")[0].removesuffix(".*") for pattern in SCOPE}
 
     assert {module.replace(".", "/") + ".py" for module in modules} - mutated == set()
+
+
+def test_a_mutants_tests_run_its_functions_last_killers_first_then_fastest_first(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from types import SimpleNamespace
+
+    from mutation import pytest_kill_order as kill_order
+
+    monkeypatch.setenv("MUTATION_SLOT_DIR", str(tmp_path / ".slots"))
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "orchestration.queue.x_claim__mutmut_7")
+    assert kill_order.mutated_function() == "orchestration.queue.x_claim"
+    kill_order.remember_killer("orchestration.queue.x_claim", "t.py::slow_killer")
+    kill_order.remember_killer("orchestration.queue.x_claim", "t.py::other_killer")
+    kill_order.remember_killer("orchestration.queue.x_claim", "t.py::slow_killer")  # killed again: first
+    assert kill_order.killers_of("orchestration.queue.x_claim") == ["t.py::slow_killer", "t.py::other_killer"]
+    assert kill_order.killers_of("orchestration.queue.x_other") == []
+
+    items = [SimpleNamespace(nodeid=n) for n in ("t.py::slow", "t.py::fast", "t.py::other_killer", "t.py::slow_killer")]
+    durations = {"t.py::slow": 3.0, "t.py::fast": 0.1, "t.py::other_killer": 0.5, "t.py::slow_killer": 9.0}
+    ordered = kill_order.in_kill_order(items, kill_order.killers_of("orchestration.queue.x_claim"), durations)
+    assert [i.nodeid for i in ordered] == ["t.py::slow_killer", "t.py::other_killer", "t.py::fast", "t.py::slow"]
+
+
+def test_only_a_mutants_session_is_reordered(monkeypatch: Any) -> None:
+    from mutation import pytest_kill_order as kill_order
+
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "mutant_generation")
+    assert kill_order.mutated_function() is None
+    monkeypatch.delenv("MUTANT_UNDER_TEST")
+    assert kill_order.mutated_function() is None
