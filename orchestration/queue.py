@@ -90,15 +90,21 @@ def implementation() -> ModuleType:
     return queue_pg if connection.vendor == "postgresql" else queue_portable
 
 
-def _operation(portable: Callable[P, R], doc: str) -> Callable[P, R]:
+def _call(name: str, /, *args: Any, **kwargs: Any) -> Any:
+    """The operation `name`, called as it came on the implementation of the connection's database."""
+    return getattr(implementation(), name)(*args, **kwargs)
+
+
+# Not mutated (make mutate): it runs once, at import, where mutmut runs the original; a mutant of
+# it could never be switched in. What it builds hands each call to `_call` above.
+def _operation(portable: Callable[P, R], doc: str) -> Callable[P, R]:  # pragma: no mutate block
     """The queue's face of one operation: the parameters of its implementations (the guard in
     tests/integration/orchestration/test_queue_contract.py holds both to one signature), `doc`
-    for what it promises, and a call handed, as it came, to the implementation of the
-    connection's database."""
+    for what it promises, and each call handed to `_call`."""
     name = portable.__name__
 
     def operation(*args: P.args, **kwargs: P.kwargs) -> R:
-        return getattr(implementation(), name)(*args, **kwargs)
+        return _call(name, *args, **kwargs)
 
     functools.update_wrapper(operation, portable)
     operation.__doc__ = doc

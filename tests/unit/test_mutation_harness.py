@@ -145,3 +145,38 @@ def test_only_a_mutants_session_is_reordered(monkeypatch: Any) -> None:
     assert kill_order.mutated_function() is None
     monkeypatch.delenv("MUTANT_UNDER_TEST")
     assert kill_order.mutated_function() is None
+
+
+def test_the_portable_queue_is_mutated_on_sqlite_and_the_rest_on_postgresql() -> None:
+    """The portable queue never runs on PostgreSQL: its mutants would all survive there. The queue's
+    face and its shared helpers choose the implementation by database, so they get both passes."""
+    from mutation.run import ROOT, SCOPE, SQLITE_TREE, passes
+
+    postgres, sqlite = passes(SCOPE, "postgres://x/mutate")
+
+    assert (postgres.name, postgres.tree, postgres.database_url) == ("postgresql", ROOT, "postgres://x/mutate")
+    assert "orchestration.queue_portable.*" not in postgres.scope
+    assert set(SCOPE) - set(postgres.scope) == {"orchestration.queue_portable.*"}
+    assert (sqlite.name, sqlite.tree, sqlite.database_url) == ("sqlite", SQLITE_TREE, None)
+    assert set(sqlite.scope) == {
+        "orchestration.queue.*",
+        "orchestration.queue_portable.*",
+        "orchestration.queue_shared.*",
+    }
+
+
+def test_a_scope_of_one_module_runs_only_the_passes_it_needs() -> None:
+    from mutation.run import passes
+
+    assert [p.name for p in passes(["orchestration.retry.*"], "u")] == ["postgresql"]
+    assert [p.name for p in passes(["orchestration.queue_portable.x_claim__mutmut_3"], "u")] == ["sqlite"]
+    assert [p.name for p in passes(["orchestration.queue_shared.*"], "u")] == ["postgresql", "sqlite"]
+
+
+def test_a_mutant_of_both_passes_is_killed_when_either_pass_kills_it() -> None:
+    from mutation.run import Result
+
+    assert Result("q.py", {"postgresql": "survived", "sqlite": "killed"}).killed
+    assert not Result("q.py", {"postgresql": "survived", "sqlite": "no tests"}).killed
+    assert Result("q.py", {"postgresql": "survived", "sqlite": "not checked"}).unchecked
+    assert not Result("q.py", {"postgresql": "killed", "sqlite": "not checked"}).unchecked
