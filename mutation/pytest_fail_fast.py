@@ -5,7 +5,7 @@ mutmut runs each mutant's tests with `-x`, so the verdict is known the moment on
 the mutant is killed. pytest would still run that test's teardown, and the HTTP tests' teardown
 waits, bounded at 60 s, for the agents' callback threads a mutant may keep retrying, which
 pytest-timeout no longer bounds (its timer is spent once it has fired). A hung mutant then took
-mutmut's wall-clock limit (33 s for call_back's tests) instead of the 15 s of --timeout. Exiting
+mutmut's wall-clock limit (33 s for call_back's tests) instead of the --timeout. Exiting
 at once leaves the slot's database dirty; mutation/pytest_slot_db.py empties it before the next
 session's first test, as after any killed worker.
 
@@ -16,7 +16,7 @@ the variable mutmut sets names a mutant (`module.x_function__mutmut_N`) only in 
 
 The test database's set-up (created and migrated once per slot per run) does not count against
 --timeout: it is not the mutant's work, and on a loaded machine it could take a first test past
-15 s and have a mutant judged on it.
+the --timeout and have a mutant judged on it.
 """
 
 from __future__ import annotations
