@@ -1,0 +1,73 @@
+"""A completion's report: one from a lost lease is recorded stale as a completion, and the
+completion that leaves a run nothing to do beside a dead step fails the run (the run a staff
+retry of one of its two dead steps brought back)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from orchestration import queue, services
+from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus
+from orchestration.retry import RetryPolicy
+from orchestration.services import Actor
+from orchestration.workflows import Step, Workflow, register_workflow
+
+pytestmark = pytest.mark.django_db
+
+ONCE = RetryPolicy(max_attempts=1)
+register_workflow(
+    Workflow(
+        name="test-reports-two-branches",
+        version=1,
+        steps=(Step("a", "engine.echo", retry=ONCE), Step("b", "engine.echo", retry=ONCE)),
+    )
+)
+
+
+def claim(clock: Any, limit: int = 1) -> list[queue.ClaimedTask]:
+    return queue.claim(limit=limit, worker="w", now=clock.now())
+
+
+def test_a_completion_under_a_lost_lease_is_recorded_stale_as_a_completion(clock) -> None:
+    task = services.enqueue("engine.noop", timeout_seconds=30)
+    [claimed] = claim(clock)
+    clock.advance(2)
+    lost = uuid.uuid4()
+
+    assert not services.task_complete(task_id=task.id, output={"late": 1}, lease_token=lost)
+
+    assert Task.objects.get(id=task.id).status == TaskStatus.RUNNING
+    stale = AgentRun.objects.get(task=task, outcome=AttemptOutcome.STALE)
+    assert (stale.lease_token, stale.started_at) == (lost, clock.now())
+    assert stale.detail == {
+        "report": "completed",
+        "task_status": TaskStatus.RUNNING,
+        "current_attempt": claimed.attempt,
+        "output": {"late": 1},
+    }
+
+
+def test_completing_the_last_live_step_beside_a_dead_one_fails_the_run_again(clock) -> None:
+    run = services.run_start(workflow="test-reports-two-branches", input={})
+    [first], [second] = claim(clock), claim(clock)
+    for claimed in (first, second):
+        assert services.task_fail(task_id=claimed.id, error="boom", retryable=False, lease_token=claimed.lease_token)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    steps = {t.step: t for t in Task.objects.filter(run=run)}
+    services.task_retry(task=steps["a"], actor=Actor(label="test:staff"))
+    [again] = claim(clock)
+    assert again.step == "a"
+    clock.advance(5)
+
+    assert services.task_complete(task_id=again.id, output={"ok": 1}, lease_token=again.lease_token)
+
+    run.refresh_from_db()
+    assert (run.status, run.finished_at, run.error) == (
+        RunStatus.FAILED,
+        clock.now(),
+        "Steps ['b'] failed and nothing else can run",
+    )
