@@ -71,3 +71,22 @@ def test_completing_the_last_live_step_beside_a_dead_one_fails_the_run_again(clo
         clock.now(),
         "Steps ['b'] failed and nothing else can run",
     )
+
+
+def test_a_step_completing_after_its_run_failed_leaves_the_run_failed_as_it_was(clock) -> None:
+    """Without fail-fast a failed run's running step goes on and its completion applies, but the
+    run's end is not told again: its time and its reason stay those of the step that failed it."""
+    run = services.run_start(workflow="test-reports-two-branches", input={})
+    [first], [second] = claim(clock), claim(clock)
+    clock.advance(1)
+    assert services.task_fail(task_id=first.id, error="boom", retryable=False, lease_token=first.lease_token)
+    run.refresh_from_db()
+    failed_at, error = run.finished_at, run.error
+    assert (run.status, error) == (RunStatus.FAILED, f"Step {first.step!r} failed: boom")
+    clock.advance(5)
+
+    assert services.task_complete(task_id=second.id, output={"ok": 1}, lease_token=second.lease_token)
+
+    assert Task.objects.get(id=second.id).status == TaskStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert (run.status, run.finished_at, run.error) == (RunStatus.FAILED, failed_at, error)
