@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from orchestration import queue, services
+from orchestration.exceptions import NotFound
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus
 from orchestration.retry import RetryPolicy
 from orchestration.services import Actor
@@ -90,3 +91,25 @@ def test_a_step_completing_after_its_run_failed_leaves_the_run_failed_as_it_was(
     assert Task.objects.get(id=second.id).status == TaskStatus.SUCCEEDED
     run.refresh_from_db()
     assert (run.status, run.finished_at, run.error) == (RunStatus.FAILED, failed_at, error)
+
+
+def test_a_completion_naming_a_run_that_does_not_exist_is_refused_and_changes_nothing(clock) -> None:
+    task = services.enqueue("engine.noop", timeout_seconds=30)
+    [claimed] = claim(clock)
+    missing = uuid.uuid4()
+
+    with pytest.raises(NotFound, match=f"No workflow run {missing}"):
+        services.task_complete(task_id=task.id, output={}, lease_token=claimed.lease_token, run_id=missing)
+
+    assert Task.objects.get(id=task.id).status == TaskStatus.RUNNING
+
+
+def test_a_completion_with_the_right_token_but_another_attempt_is_refused(clock) -> None:
+    """A report naming both its token and its attempt is held to both."""
+    task = services.enqueue("engine.noop", timeout_seconds=30)
+    [claimed] = claim(clock)
+
+    assert not services.task_complete(
+        task_id=task.id, output={}, lease_token=claimed.lease_token, attempt=claimed.attempt + 1
+    )
+    assert Task.objects.get(id=task.id).status == TaskStatus.RUNNING
