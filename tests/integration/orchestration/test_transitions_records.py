@@ -108,6 +108,12 @@ def test_a_report_for_a_task_that_does_not_exist_is_not_found_by_its_id() -> Non
     assert not AgentRun.objects.exists()
 
 
+def test_a_failure_reported_for_a_task_that_does_not_exist_is_not_found_by_its_id() -> None:
+    with pytest.raises(NotFound, match=r"^No task 987654322$"):
+        services.task_fail(task_id=987654322, error="boom", lease_token=uuid.uuid4())
+    assert not AgentRun.objects.exists()
+
+
 # --- A reset task starts afresh ----------------------------------------------------------------
 
 
