@@ -56,10 +56,6 @@ class Fence:
         """The task rows this report may change: running, under this attempt."""
         return self._of_this_attempt(Q(status=TaskStatus.RUNNING))
 
-    def agent_run_q(self) -> Q:
-        """The attempt rows this report may close: still open, under this attempt."""
-        return self._of_this_attempt(Q(outcome=AttemptOutcome.RUNNING))
-
     def _of_this_attempt(self, q: Q) -> Q:
         if self.lease_token is not None:
             q &= Q(lease_token=self.lease_token)
