@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError
 
-from orchestration import heartbeat, services
+from orchestration import execution, heartbeat, services
 from orchestration.budget import Budget
 from orchestration.execution import tick
 from orchestration.heartbeat import heartbeater
@@ -133,3 +133,32 @@ def test_a_lone_steps_success_counts_once_and_a_batched_plain_report_after_a_los
     services.enqueue("test.execution_lose_lease")
     report = tick(budget=Budget.seconds(30))
     assert (report.claimed, report.succeeded, report.stale) == (1, 0, 1)
+
+
+@action("test.execution_takes")
+def takes(ctx: TaskContext) -> dict[str, Any]:
+    """Takes `seconds` of the executor's monotonic time (moved by the test, not slept)."""
+    HELD["mono"].now += ctx.input["seconds"]
+    return {}
+
+
+def test_batched_successes_are_completed_together_each_time_they_have_waited_50_ms(clock, monkeypatch) -> None:
+    """The first success of a flush starts the wait; once the wait reaches 50 ms (exactly, too) the
+    ones done so far are completed in one statement, and the next success starts a new wait."""
+    # 0.0625 + 0.05 - 0.0625 is 0.05 exactly in floating point: the wait reaches the limit itself.
+    mono = HELD["mono"] = SimpleNamespace(now=0.0625)
+    monkeypatch.setattr(execution, "time", SimpleNamespace(monotonic=lambda: mono.now))
+    flushed: list[list[int]] = []
+    complete_batch = services.task_complete_batch
+
+    def recording(*, outputs: dict[int, Any], lease_token: uuid.UUID) -> int:
+        flushed.append(sorted(outputs))
+        return complete_batch(outputs=outputs, lease_token=lease_token)
+
+    monkeypatch.setattr(services, "task_complete_batch", recording)
+    ids = services.enqueue_many("test.execution_takes", [{"seconds": s} for s in (0.0, 0.05, 1.0, 0.01)])
+    report = tick(budget=Budget.seconds(30))
+    assert (report.claimed, report.succeeded) == (4, 4)
+    # The second task finishes 0.05 s after the first did: the two go together. The third starts a
+    # new wait however long it took itself, and the last two are completed at the end.
+    assert flushed == [ids[:2], ids[2:]]
