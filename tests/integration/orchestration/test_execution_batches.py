@@ -162,3 +162,13 @@ def test_batched_successes_are_completed_together_each_time_they_have_waited_50_
     # The second task finishes 0.05 s after the first did: the two go together. The third starts a
     # new wait however long it took itself, and the last two are completed at the end.
     assert flushed == [ids[:2], ids[2:]]
+
+
+def test_a_tick_counts_every_claim_it_makes_and_claims_no_more_than_max_tasks(clock) -> None:
+    """A claim takes one workflow step: three runs' steps take three claims, two within max_tasks=2."""
+    for _ in range(3):
+        services.run_start(workflow="test-execution-watched")
+    report = tick(budget=Budget.seconds(30), max_tasks=2)
+    assert (report.claimed, report.succeeded) == (2, 2)
+    report = tick(budget=Budget.seconds(30))
+    assert (report.claimed, report.succeeded) == (1, 1)
