@@ -11,7 +11,8 @@ from types import ModuleType
 import pytest
 
 from orchestration.models import AgentRun, Task
-from tests.support.queue_contract import IMPLEMENTATIONS, load, plain, running
+from tests.integration.orchestration.test_queue_contract import run_and_steps
+from tests.support.queue_contract import IMPLEMENTATIONS, complete, load, plain, running
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +69,15 @@ def test_expired_leases_are_listed_a_hundred_at_most_unless_told(impl, clock) ->
     )
     assert len(impl.expired_leases()) == 100
     assert len(impl.expired_leases(limit=101)) == 101
+
+
+def test_a_runs_steps_are_due_and_completed_at_the_now_their_caller_gives(impl, clock) -> None:
+    at = clock.now() - timedelta(seconds=30)
+    run, steps = run_and_steps()
+    assert impl.insert_run(run=run, steps=steps, now=at) is True
+    assert set(Task.objects.filter(run_id=run.id).values_list("run_after", flat=True)) == {at}
+    [claimed] = impl.claim(limit=1, worker="w", now=clock.now())
+    done_at = clock.now() + timedelta(seconds=7)
+    assert complete(impl, claimed, done_at).applied
+    assert Task.objects.get(id=claimed.id).finished_at == done_at
+    assert AgentRun.objects.get(task_id=claimed.id).finished_at == done_at
