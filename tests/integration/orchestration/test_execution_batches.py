@@ -20,6 +20,7 @@ from orchestration.heartbeat import heartbeater
 from orchestration.models import AgentRun, Task
 from orchestration.registry import TaskContext, action
 from orchestration.workflows import Step, Workflow, register_workflow
+from tests.actions import _CLOCK_ADVANCERS
 
 pytestmark = pytest.mark.django_db
 
@@ -172,3 +173,20 @@ def test_a_tick_counts_every_claim_it_makes_and_claims_no_more_than_max_tasks(cl
     assert (report.claimed, report.succeeded) == (2, 2)
     report = tick(budget=Budget.seconds(30))
     assert (report.claimed, report.succeeded) == (1, 1)
+
+
+register_workflow(Workflow(name="test-execution-slow-step", version=1, steps=(Step("only", "test.chunks"),)))
+
+
+@pytest.mark.parametrize(
+    ("budget", "claim_for"), [(100.0, 1.0), (1.0, 100.0)], ids=["claiming-time-over", "budget-over"]
+)
+def test_a_tick_stops_claiming_once_its_claiming_time_or_its_budget_is_over(
+    clock, budget: float, claim_for: float
+) -> None:
+    """Each run's step takes a claim of its own and 2 s: after the first, either limit is over."""
+    _CLOCK_ADVANCERS["fake"] = clock.advance
+    for _ in range(2):
+        services.run_start(workflow="test-execution-slow-step", input={"chunks": 1, "cost": 2, "_advance": "fake"})
+    report = tick(budget=Budget.seconds(budget), claim_for=claim_for)
+    assert (report.claimed, report.succeeded, report.released) == (1, 1, 0)
