@@ -42,7 +42,7 @@ format: install
 bench: install
 	$(PY) -m benchmarks
 
-# Mutation testing of the engine's modules on PostgreSQL (mutation/run.py; not part of CI: ~25 min).
+# Mutation testing of the engine's modules on PostgreSQL, and of the queue on SQLite too (mutation/run.py; not part of CI: ~26 min).
 # MUTATE_DATABASE_URL: a database of its own (default postgres://postgres@127.0.0.1:5432/mutate);
 # MUTATE_ONLY: mutant globs, e.g. 'orchestration.retry.*'; MUTATE_CHILDREN: parallel mutants (2).
 mutate: install
