@@ -5,7 +5,6 @@ step's timeout bounds."""
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import timedelta
@@ -15,50 +14,26 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from orchestration import dispatch, queue, services
+from orchestration import dispatch, services
 from orchestration.budget import Budget
 from orchestration.heartbeat import heartbeater
 from orchestration.models import Task, TaskStatus
 from orchestration.queue import ClaimedTask
-from orchestration.retry import RetryPolicy
 from tests.conftest import AGENT_SECRET
+from tests.support.dispatching import BASE, FakePost, claimed
 
 pytestmark = pytest.mark.django_db
 
-BASE = "http://agents.test"
 ROUTE = BASE + "/api/engine/echo"
 
 
-class Agent:
-    """requests.post, answered: `status` with `answer` (a report, or raw bytes), or raising `raises`."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.status, self.answer, self.raises = 200, b"", None
-
-    def __call__(self, url: str, **kwargs: Any) -> requests.Response:
-        self.calls.append({"url": url, **kwargs})
-        if self.raises is not None:
-            raise self.raises
-        response = requests.Response()
-        response.status_code = self.status
-        response._content = self.answer if isinstance(self.answer, bytes) else json.dumps(self.answer).encode()
-        return response
-
-
 @pytest.fixture
-def agent_route(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Agent:
+def agent_route(monkeypatch: pytest.MonkeyPatch, settings: Any) -> FakePost:
     settings.AGENTS_BASE_URL = BASE
     settings.WEBHOOK_SECRET = AGENT_SECRET
-    fake = Agent()
+    fake = FakePost()
     monkeypatch.setattr(requests, "post", fake)
     return fake
-
-
-def claimed(clock: Any, timeout_seconds: float = 30) -> ClaimedTask:
-    services.enqueue("engine.echo", timeout_seconds=timeout_seconds, retry=RetryPolicy(max_attempts=3))
-    [task] = queue.claim(limit=1, worker="w", now=clock.now())
-    return task
 
 
 def report(task: ClaimedTask, type_: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -69,7 +44,7 @@ def row(task: ClaimedTask) -> Task:
     return Task.objects.get(id=task.id)
 
 
-def test_the_request_is_signed_json(clock, agent_route: Agent) -> None:
+def test_the_request_is_signed_json(clock, agent_route: FakePost) -> None:
     task = claimed(clock)
     agent_route.answer = report(task, "task_completed", {"output": {}})
 
@@ -80,7 +55,7 @@ def test_the_request_is_signed_json(clock, agent_route: Agent) -> None:
     assert {"webhook-id", "webhook-timestamp", "webhook-signature"} <= {name.lower() for name in headers}
 
 
-def test_a_completed_report_succeeds_the_task_under_the_engines_own_lease_token(clock, agent_route: Agent) -> None:
+def test_a_completed_report_succeeds_the_task_under_the_engines_own_lease_token(clock, agent_route: FakePost) -> None:
     """The answer is fenced by the token the engine holds, whatever token the answer carries back."""
     task = claimed(clock)
     agent_route.answer = report(task, "task_completed", {"output": {"url": "https://x"}}, leaseToken=str(uuid.uuid4()))
@@ -89,7 +64,7 @@ def test_a_completed_report_succeeds_the_task_under_the_engines_own_lease_token(
     assert (row(task).status, row(task).output) == (TaskStatus.SUCCEEDED, {"url": "https://x"})
 
 
-def test_a_checkpoint_report_continues_the_task(clock, agent_route: Agent) -> None:
+def test_a_checkpoint_report_continues_the_task(clock, agent_route: FakePost) -> None:
     task = claimed(clock)
     agent_route.answer = report(task, "task_completed", {"continue": True, "cursor": {"page": 2}})
 
@@ -97,7 +72,7 @@ def test_a_checkpoint_report_continues_the_task(clock, agent_route: Agent) -> No
     assert (row(task).status, row(task).cursor) == (TaskStatus.QUEUED, {"page": 2})
 
 
-def test_a_failed_report_fails_the_task(clock, agent_route: Agent) -> None:
+def test_a_failed_report_fails_the_task(clock, agent_route: FakePost) -> None:
     task = claimed(clock)
     agent_route.answer = report(task, "task_failed", {"error": "bad brief", "retryable": False})
 
@@ -105,7 +80,7 @@ def test_a_failed_report_fails_the_task(clock, agent_route: Agent) -> None:
     assert (row(task).status, row(task).last_error) == (TaskStatus.DEAD, "bad brief")
 
 
-def test_a_report_on_an_attempt_that_lost_its_lease_meanwhile_is_stale(clock, agent_route: Agent) -> None:
+def test_a_report_on_an_attempt_that_lost_its_lease_meanwhile_is_stale(clock, agent_route: FakePost) -> None:
     task = claimed(clock)
     agent_route.answer = report(task, "task_completed", {"output": {}})
     Task.objects.filter(id=task.id).update(lease_expires_at=clock.now() - timedelta(seconds=1))
@@ -123,7 +98,7 @@ def test_a_report_on_an_attempt_that_lost_its_lease_meanwhile_is_stale(clock, ag
     ids=["no report", "another attempt"],
 )
 def test_an_answer_that_is_not_this_attempts_report_is_a_retryable_failure(
-    clock, agent_route: Agent, answer: Any, error: str
+    clock, agent_route: FakePost, answer: Any, error: str
 ) -> None:
     task = claimed(clock)
     if answer == "attempt+1":
@@ -135,7 +110,7 @@ def test_an_answer_that_is_not_this_attempts_report_is_a_retryable_failure(
 
 
 def test_an_agent_route_that_cannot_be_reached_is_a_retryable_failure_and_its_lease_no_longer_renewed(
-    clock, agent_route: Agent
+    clock, agent_route: FakePost
 ) -> None:
     task = claimed(clock)
     agent_route.raises = requests.ConnectionError("refused")
@@ -151,7 +126,7 @@ def test_an_agent_route_that_cannot_be_reached_is_a_retryable_failure_and_its_le
 
 @pytest.mark.parametrize(("elapsed", "extended"), [(10, 20.0), (29.5, 1.0)], ids=["time left", "at least a second"])
 def test_an_agent_that_will_call_back_holds_the_task_for_the_steps_time_left(
-    clock, agent_route: Agent, caplog, elapsed: float, extended: float
+    clock, agent_route: FakePost, caplog, elapsed: float, extended: float
 ) -> None:
     task = claimed(clock, timeout_seconds=30)
     clock.advance(elapsed)

@@ -4,7 +4,6 @@ cannot sign failing the attempt for good, and the report body an agent calls bac
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -12,53 +11,21 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from orchestration import dispatch, queue, services
+from orchestration import dispatch
 from orchestration.budget import Budget
 from orchestration.heartbeat import heartbeater
 from orchestration.models import AgentRun, Task, TaskStatus
-from orchestration.queue import ClaimedTask
-from orchestration.retry import RetryPolicy
 from tests.conftest import AGENT_SECRET
-
-BASE = "http://agents.test"
-
-
-class Post:
-    """requests.post, recorded: answers `status` (or raises `raises`)."""
-
-    def __init__(self, status: int = 202, raises: Exception | None = None, during: Any = None) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.status, self.raises, self.during = status, raises, during
-
-    def __call__(self, url: str, **kwargs: Any) -> requests.Response:
-        self.calls.append({"url": url, **kwargs})
-        if self.during is not None:
-            self.during()
-        if self.raises is not None:
-            raise self.raises
-        response = requests.Response()
-        response.status_code = self.status
-        return response
-
-    @property
-    def body(self) -> dict[str, Any]:
-        [call] = self.calls
-        return json.loads(call["data"])
+from tests.support.dispatching import BASE, FakePost, claimed
 
 
 @pytest.fixture
-def post(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Post:
+def post(monkeypatch: pytest.MonkeyPatch, settings: Any) -> FakePost:
     settings.AGENTS_BASE_URL = BASE
     settings.WEBHOOK_SECRET = AGENT_SECRET
-    recorded = Post()
+    recorded = FakePost(status=202)
     monkeypatch.setattr(requests, "post", recorded)
     return recorded
-
-
-def claimed(clock: Any, timeout_seconds: float = 30) -> ClaimedTask:
-    services.enqueue("engine.echo", timeout_seconds=timeout_seconds, retry=RetryPolicy(max_attempts=3))
-    [task] = queue.claim(limit=1, worker="w", now=clock.now())
-    return task
 
 
 # --- The dispatch request ------------------------------------------------------------------------
@@ -67,7 +34,7 @@ def claimed(clock: Any, timeout_seconds: float = 30) -> ClaimedTask:
 @pytest.mark.django_db
 @pytest.mark.parametrize(("elapsed", "deadline"), [(10, 20.0), (29.5, 1.0)], ids=["time left", "at least a second"])
 def test_the_agent_is_given_the_attempts_time_left_and_the_engine_waits_a_grace_beyond_it(
-    clock, post: Post, elapsed: float, deadline: float
+    clock, post: FakePost, elapsed: float, deadline: float
 ) -> None:
     task = claimed(clock, timeout_seconds=30)
     clock.advance(elapsed)
@@ -82,7 +49,7 @@ def test_the_agent_is_given_the_attempts_time_left_and_the_engine_waits_a_grace_
 
 
 @pytest.mark.django_db
-def test_the_lease_is_renewed_while_the_agent_answers_and_no_longer_once_it_has(clock, post: Post) -> None:
+def test_the_lease_is_renewed_while_the_agent_answers_and_no_longer_once_it_has(clock, post: FakePost) -> None:
     task = claimed(clock)
     tracked: list[set[Any]] = []
     post.during = lambda: tracked.append(heartbeater.tracked_tokens())
@@ -94,7 +61,7 @@ def test_the_lease_is_renewed_while_the_agent_answers_and_no_longer_once_it_has(
 
 
 @pytest.mark.django_db
-def test_a_deployment_that_cannot_sign_its_dispatch_fails_the_attempt_for_good(clock, post: Post, settings) -> None:
+def test_a_deployment_that_cannot_sign_its_dispatch_fails_the_attempt_for_good(clock, post: FakePost, settings) -> None:
     """No retry fixes a missing signing key: the task dies at once, saying why, and nothing is sent."""
     settings.WEBHOOK_SECRET = ""
     task = claimed(clock)
@@ -125,7 +92,7 @@ def kicks_on(settings: Any) -> None:
 
 @pytest.mark.parametrize(("run_id", "named"), [("7d0c", "7d0c"), (None, None)], ids=["one run", "any"])
 def test_a_kick_posts_signed_json_naming_its_run_to_the_execute_route_and_waits_briefly(
-    post: Post, kicks_on: None, run_id: Any, named: Any
+    post: FakePost, kicks_on: None, run_id: Any, named: Any
 ) -> None:
     dispatch.kick(run_id)
 
@@ -139,7 +106,7 @@ def test_a_kick_posts_signed_json_naming_its_run_to_the_execute_route_and_waits_
     assert not call.get("allow_redirects", True)  # a redirect is not followed
 
 
-def test_a_kick_that_cannot_reach_the_server_is_logged_and_dropped(post: Post, kicks_on: None, caplog) -> None:
+def test_a_kick_that_cannot_reach_the_server_is_logged_and_dropped(post: FakePost, kicks_on: None, caplog) -> None:
     post.raises = requests.ConnectionError("refused")
 
     with caplog.at_level(logging.INFO, logger="orchestration.dispatch"):

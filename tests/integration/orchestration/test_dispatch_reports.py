@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestration import dispatch, queue, services, signals
+from orchestration import dispatch, queue, services
 from orchestration.conf import engine_settings
 from orchestration.dispatch import Report
 from orchestration.models import AgentRun, Task, TaskStatus
@@ -28,19 +28,6 @@ def claimed(clock: Any) -> ClaimedTask:
 def send(task: ClaimedTask, type_: str, data: dict[str, Any] | None = None, attempt: int | None = None) -> bool:
     report = Report(type=type_, task_id=task.id, attempt=attempt or task.attempt, data=data or {})
     return dispatch.apply_report(report, lease_token=task.lease_token)
-
-
-@pytest.fixture
-def failures() -> Any:
-    """What the engine announces of each failed attempt (metrics records it)."""
-    seen: list[dict[str, Any]] = []
-
-    def receiver(**kwargs: Any) -> None:
-        seen.append(kwargs)
-
-    signals.attempt_failed.connect(receiver, weak=False)
-    yield seen
-    signals.attempt_failed.disconnect(receiver)
 
 
 @pytest.mark.parametrize("type_", ["task_started", "task_progress"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from orchestration import services, signals
+from orchestration import services
 from orchestration.budget import Budget
 from orchestration.exceptions import EffectInProgress
 from orchestration.execution import execute, tick
@@ -38,17 +38,9 @@ def raises(ctx: TaskContext) -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def failures() -> Iterator[list[dict[str, Any]]]:
-    """The keyword arguments of every attempt_failed signal the engine sends during the test."""
-    got: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        got.append(kwargs)
-
-    signals.attempt_failed.connect(receiver, weak=False)
-    yield got
-    signals.attempt_failed.disconnect(receiver)
+@pytest.fixture(autouse=True)
+def _forget_what_to_raise() -> Iterator[None]:
+    yield
     RAISE.clear()
 
 

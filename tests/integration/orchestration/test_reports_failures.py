@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from orchestration import queue, services, signals
+from orchestration import queue, services
 from orchestration.models import AgentRun, AttemptOutcome, RunStatus, Task, TaskStatus
 from orchestration.retry import RetryPolicy
 from orchestration.workflows import Step, Workflow, register_workflow
@@ -27,19 +26,6 @@ register_workflow(
         steps=(Step("only", "engine.echo", retry=RetryPolicy(max_attempts=1)),),
     )
 )
-
-
-@pytest.fixture
-def failures() -> Iterator[list[dict[str, Any]]]:
-    """The keyword arguments of every attempt_failed the engine sends during the test."""
-    got: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        got.append(kwargs)
-
-    signals.attempt_failed.connect(receiver, weak=False)
-    yield got
-    signals.attempt_failed.disconnect(receiver)
 
 
 def claim(clock: Any) -> queue.ClaimedTask:
