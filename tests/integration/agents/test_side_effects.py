@@ -18,17 +18,9 @@ from orchestration.models import Task
 from orchestration.queue import ClaimedTask
 from orchestration.registry import TaskContext
 from orchestration.retry import RetryPolicy
+from tests.support.effects import Mailer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Mailer:
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def __call__(self) -> dict[str, Any]:
-        self.sent += 1
-        return {"message_id": f"m{self.sent}"}
 
 
 def claim_one() -> ClaimedTask:

@@ -16,6 +16,7 @@ from orchestration.exceptions import EffectInProgress
 from orchestration.models import SideEffect
 from orchestration.registry import TaskContext
 from orchestration.side_effects import perform_once
+from tests.support.effects import Mailer
 
 pytestmark = pytest.mark.django_db
 
@@ -35,15 +36,6 @@ def context(*, attempt: int = 1, seconds: float = 60, heartbeat: Callable[[], bo
         deadline=engine_clock.monotonic() + seconds,
         heartbeat=heartbeat,
     )
-
-
-class Mailer:
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def __call__(self) -> dict[str, Any]:
-        self.sent += 1
-        return {"message_id": f"m{self.sent}"}
 
 
 def hold_of(key: str = FULL_KEY) -> tuple[str, Any]:
