@@ -124,12 +124,15 @@ def test_one_claim_takes_at_most_one_attempt_of_a_limited_key(clock) -> None:
 
 
 @pytest.mark.django_db
-def test_a_key_at_its_limit_does_not_block_other_work_behind_it(clock) -> None:
+@pytest.mark.parametrize("spec", ["provider:x=2", "provider:*=2"], ids=["exact-key", "prefix"])
+def test_a_key_at_its_limit_does_not_block_other_work_behind_it(clock, spec: str) -> None:
+    """Its backlog at the head of the queue is left out of the claim's window (the full keys
+    are read from the limits, exact and by prefix), so the window reaches the work behind it."""
     services.enqueue_many("engine.noop", [{} for _ in range(20)], concurrency_key="provider:x")
     later = clock.now() + timedelta(seconds=1)
     free = services.enqueue_many("engine.noop", [{} for _ in range(4)], run_after=later)
     clock.advance(1)
-    with limited("provider:x=2"):
+    with limited(spec):
         batches = [queue.claim(limit=5, worker="w", now=clock.now()) for _ in range(4)]
     taken = [t.id for batch in batches for t in batch]
     assert set(free) <= set(taken), "unlimited work behind a full key is still claimed"
